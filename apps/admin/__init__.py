@@ -1,0 +1,1 @@
+"""Admin-tier products: only admins open them."""

@@ -1,0 +1,1 @@
+"""Development-tier products: open to devel and admin users."""

@@ -1,0 +1,1 @@
+"""Early-access products: open to ea, devel and admin users."""

@@ -1,0 +1,52 @@
+"""Disaggregation v2 (early access): whole-unit splits that still add up to the total.
+
+The same product as ``apps/stable/disagg`` (v1), in the ea tier while it is tried out;
+promoting it is moving this folder. It is built by an application factory, which the portal
+calls because the package exposes ``create_app`` rather than ``app``.
+"""
+
+from flask import Response, abort, jsonify, render_template, request
+
+from auth.authflask import AuthFlask
+
+FEATURES = (
+    "Split a total by weights",
+    "Whole-unit splits that add up exactly (largest remainder)",
+    "Labels for each part",
+    "JSON API at api/split",
+)
+
+
+def largest_remainder(total: int, weights: list[float]) -> list[int]:
+    """Whole units that sum to ``total``: rounding each part alone can lose or add a unit."""
+    exact = [total * w / sum(weights) for w in weights]
+    parts = [int(x) for x in exact]
+    by_remainder = sorted(range(len(exact)), key=lambda i: exact[i] - parts[i], reverse=True)
+    for i in by_remainder[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+def _split() -> Response:
+    total = request.args.get("total", type=int)
+    labels = [s for s in request.args.get("labels", "").split(",") if s]
+    try:
+        weights = [float(s) for s in request.args.get("weights", "").split(",") if s]
+    except ValueError:
+        abort(400, "weights must be comma-separated numbers")
+    if total is None or total < 0:
+        abort(400, "total must be a whole, non-negative number")
+    if not weights or any(w < 0 for w in weights) or sum(weights) == 0:
+        abort(400, "weights must be non-negative and not all zero")
+    if labels and len(labels) != len(weights):
+        abort(400, "give one label per weight")
+    parts = largest_remainder(total, weights)
+    names = labels or [str(i + 1) for i in range(len(parts))]
+    return jsonify(version=2, total=total, parts=dict(zip(names, parts, strict=True)))
+
+
+def create_app() -> AuthFlask:
+    app = AuthFlask(__name__)
+    app.add_url_rule("/", "index", lambda: render_template("disagg/index.html", features=FEATURES))
+    app.add_url_rule("/api/split", "split", _split)
+    return app

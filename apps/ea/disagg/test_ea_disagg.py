@@ -1,0 +1,40 @@
+import pytest
+
+from apps.ea.disagg import FEATURES, create_app, largest_remainder
+from auth.testing import product_client
+from auth.tiers import Tier
+
+
+@pytest.fixture
+def client():
+    return product_client(create_app())
+
+
+def test_page_lists_the_v2_features(client):
+    page = client.get("/").text
+
+    for feature in FEATURES:
+        assert f"<li>{feature}</li>" in page
+
+
+def test_whole_unit_split_adds_up_to_the_total():
+    assert largest_remainder(10, [1, 1, 1]) == [4, 3, 3]
+
+
+def test_split_api_labels_the_parts(client):
+    response = client.get("/api/split?total=10&weights=1,1,1&labels=north,south,east")
+
+    assert response.get_json() == {
+        "version": 2,
+        "total": 10,
+        "parts": {"north": 4, "south": 3, "east": 3},
+    }
+
+
+def test_split_api_refuses_mismatched_labels(client):
+    assert client.get("/api/split?total=10&weights=1,1&labels=a").status_code == 400
+
+
+def test_stable_users_cannot_reach_the_ea_version():
+    with pytest.raises(ValueError, match="Gate answers 403"):
+        product_client(create_app(), tier=Tier.STABLE)

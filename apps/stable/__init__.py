@@ -1,0 +1,1 @@
+"""Stable products: open to every signed-in user."""

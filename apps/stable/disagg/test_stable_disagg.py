@@ -1,0 +1,22 @@
+import pytest
+
+from apps.stable.disagg import FEATURES, app
+from auth.testing import product_client
+
+
+def test_page_lists_the_v1_features():
+    page = product_client(app).get("/").text
+
+    for feature in FEATURES:
+        assert f"<li>{feature}</li>" in page
+
+
+def test_split_divides_the_total_by_weights():
+    response = product_client(app).get("/api/split?total=100&weights=1,2,1")
+
+    assert response.get_json() == {"version": 1, "total": 100.0, "parts": [25.0, 50.0, 25.0]}
+
+
+@pytest.mark.parametrize("query", ["total=100&weights=a,b", "total=100&weights=0,0", "weights=1"])
+def test_split_refuses_bad_input(query):
+    assert product_client(app).get(f"/api/split?{query}").status_code == 400

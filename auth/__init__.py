@@ -1,0 +1,1 @@
+"""Identity for the portal: tiers, sessions, the Gate, the OIDC client and the dev provider."""

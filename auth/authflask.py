@@ -1,0 +1,140 @@
+"""AuthFlask: a Flask app that already knows who is asking.
+
+Why use it
+----------
+The portal mounts your product at ``/<tier>/<name>`` behind the Gate, which signs people in and
+checks their tier before your code runs, for every route, blueprint and static file. So your
+product never writes an auth decorator, and nothing here is needed for protection: a plain Flask
+or WSGI app is just as safe. What AuthFlask adds is comfort:
+
+- ``current_user``: the signed-in :class:`~auth.identity.PortalUser` (also in every template);
+- ``app.product``: the :class:`~auth.identity.ProductInfo` naming your product (``product`` in
+  templates);
+- the portal's look: ``{% extends "portal/base.html" %}`` gives your pages the portal header,
+  the user's tier badge and the sign-out button;
+- a session cookie of your own, scoped to your mount path and signed with a key derived for your
+  product, so it never clobbers the portal's sign-in cookie and you never see the portal secret.
+
+Example (``apps/stable/hello/__init__.py``)::
+
+    from flask import render_template
+
+    from auth.authflask import AuthFlask, current_user
+
+    app = AuthFlask(__name__)
+
+    @app.route("/")
+    def index():
+        return render_template("hello.html", greeting=f"Hello, {current_user.display_name}")
+
+    # templates/hello.html
+    # {% extends "portal/base.html" %}
+    # {% block content %}<h1>{{ greeting }}</h1>{% endblock %}
+
+Test it without the portal through :func:`auth.testing.product_client`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, has_request_context, request
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
+from werkzeug.local import LocalProxy
+from werkzeug.utils import cached_property
+
+from auth.identity import (
+    LOGOUT_TOKEN_ENVIRON_KEY,
+    PRODUCT_ENVIRON_KEY,
+    USER_ENVIRON_KEY,
+    PortalUser,
+    ProductInfo,
+)
+
+#: Where the Gate puts the token the sign-out form must POST to ``/logout`` as ``token``.
+
+PORTAL_TEMPLATES = Path(__file__).resolve().parent.parent / "portal" / "templates"
+
+# An unbound app (a product's own unit tests) still needs a key to sign its session; a fresh one
+# per process means nothing guessable ever ships, and the portal replaces it in bind_portal.
+_UNBOUND_SECRET = secrets.token_hex(32)
+
+
+def _request_user() -> PortalUser:
+    try:
+        return request.environ[USER_ENVIRON_KEY]
+    except KeyError:
+        raise RuntimeError(
+            "no portal user in this request: the product runs behind the portal's Gate, "
+            "and its tests use auth.testing.product_client"
+        ) from None
+
+
+#: The signed-in user of the current request.
+current_user: PortalUser = LocalProxy(_request_user)  # type: ignore[assignment]
+
+
+def derive_product_secret(portal_secret: str, product: ProductInfo) -> str:
+    """A product's own signing key: products can't forge each other's or the portal's cookies."""
+    message = f"portal-product-session:{product.key}".encode()
+    return hmac.new(portal_secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+class AuthFlask(Flask):
+    """A Flask app that renders inside the portal's page frame and knows its user and product."""
+
+    def __init__(self, import_name: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(import_name, *args, **kwargs)
+        self._bound_product: ProductInfo | None = None
+        self.config.update(
+            SECRET_KEY=self.config.get("SECRET_KEY") or _UNBOUND_SECRET,
+            SESSION_COOKIE_HTTPONLY=True,
+            SESSION_COOKIE_SAMESITE="Lax",
+            PORTAL_NAME="Portal",
+        )
+        self.context_processor(self._portal_context)
+
+    @cached_property
+    def jinja_loader(self) -> BaseLoader | None:  # type: ignore[override]
+        """The product's own templates first, so it may override any portal template."""
+        own = super().jinja_loader
+        portal = FileSystemLoader(str(PORTAL_TEMPLATES))
+        return ChoiceLoader([own, portal] if own is not None else [portal])
+
+    @property
+    def product(self) -> ProductInfo | None:
+        """This product as the portal mounted it; None only in an unbound app outside a request."""
+        if has_request_context():
+            found = request.environ.get(PRODUCT_ENVIRON_KEY)
+            if found is not None:
+                return found
+        return self._bound_product
+
+    def bind_portal(self, product: ProductInfo, secret_key: str, site_name: str = "Portal") -> None:
+        """Called by the portal when it mounts this app; products don't call it themselves."""
+        self._bound_product = product
+        self.config.update(
+            SECRET_KEY=derive_product_secret(secret_key, product),
+            SESSION_COOKIE_NAME=f"portal_product_{product.tier.value}_{product.name}",
+            SESSION_COOKIE_PATH=product.mount_path,
+            SESSION_COOKIE_HTTPONLY=True,
+            SESSION_COOKIE_SAMESITE="Lax",
+            PORTAL_NAME=site_name,
+        )
+
+    def _portal_context(self) -> dict[str, Any]:
+        """What portal/base.html needs, so product pages get the portal frame for free."""
+        user = request.environ.get(USER_ENVIRON_KEY)
+        product = self.product
+        return {
+            "current_user": user,
+            "product": product,
+            "portal_user": user,
+            "portal_product": product,
+            "portal_logout_token": request.environ.get(LOGOUT_TOKEN_ENVIRON_KEY),
+            "portal_name": self.config["PORTAL_NAME"],
+        }

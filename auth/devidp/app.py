@@ -1,0 +1,60 @@
+"""Assemble the development identity provider as one Flask app, mountable anywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
+
+from .server import create_authorization_server, create_resource_protector
+from .settings import PRODUCTION_REFUSAL, DevIdpRefused, DevIdpSettings
+from .store import DevIdpStore
+from .views import register_views
+
+EXTENSION_KEY = "devidp"
+
+
+class MountedCookieSession(SecureCookieSessionInterface):
+    """Scope the provider's cookie to its own mount (``/idp``), so it never reaches the portal's
+    pages and the portal's cookie of the same site is never overwritten."""
+
+    def get_cookie_path(self, app: Flask) -> str:
+        return request.script_root or "/"
+
+
+@dataclass(frozen=True)
+class DevIdp:
+    """What ``app.extensions["devidp"]`` holds."""
+
+    settings: DevIdpSettings
+    store: DevIdpStore
+    server: AuthorizationServer
+
+
+def create_dev_idp(settings: DevIdpSettings) -> Flask:
+    """The provider as a WSGI app; refuses (DevIdpRefused) when ``settings.production`` is set."""
+    if settings.production:
+        raise DevIdpRefused(PRODUCTION_REFUSAL)
+    app = Flask(__name__.rsplit(".", 1)[0])
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="devidp_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"),
+        WTF_CSRF_SSL_STRICT=False,
+    )
+    app.session_interface = MountedCookieSession()
+    store = DevIdpStore(settings.database_url)
+    store.seed_demo_users()
+    server = create_authorization_server(app, settings, store)
+    register_views(app, settings, store, server, create_resource_protector(settings, store))
+    app.extensions[EXTENSION_KEY] = DevIdp(settings, store, server)
+    return app
+
+
+def get_store(app: Flask) -> DevIdpStore:
+    """The store of a provider made by :func:`create_dev_idp` (same as ``extensions["devidp"]``)."""
+    return app.extensions[EXTENSION_KEY].store

@@ -1,0 +1,300 @@
+"""authlib's authorization server, told where this provider keeps things and what goes in tokens.
+
+The protocol work (parameter checks, PKCE, nonce, error answers, client authentication) is
+authlib's; this module only supplies storage and the Auth0-shaped claims: a namespaced roles
+claim and ``azp`` in the access token, ``sid`` and the roles in the ID token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from authlib.common.security import generate_token
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2 import OAuth2Request
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, scope_to_list
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator, JWTBearerTokenValidator
+from authlib.oidc.core import OpenIDCode, OpenIDToken, UserInfo
+from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
+from flask import Flask
+from joserfc.jwk import KeySet
+
+from .models import AuthorizationCode, RefreshToken
+from .settings import DevIdpSettings
+from .store import DevIdpStore, DevIdpUser
+
+SCOPES_SUPPORTED = ("openid", "profile", "email", "offline_access")
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A user as signed in at the provider: who, in which provider session, since when."""
+
+    user: DevIdpUser
+    sid: str
+    auth_time: int
+
+    def get_user_id(self) -> str:
+        return self.user.subject
+
+
+class DevClient(ClientMixin):
+    """The portal, registered as one confidential web application, as in the Auth0 tenant."""
+
+    def __init__(self, settings: DevIdpSettings) -> None:
+        self.client_id = settings.client_id
+        self._secret = settings.client_secret
+        self.redirect_uris = settings.redirect_uris
+        self.client_metadata = {
+            "post_logout_redirect_uris": list(settings.post_logout_redirect_uris)
+        }
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        """None: the portal must name its callback, like Auth0 requires."""
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        """Unknown scopes are dropped rather than refused, as Auth0 does."""
+        return " ".join(s for s in scope_to_list(scope or "") if s in SCOPES_SUPPORTED)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return hmac.compare_digest(client_secret.encode(), self._secret.encode())
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method in CLIENT_AUTH_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in ("authorization_code", "refresh_token")
+
+
+class S256Required(CodeChallenge):
+    """PKCE for every authorization request, S256 only: authlib alone requires it only for
+    public clients and would accept ``plain``."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012 - authlib reads a class attribute
+
+    def validate_code_challenge(self, grant: AuthorizationCodeGrant, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send 'code_challenge' (S256).")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("Only 'code_challenge_method=S256' is supported.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+def identity_claims(settings: DevIdpSettings, user: DevIdpUser) -> dict[str, Any]:
+    """What the ID token and /userinfo say about a person, roles in the namespaced claim."""
+    return {
+        "sub": user.subject,
+        "email": user.email,
+        "email_verified": True,
+        "name": user.name,
+        settings.roles_claim: list(user.roles),
+    }
+
+
+class _IdTokenClaims:
+    """Signing and claims shared by the code grant's and the refresh grant's ID tokens."""
+
+    def __init__(self, settings: DevIdpSettings, store: DevIdpStore, client: DevClient) -> None:
+        self.settings = settings
+        self.store = store
+        self.client = client
+
+    def resolve_client_private_key(self, client: DevClient) -> KeySet:
+        return self.store.signing_key_set()
+
+    def get_client_claims(self, client: DevClient) -> dict[str, Any]:
+        return {
+            "iss": self.settings.issuer,
+            "aud": client.get_client_id(),
+            "exp": int(time.time()) + self.settings.id_token_ttl,
+        }
+
+    def generate_user_info(self, user: Principal, scope: str) -> UserInfo:
+        claims = identity_claims(self.settings, user.user)
+        claims.update(sid=user.sid, auth_time=user.auth_time)
+        return UserInfo(claims)
+
+
+class DevOpenIDCode(_IdTokenClaims, OpenIDCode):
+    def __init__(self, settings: DevIdpSettings, store: DevIdpStore, client: DevClient) -> None:
+        _IdTokenClaims.__init__(self, settings, store, client)
+        OpenIDCode.__init__(self, require_nonce=False)
+
+    def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
+        return self.store.nonce_was_used(request.payload.client_id, nonce)
+
+
+class DevOpenIDRefresh(_IdTokenClaims, OpenIDToken):
+    """Auth0 returns a fresh ID token on refresh when ``openid`` was granted; so does this."""
+
+
+class DevTokenGenerator(JWTBearerTokenGenerator):
+    """JWT access tokens like Auth0's API tokens; a refresh token only with ``offline_access``."""
+
+    def __init__(self, settings: DevIdpSettings, store: DevIdpStore) -> None:
+        super().__init__(
+            issuer=settings.issuer,
+            refresh_token_generator=lambda **_: generate_token(48),
+            expires_generator=lambda client, grant_type: settings.access_token_ttl,
+        )
+        self.settings = settings
+        self.store = store
+
+    def get_jwks(self) -> KeySet:
+        return self.store.signing_key_set()
+
+    def get_audiences(self, client: DevClient, user: Principal, scope: str) -> str:
+        return self.settings.audience
+
+    def get_auth_time(self, user: Principal) -> int:
+        return user.auth_time
+
+    def get_extra_claims(self, client: DevClient, grant_type: str, user: Principal,
+                         scope: str) -> dict[str, Any]:
+        return {"azp": client.get_client_id(), self.settings.roles_claim: list(user.user.roles)}
+
+    def generate(self, grant_type: str, client: DevClient, user: Principal | None = None,
+                 scope: str | None = None, expires_in: int | None = None,
+                 include_refresh_token: bool = True) -> dict[str, Any]:
+        offline = "offline_access" in scope_to_list(scope or "")
+        return super().generate(grant_type, client, user, scope, expires_in,
+                                include_refresh_token and offline)
+
+
+def _principal(store: DevIdpStore, subject: str, sid: str, auth_time: int) -> Principal | None:
+    """The user as the store has them now, so role changes show in the next token."""
+    user = store.get_user(subject)
+    return Principal(user, sid, auth_time) if user else None
+
+
+def build_grants(store: DevIdpStore) -> tuple[type, type]:
+    """Grant classes bound to ``store`` (authlib instantiates grants itself, per request)."""
+
+    class CodeGrant(AuthorizationCodeGrant):
+        TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+        def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
+            principal: Principal = request.user
+            data = request.payload.data
+            store.save_authorization_code(
+                code=code,
+                client_id=request.client.get_client_id(),
+                redirect_uri=request.payload.redirect_uri,
+                response_type=request.payload.response_type,
+                scope=request.scope,
+                nonce=data.get("nonce"),
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+                subject=principal.user.subject,
+                sid=principal.sid,
+                auth_time=principal.auth_time,
+            )
+
+        def query_authorization_code(self, code: str,
+                                     client: DevClient) -> AuthorizationCode | None:
+            return store.claim_authorization_code(code, client.get_client_id())
+
+        def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+            """Nothing to do: the code was marked used the moment it was presented."""
+
+        def authenticate_user(self, authorization_code: AuthorizationCode) -> Principal | None:
+            code = authorization_code
+            return _principal(store, code.subject, code.sid, code.auth_time)
+
+    class RefreshGrant(RefreshTokenGrant):
+        TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+        INCLUDE_NEW_REFRESH_TOKEN = True
+
+        def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+            return store.claim_refresh_token(refresh_token)
+
+        def authenticate_user(self, refresh_token: RefreshToken) -> Principal | None:
+            token = refresh_token
+            return _principal(store, token.subject, token.sid, token.auth_time)
+
+        def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
+            """Nothing to do: the token was revoked the moment it was presented."""
+
+    return CodeGrant, RefreshGrant
+
+
+def build_end_session(store: DevIdpStore, sign_out: Callable[[], None]) -> type:
+    """RP-initiated logout as Auth0 does it: a registered post_logout_redirect_uri is followed
+    when the request names the client, by ``id_token_hint`` or by ``client_id``."""
+
+    class EndSession(EndSessionEndpoint):
+        def get_server_jwks(self) -> dict[str, Any]:
+            return store.public_jwks()
+
+        def get_algorithms(self) -> list[str]:
+            return ["RS256"]
+
+        def is_post_logout_redirect_uri_legitimate(self, request: OAuth2Request, uri: str,
+                                                   client: DevClient | None,
+                                                   logout_hint: str | None) -> bool:
+            return client is not None
+
+        def end_session(self, end_session_request: EndSessionRequest) -> None:
+            sign_out()
+
+    return EndSession
+
+
+def create_authorization_server(app: Flask, settings: DevIdpSettings,
+                                store: DevIdpStore) -> AuthorizationServer:
+    client = DevClient(settings)
+
+    def query_client(client_id: str) -> DevClient | None:
+        return client if client_id == client.client_id else None
+
+    def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
+        if "refresh_token" in token:
+            principal: Principal = request.user
+            store.save_refresh_token(
+                token["refresh_token"],
+                client_id=client.client_id,
+                subject=principal.user.subject,
+                sid=principal.sid,
+                scope=token.get("scope", ""),
+                auth_time=principal.auth_time,
+                ttl=settings.refresh_token_ttl,
+            )
+
+    server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+    server.register_token_generator("default", DevTokenGenerator(settings, store))
+    code_grant, refresh_grant = build_grants(store)
+    server.register_grant(
+        code_grant, [S256Required(required=True), DevOpenIDCode(settings, store, client)]
+    )
+    server.register_grant(refresh_grant, [DevOpenIDRefresh(settings, store, client)])
+    return server
+
+
+def create_resource_protector(settings: DevIdpSettings, store: DevIdpStore) -> ResourceProtector:
+    """Checks the bearer access tokens /userinfo accepts: ours, unexpired, for our audience."""
+
+    class Validator(JWTBearerTokenValidator):
+        def get_jwks(self) -> KeySet:
+            return KeySet.import_key_set(store.public_jwks())
+
+    protector = ResourceProtector()
+    protector.register_token_validator(Validator(settings.issuer, settings.audience))
+    return protector

@@ -1,0 +1,65 @@
+"""What the development identity provider is told, and the people it knows out of the box.
+
+The settings mirror what an Auth0 tenant is configured with (one application, its callback and
+logout URLs, an API audience, a roles claim added by a post-login Action), so the portal's
+production code path meets the same shape of answers locally.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+PRODUCTION_REFUSAL = (
+    "the development identity provider refuses to run in production; "
+    "configure OIDC_ISSUER / AUTH0_DOMAIN"
+)
+
+
+class DevIdpRefused(RuntimeError):
+    """Raised instead of starting a provider whose demo passwords are printed on its login page."""
+
+
+@dataclass(frozen=True)
+class DevIdpSettings:
+    issuer: str
+    database_url: str
+    secret_key: str
+    client_id: str
+    client_secret: str
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    roles_claim: str = "https://portal/roles"
+    audience: str = "portal-api"
+    access_token_ttl: int = 3600
+    id_token_ttl: int = 3600
+    refresh_token_ttl: int = 30 * 24 * 3600
+    production: bool = False
+
+    @property
+    def base_url(self) -> str:
+        """The issuer without a trailing slash, so endpoint URLs never contain ``//``."""
+        return self.issuer.rstrip("/")
+
+
+class DemoUser(NamedTuple):
+    """A plain tuple underneath, so ``email, password, roles, name = user`` works."""
+
+    email: str
+    password: str
+    roles: tuple[str, ...]
+    name: str
+
+    @property
+    def subject(self) -> str:
+        """Auth0-shaped, stable across restarts, so the portal's user table keeps its rows."""
+        return "auth0|demo-" + self.email.split("@", 1)[0]
+
+
+#: One person per tier, shown on the login page and in the README.
+DEMO_USERS: tuple[DemoUser, ...] = (
+    DemoUser("admin@example.com", "admin", ("admin",), "Ada Admin"),
+    DemoUser("devel@example.com", "devel", ("devel",), "Dev Developer"),
+    DemoUser("ea@example.com", "ea", ("ea",), "Eve Early"),
+    DemoUser("stable@example.com", "stable", (), "Sam Stable"),
+)

@@ -1,0 +1,283 @@
+"""The provider's own database: users, signing keys, browser sessions, codes and refresh tokens.
+
+Every gunicorn worker opens the same store, so nothing lives only in process memory: a code made
+by one worker is redeemed by another, and the signing key is created once (a unique generation
+number decides the race) and read by all. One-time things (codes, refresh tokens) are claimed
+with a single conditional UPDATE, which is atomic even when two workers try at the same moment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from joserfc.jwk import KeySet, RSAKey
+from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import StaticPool
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .models import AuthorizationCode, Base, LoginSession, RefreshToken, SigningKey, User
+from .settings import DEMO_USERS
+
+#: Cheap on purpose: the demo passwords are printed on the login page anyway.
+_PASSWORD_METHOD = "pbkdf2:sha256:20000"  # noqa: S105 - a hashing method, not a password
+#: The current key and the one before it, so tokens signed just before a rotation still verify.
+_PUBLISHED_KEY_GENERATIONS = 2
+_KEY_PARAMETERS = {"use": "sig", "alg": "RS256"}
+
+
+@dataclass(frozen=True)
+class DevIdpUser:
+    subject: str
+    email: str
+    name: str
+    roles: tuple[str, ...]
+
+
+def _to_user(row: User) -> DevIdpUser:
+    return DevIdpUser(row.subject, row.email, row.name, tuple(json.loads(row.roles_json)))
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _make_engine(database_url: str) -> Engine:
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if url.database in (None, "", ":memory:"):
+        return create_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
+
+
+class DevIdpStore:
+    """Users and OAuth state of the provider; also the API tests and tools use to arrange users."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine = _make_engine(database_url)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._keys: dict[str, RSAKey] = {}
+        self._create_tables()
+        self._ensure_signing_key()
+
+    def _create_tables(self) -> None:
+        """create_all, tolerating workers that create the same tables at the same moment."""
+        for attempt in range(len(Base.metadata.tables) + 1):
+            try:
+                Base.metadata.create_all(self.engine)
+                return
+            except OperationalError:
+                if attempt == len(Base.metadata.tables):
+                    raise
+
+    # -- users ---------------------------------------------------------------------------------
+
+    def seed_demo_users(self) -> None:
+        """Add missing demo users; existing ones keep any role changes made to them."""
+        for demo in DEMO_USERS:
+            if self.get_user(demo.subject) is None:
+                self._insert_user(demo.subject, demo.email, demo.password, demo.roles, demo.name)
+
+    def add_user(self, email: str, password: str, roles: list[str] | tuple[str, ...],
+                 name: str) -> str:
+        """Create a user and return its subject, shaped like Auth0's (``auth0|<hex>``)."""
+        subject = "auth0|" + secrets.token_hex(12)
+        if not self._insert_user(subject, email, password, roles, name):
+            raise ValueError(f"a user with email {email!r} already exists")
+        return subject
+
+    def set_roles(self, subject: str, roles: list[str] | tuple[str, ...]) -> None:
+        with self._session.begin() as db:
+            statement = update(User).where(User.subject == subject)
+            changed = db.execute(statement.values(roles_json=json.dumps(list(roles)))).rowcount
+        if not changed:
+            raise KeyError(subject)
+
+    def get_user(self, subject: str) -> DevIdpUser | None:
+        with self._session() as db:
+            row = db.get(User, subject)
+            return _to_user(row) if row else None
+
+    def authenticate(self, email: str, password: str) -> DevIdpUser | None:
+        """The user with this email and password, or None (without saying which was wrong)."""
+        with self._session() as db:
+            row = db.scalar(select(User).where(User.email == email.strip().lower()))
+        if row is None or not check_password_hash(row.password_hash, password):
+            return None
+        return _to_user(row)
+
+    def _insert_user(self, subject: str, email: str, password: str,
+                     roles: list[str] | tuple[str, ...], name: str) -> bool:
+        row = User(
+            subject=subject,
+            email=email.strip().lower(),
+            name=name,
+            password_hash=generate_password_hash(password, method=_PASSWORD_METHOD),
+            roles_json=json.dumps(list(roles)),
+        )
+        try:
+            with self._session.begin() as db:
+                db.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    # -- browser sessions at the provider --------------------------------------------------------
+
+    def start_login_session(self, subject: str) -> LoginSession:
+        row = LoginSession(
+            sid=secrets.token_urlsafe(24), subject=subject, auth_time=int(time.time())
+        )
+        with self._session.begin() as db:
+            db.add(row)
+        return row
+
+    def get_login_session(self, sid: str) -> LoginSession | None:
+        with self._session() as db:
+            row = db.get(LoginSession, sid)
+        return row if row is not None and row.ended_at is None else None
+
+    def end_login_session(self, sid: str) -> None:
+        with self._session.begin() as db:
+            db.execute(
+                update(LoginSession)
+                .where(LoginSession.sid == sid, LoginSession.ended_at.is_(None))
+                .values(ended_at=int(time.time()))
+            )
+
+    # -- authorization codes ---------------------------------------------------------------------
+
+    def save_authorization_code(self, **fields: Any) -> None:
+        with self._session.begin() as db:
+            db.add(AuthorizationCode(**fields))
+
+    def claim_authorization_code(self, code: str, client_id: str) -> AuthorizationCode | None:
+        """Mark the code used and return it; None when unknown, already used or expired."""
+        with self._session.begin() as db:
+            claimed = db.execute(
+                update(AuthorizationCode)
+                .where(
+                    AuthorizationCode.code == code,
+                    AuthorizationCode.client_id == client_id,
+                    AuthorizationCode.used_at.is_(None),
+                )
+                .values(used_at=int(time.time()))
+            ).rowcount
+            if not claimed:
+                return None
+            row = db.scalar(select(AuthorizationCode).where(AuthorizationCode.code == code))
+        return None if row is None or row.is_expired() else row
+
+    def nonce_was_used(self, client_id: str, nonce: str) -> bool:
+        with self._session() as db:
+            found = db.scalar(
+                select(AuthorizationCode.id)
+                .where(AuthorizationCode.client_id == client_id, AuthorizationCode.nonce == nonce)
+                .limit(1)
+            )
+        return found is not None
+
+    # -- refresh tokens --------------------------------------------------------------------------
+
+    def save_refresh_token(self, token: str, *, client_id: str, subject: str, sid: str,
+                           scope: str, auth_time: int, ttl: int) -> None:
+        now = int(time.time())
+        row = RefreshToken(
+            token_hash=_hash_token(token), client_id=client_id, subject=subject, sid=sid,
+            scope=scope, auth_time=auth_time, issued_at=now, expires_at=now + ttl,
+        )
+        with self._session.begin() as db:
+            db.add(row)
+
+    def claim_refresh_token(self, token: str) -> RefreshToken | None:
+        """Revoke the refresh token and return it, so each one works exactly once (rotation)."""
+        token_hash = _hash_token(token)
+        with self._session.begin() as db:
+            claimed = db.execute(
+                update(RefreshToken)
+                .where(RefreshToken.token_hash == token_hash, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=int(time.time()))
+            ).rowcount
+            if not claimed:
+                return None
+            row = db.get(RefreshToken, token_hash)
+        return None if row is None or row.is_expired() else row
+
+    # -- signing keys ----------------------------------------------------------------------------
+
+    def signing_key(self) -> RSAKey:
+        """The private key of the newest generation, the one new tokens are signed with."""
+        with self._session() as db:
+            kid = db.scalar(select(SigningKey.kid).order_by(SigningKey.generation.desc()).limit(1))
+        if kid is None:
+            self._ensure_signing_key()
+            return self.signing_key()
+        return self._load_key(kid)
+
+    def signing_key_set(self) -> KeySet:
+        """The current key alone, as a set, so joserfc writes its ``kid`` into each header."""
+        return KeySet([self.signing_key()])
+
+    def public_jwks(self) -> dict[str, Any]:
+        with self._session() as db:
+            kids = db.scalars(
+                select(SigningKey.kid)
+                .order_by(SigningKey.generation.desc())
+                .limit(_PUBLISHED_KEY_GENERATIONS)
+            ).all()
+        return KeySet([self._load_key(kid) for kid in kids]).as_dict(private=False)
+
+    def rotate_signing_key(self) -> str:
+        """Start signing with a new key; the previous one stays published. Returns the new kid."""
+        while True:
+            with self._session() as db:
+                newest = db.scalar(select(func.max(SigningKey.generation))) or 0
+            kid = self._insert_key(newest + 1)
+            if kid is not None:
+                return kid
+
+    def _ensure_signing_key(self) -> None:
+        with self._session() as db:
+            exists = db.scalar(select(SigningKey.kid).limit(1)) is not None
+        if not exists:
+            self._insert_key(1)
+
+    def _insert_key(self, generation: int) -> str | None:
+        """Insert a fresh key as ``generation``; None when another process took that number."""
+        key = RSAKey.generate_key(2048, parameters=dict(_KEY_PARAMETERS), private=True)
+        kid = key.thumbprint()
+        pem = key.as_pem(private=True).decode()
+        try:
+            with self._session.begin() as db:
+                db.add(SigningKey(kid=kid, generation=generation, private_pem=pem))
+        except IntegrityError:
+            return None
+        return kid
+
+    def _load_key(self, kid: str) -> RSAKey:
+        if kid not in self._keys:
+            with self._session() as db:
+                pem = db.scalar(select(SigningKey.private_pem).where(SigningKey.kid == kid))
+            self._keys[kid] = RSAKey.import_key(pem, parameters={"kid": kid, **_KEY_PARAMETERS})
+        return self._keys[kid]

@@ -1,0 +1,79 @@
+"""Flask's `session` for the portal app, stored server-side through :class:`SessionStore`.
+
+Flask's `SessionInterface` is the seam: authlib keeps its login state (state, nonce, PKCE verifier)
+in `flask.session`, and with this interface that state lives in the database, never in the cookie.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Request, Response, request
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+from auth.sessions import COOKIE_NAME, SessionStore
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    def __init__(self, initial: dict | None, raw_id: str | None, user_id: int | None) -> None:
+        def on_update(_self: CallbackDict) -> None:
+            self.modified = True
+
+        super().__init__(initial or {}, on_update)
+        self.raw_id = raw_id
+        self.user_id = user_id
+        self.modified = False
+        self.rotate = False
+        self.ended = False
+
+    def sign_in(self, user_id: int) -> None:
+        """Bind the session to a user under a new id, so an id planted before sign-in is useless."""
+        self.user_id = user_id
+        self.rotate = True
+        self.modified = True
+
+    def end(self) -> None:
+        self.clear()
+        self.ended = True
+
+
+class DatabaseSessionInterface(SessionInterface):
+    def __init__(self, store: SessionStore, *, secure: bool) -> None:
+        self.store = store
+        self.secure = secure
+
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        raw_id = self.store.id_from_cookie(request.cookies.get(COOKIE_NAME))
+        stored = self.store.load(raw_id) if raw_id else None
+        if stored is None:
+            return ServerSession(None, None, None)
+        return ServerSession(stored.data, stored.raw_id, stored.user_id)
+
+    def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]
+        if session.ended:
+            if session.raw_id:
+                self.store.revoke(session.raw_id)
+            response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Lax")
+            return
+        if not (session.modified or session.rotate):
+            return
+        if session.rotate and session.raw_id:
+            self.store.revoke(session.raw_id)
+            session.raw_id = None
+        if session.raw_id is None and not session and session.user_id is None:
+            return
+        session.raw_id = self.store.save(
+            session.raw_id,
+            dict(session),
+            session.user_id,
+            user_agent=request.user_agent.string,
+            ip_address=request.remote_addr or "",
+        )
+        response.set_cookie(
+            COOKIE_NAME,
+            self.store.cookie_value(session.raw_id),
+            path="/",
+            httponly=True,
+            secure=self.secure,
+            samesite="Lax",
+        )
+        response.vary.add("Cookie")

@@ -1,0 +1,145 @@
+"""Server-side sessions: the cookie carries a signed random id, the database carries the rest.
+
+Keeping the session in the database is what lets an admin end it, lets any worker on any machine
+read it, and keeps tokens out of the browser. The table stores only a SHA-256 of the id, so a copy
+of the database cannot be replayed as cookies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, Signer
+from sqlalchemy import update
+
+from db.engine import Database
+from db.models import Session, utcnow
+
+COOKIE_NAME = "portal_session"
+ANONYMOUS_LIFETIME = timedelta(minutes=15)
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    raw_id: str
+    user_id: int | None
+    data: dict[str, object]
+    created_at: datetime
+    expires_at: datetime
+
+
+def session_key(raw_id: str) -> str:
+    return hashlib.sha256(raw_id.encode()).hexdigest()
+
+
+class SessionStore:
+    def __init__(
+        self, database: Database, secret_key: str, *, idle: timedelta, lifetime: timedelta
+    ) -> None:
+        self.database = database
+        self.idle = idle
+        self.lifetime = lifetime
+        self._signer = Signer(secret_key, salt="portal.session")
+        self._logout_key = hmac.new(secret_key.encode(), b"portal.logout", hashlib.sha256).digest()
+
+    def cookie_value(self, raw_id: str) -> str:
+        return self._signer.sign(raw_id).decode()
+
+    def id_from_cookie(self, value: str | None) -> str | None:
+        """The session id in a cookie we signed; anything else is treated as no cookie at all."""
+        if not value:
+            return None
+        try:
+            return self._signer.unsign(value).decode()
+        except (BadSignature, UnicodeDecodeError):
+            return None
+
+    def logout_token(self, raw_id: str) -> str:
+        """A per-session token for the sign-out form, so another site can't sign people out."""
+        return hmac.new(self._logout_key, raw_id.encode(), hashlib.sha256).hexdigest()
+
+    def check_logout_token(self, raw_id: str, token: str) -> bool:
+        return hmac.compare_digest(self.logout_token(raw_id), token)
+
+    def is_live(self, row: Session, now: datetime) -> bool:
+        return (
+            row.revoked_at is None
+            and row.expires_at > now
+            and (row.user_id is None or row.last_seen_at + self.idle > now)
+        )
+
+    def load(self, raw_id: str) -> StoredSession | None:
+        now = utcnow()
+        with self.database.transaction() as db:
+            row = db.get(Session, session_key(raw_id))
+            if row is None or not self.is_live(row, now):
+                return None
+            return _stored(raw_id, row)
+
+    def save(
+        self,
+        raw_id: str | None,
+        data: dict[str, object],
+        user_id: int | None,
+        *,
+        user_agent: str = "",
+        ip_address: str = "",
+    ) -> str:
+        """Write the session, creating it (with a fresh id) when ``raw_id`` is None or gone."""
+        now = utcnow()
+        payload = json.dumps(data, separators=(",", ":"))
+        with self.database.transaction() as db:
+            row = db.get(Session, session_key(raw_id)) if raw_id else None
+            if row is None or not self.is_live(row, now):
+                raw_id = secrets.token_urlsafe(32)
+                lifetime = self.lifetime if user_id is not None else ANONYMOUS_LIFETIME
+                row = Session(
+                    id=session_key(raw_id),
+                    created_at=now,
+                    expires_at=now + lifetime,
+                    user_agent=user_agent[:255],
+                    ip_address=ip_address[:45],
+                )
+                db.add(row)
+            row.data = payload
+            row.user_id = user_id
+            row.last_seen_at = now
+        return raw_id
+
+    def revoke(self, raw_id: str) -> None:
+        with self.database.transaction() as db:
+            db.execute(
+                update(Session)
+                .where(Session.id == session_key(raw_id), Session.revoked_at.is_(None))
+                .values(revoked_at=utcnow(), data="{}")
+            )
+
+    def revoke_user(self, user_id: int) -> int:
+        """End every session of one user; returns how many were open."""
+        with self.database.transaction() as db:
+            result = db.execute(
+                update(Session)
+                .where(Session.user_id == user_id, Session.revoked_at.is_(None))
+                .values(revoked_at=utcnow(), data="{}")
+            )
+            return result.rowcount
+
+
+def _stored(raw_id: str, row: Session) -> StoredSession:
+    try:
+        data = json.loads(row.data or "{}")
+    except ValueError:
+        data = {}
+    return StoredSession(
+        raw_id=raw_id,
+        user_id=row.user_id,
+        data=data if isinstance(data, dict) else {},
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+    )

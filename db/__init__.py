@@ -1,0 +1,1 @@
+"""The portal's own data: users and sessions, in SQLite by default and MariaDB in production."""

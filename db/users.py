@@ -1,0 +1,69 @@
+"""Reading and writing users: the only place that knows how a sign-in becomes a `users` row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from auth.identity import PortalUser
+from auth.tiers import Tier
+from db.engine import Database
+from db.models import User, utcnow
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """What the identity provider told us about a person at sign-in."""
+
+    subject: str
+    email: str
+    name: str
+    roles: Sequence[str]
+
+
+def to_portal_user(user: User) -> PortalUser:
+    return PortalUser(
+        id=user.id,
+        subject=user.subject,
+        email=user.email,
+        name=user.name,
+        tier=Tier.parse(user.tier),
+    )
+
+
+def record_sign_in(database: Database, sign_in: SignIn) -> User:
+    """Create or update the user's row from the token; the tier follows the roles it carries.
+
+    Two first sign-ins of the same person can race (two tabs, two workers); the unique subject
+    makes one of them lose the insert, and it then updates the row the other created.
+    """
+    for _attempt in range(2):
+        try:
+            with database.transaction() as session:
+                return _upsert(session, sign_in)
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not record sign-in for {sign_in.subject!r}")
+
+
+def _upsert(session: Session, sign_in: SignIn) -> User:
+    user = session.scalars(select(User).where(User.subject == sign_in.subject)).one_or_none()
+    if user is None:
+        user = User(subject=sign_in.subject)
+        session.add(user)
+    user.email = sign_in.email[:320]
+    user.name = sign_in.name[:255]
+    user.roles = [role for role in sign_in.roles if isinstance(role, str)]
+    user.tier = Tier.from_roles(user.roles).value
+    user.last_login_at = utcnow()
+    session.flush()
+    return user
+
+
+def get_user(database: Database, user_id: int) -> User | None:
+    with database.transaction() as session:
+        return session.get(User, user_id)

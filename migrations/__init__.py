@@ -1,0 +1,1 @@
+"""Alembic revisions: the only way the portal's schema changes."""

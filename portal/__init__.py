@@ -1,0 +1,1 @@
+"""The root portal app: dashboard, sign-in, product discovery and mounting, CLI and settings."""

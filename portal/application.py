@@ -1,0 +1,124 @@
+"""Assembling the whole site: the portal at `/`, each product behind its Gate at `/<tier>/<name>`.
+
+This is the request path of DESIGN.md, built once per process:
+
+    ProxyFix (only with trusted proxies) -> DispatcherMiddleware
+        "/"              -> portal app
+        "/<tier>/<name>" -> Gate(tier) -> product
+        "/idp"           -> development identity provider (only when no issuer is configured)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from auth.authflask import AuthFlask
+from auth.gate import Gate, html_response
+from auth.identity import USER_ENVIRON_KEY
+from auth.tiers import Tier
+from db.migrate import pending_revisions, upgrade
+from portal.config import DEV_IDP_MOUNT, ConfigError, Settings, load_settings
+from portal.discovery import Product, Status, discover
+from portal.pages import ErrorPages
+from portal.services import Services
+from portal.web import create_portal_app
+
+log = logging.getLogger(__name__)
+
+
+class BrokenProduct:
+    """What a product that failed to load answers: 503, with the error for devel and admin users."""
+
+    def __init__(self, product: Product, pages: ErrorPages) -> None:
+        self.product = product
+        self.pages = pages
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        user = environ.get(USER_ENVIRON_KEY)
+        insider = user is not None and user.tier.opens(Tier.DEVEL)
+        body = self.pages(
+            status=503,
+            heading=f"{self.product.info.title} is unavailable",
+            message=(
+                f"{self.product.info.key} could not be loaded, so it is not being served. "
+                "The rest of the portal works as usual."
+            ),
+            user=user,
+            details=(self.product.traceback or self.product.error) if insider else None,
+            action_url="/",
+            action_label="Back to your dashboard",
+            logout_token=environ.get("portal.logout_token"),
+        )
+        return html_response(start_response, 503, body)
+
+
+def _product_app(product: Product, services: Services) -> Callable:
+    if product.status is Status.BROKEN or product.app is None:
+        return BrokenProduct(product, services.pages)
+    if isinstance(product.app, AuthFlask):
+        product.app.bind_portal(
+            product.info, services.settings.secret_key, site_name=services.settings.site_name
+        )
+    return product.app
+
+
+def _prepare_database(settings: Settings, services: Services) -> None:
+    if not settings.production:
+        settings.instance_path.mkdir(parents=True, exist_ok=True)
+        upgrade(settings.database_url)
+    elif pending_revisions(services.database.engine, settings.database_url):
+        raise ConfigError(
+            "the database schema is behind this release: run `portal db upgrade` first"
+        )
+
+
+def _dev_idp(settings: Settings) -> tuple[Callable, list[tuple[str, str, str]]]:
+    from auth.devidp import DEMO_USERS, DevIdpSettings, create_dev_idp
+
+    idp = create_dev_idp(
+        DevIdpSettings(
+            issuer=settings.issuer,
+            database_url=settings.dev_idp_database_url,
+            secret_key=settings.derived_secret("dev-idp.cookie"),
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            redirect_uris=(settings.callback_url,),
+            post_logout_redirect_uris=(settings.base_url + "/",),
+            roles_claim=settings.roles_claim,
+            production=settings.production,
+        )
+    )
+    users = [
+        (email, password, Tier.from_roles(roles).value) for email, password, roles, _ in DEMO_USERS
+    ]
+    return idp, users
+
+
+def create_application(settings: Settings | None = None) -> Callable:
+    settings = settings or load_settings()
+    discovery = discover(settings.apps_dir, settings.apps_patterns)
+    services = Services.build(settings, discovery)
+    _prepare_database(settings, services)
+
+    mounts: dict[str, Callable] = {
+        product.mount_path: Gate(
+            _product_app(product, services), product.info, services.resolver, services.pages
+        )
+        for product in discovery.mounted()
+    }
+    dev_users: list[tuple[str, str, str]] = []
+    if settings.uses_dev_idp:
+        mounts[DEV_IDP_MOUNT], dev_users = _dev_idp(settings)
+    portal_app = create_portal_app(services, dev_users=dev_users)
+    application: Callable = DispatcherMiddleware(portal_app, mounts)
+    if settings.trusted_proxies:
+        hops = settings.trusted_proxies
+        application = ProxyFix(application, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+    application.services = services  # type: ignore[attr-defined]
+    loaded = sum(p.status is Status.LOADED for p in discovery.products)
+    log.info("portal ready: %d products mounted, %d loaded", len(discovery.mounted()), loaded)
+    return application

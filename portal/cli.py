@@ -1,0 +1,167 @@
+"""The `portal` command: serve, inspect and scaffold products, manage the database."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from auth.tiers import TIER_NAMES, Tier
+from portal.config import ConfigError, load_settings
+
+
+def _split_product(value: str) -> tuple[Tier, str]:
+    tier, _, name = value.partition("/")
+    if not name or "/" in name:
+        raise click.BadParameter(f"expected <tier>/<name>, e.g. devel/disagg; got {value!r}")
+    try:
+        return Tier.parse(tier), name
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _settings() -> object:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group()
+def main() -> None:
+    """One sign-in, many products."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the portal with the development server (gunicorn serves it in production)."""
+    from werkzeug.serving import run_simple
+
+    from portal.application import create_application
+
+    if "PORTAL_BASE_URL" not in os.environ:
+        public_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
+        os.environ["PORTAL_BASE_URL"] = f"http://{public_host}:{port}"
+    settings = _settings()
+    try:
+        application = create_application(settings)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Portal on {settings.base_url}/ ({settings.environment})")
+    run_simple(host, port, application, threaded=True, use_reloader=False)
+
+
+@main.command("apps")
+def list_apps() -> None:
+    """List discovered products: tier, name, mount path and status."""
+    from portal.discovery import discover
+
+    settings = _settings()
+    found = discover(settings.apps_dir, settings.apps_patterns)
+    rows = [("TIER", "NAME", "MOUNT", "STATUS")]
+    rows += [
+        (p.info.tier.value, p.info.name, p.mount_path + "/", p.status.value) for p in found.products
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    for product in found.products:
+        if product.error:
+            click.echo(f"{product.info.key}: {product.error}", err=True)
+    for name in found.ignored:
+        click.echo(f"apps/{name}: not a tier ({', '.join(TIER_NAMES)}); not mounted", err=True)
+
+
+@main.command("new-app")
+@click.argument("product")
+def new_app(product: str) -> None:
+    """Scaffold apps/<tier>/<name>/: an AuthFlask app with one page and its own test."""
+    from portal.scaffold import create_product
+
+    tier, name = _split_product(product)
+    try:
+        folder = create_product(_settings().apps_dir, tier, name)
+    except (ValueError, FileExistsError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Created {folder}; it is served at /{tier.value}/{name}/ on the next start.")
+
+
+@main.command()
+@click.argument("product")
+@click.argument("new_tier", type=click.Choice(TIER_NAMES))
+def promote(product: str, new_tier: str) -> None:
+    """Move apps/<tier>/<name> to another tier (refuses when the target exists)."""
+    from portal.scaffold import promote_product
+
+    tier, name = _split_product(product)
+    try:
+        folder = promote_product(_settings().apps_dir, tier, name, Tier.parse(new_tier))
+    except (ValueError, FileExistsError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Moved to {folder}; it is served at /{new_tier}/{name}/ on the next start.")
+
+
+@main.group()
+def db() -> None:
+    """The portal's database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply pending Alembic migrations."""
+    from db.migrate import upgrade
+
+    settings = _settings()
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    upgrade(settings.database_url, revision)
+    click.echo(f"Database at {revision}.")
+
+
+@main.command("dev-idp")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5001, show_default=True, type=int)
+@click.option("--portal-url", default="http://127.0.0.1:5000", show_default=True)
+def dev_idp(host: str, port: int, portal_url: str) -> None:
+    """Run the development identity provider on its own port."""
+    from werkzeug.serving import run_simple
+
+    from auth.devidp import DevIdpRefused, DevIdpSettings, create_dev_idp
+
+    settings = _settings()
+    issuer = f"http://{host}:{port}"
+    secret = settings.derived_secret("dev-idp-client")
+    try:
+        idp = create_dev_idp(
+            DevIdpSettings(
+                issuer=issuer,
+                database_url=settings.dev_idp_database_url,
+                secret_key=settings.derived_secret("dev-idp.cookie"),
+                client_id="portal-dev",
+                client_secret=secret,
+                redirect_uris=(f"{portal_url}/callback",),
+                post_logout_redirect_uris=(f"{portal_url}/",),
+                roles_claim=settings.roles_claim,
+                production=settings.production,
+            )
+        )
+    except DevIdpRefused as error:
+        raise click.ClickException(str(error)) from None
+    click.echo("Point a portal that shares this instance folder at it with:")
+    click.echo(f"  OIDC_ISSUER={issuer} OIDC_CLIENT_ID=portal-dev portal serve")
+    run_simple(host, port, idp, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

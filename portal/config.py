@@ -1,0 +1,215 @@
+"""Settings, read once from the environment (and a `.env` file in development).
+
+Every knob an operator can turn is a field of :class:`Settings`, named after its environment
+variable, so the README's settings table and this module cannot drift apart. Defaults give a
+working development portal with no setup: a SQLite file, the built-in identity provider and the
+sample products. Production refuses to start on a missing or weak secret rather than run insecurely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+DEV_IDP_MOUNT = "/idp"
+DEV_CLIENT_ID = "portal-dev"
+MIN_SECRET_LENGTH = 32
+_WEAK_SECRETS = {"changeme", "change-me", "secret", "dev", "development", "password", "portal"}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message names it so the operator can fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str = "development"
+    secret_key: str = ""
+    database_url: str = ""
+    base_url: str = DEFAULT_BASE_URL
+    instance_path: Path = PROJECT_ROOT / "instance"
+    apps_dir: Path = PROJECT_ROOT / "apps"
+    apps_patterns: tuple[str, ...] = ()
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid profile email offline_access"
+    roles_claim: str = "https://portal/roles"
+    session_idle_minutes: int = 120
+    session_max_hours: int = 12
+    identity_cache_seconds: float = 5.0
+    trusted_proxies: int = 0
+    site_name: str = "Portal"
+    dev_idp_database_url: str = ""
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def uses_dev_idp(self) -> bool:
+        return not self.oidc_issuer
+
+    @property
+    def issuer(self) -> str:
+        return self.oidc_issuer or f"{self.base_url}{DEV_IDP_MOUNT}"
+
+    @property
+    def client_id(self) -> str:
+        return self.oidc_client_id or DEV_CLIENT_ID
+
+    @property
+    def client_secret(self) -> str:
+        return self.oidc_client_secret or self.derived_secret("dev-idp-client")
+
+    @property
+    def callback_url(self) -> str:
+        return f"{self.base_url}/callback"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return urlsplit(self.base_url).scheme == "https"
+
+    def derived_secret(self, purpose: str) -> str:
+        """A key for one purpose, so no part holds the master secret it does not need."""
+        digest = hmac.new(self.secret_key.encode(), purpose.encode(), hashlib.sha256)
+        return digest.hexdigest()
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+
+def _env_positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _env_count(env: Mapping[str, str], name: str) -> int:
+    raw = env.get(name, "").strip() or "0"
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be 0 or a positive whole number, got {raw!r}")
+    return int(raw)
+
+
+def _env_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def _development_secret(instance_path: Path) -> str:
+    """A random secret kept in the instance folder, so restarts keep sessions in development."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _check_secret(secret: str) -> None:
+    if not secret:
+        raise ConfigError("SECRET_KEY is required in production (at least 32 random characters)")
+    if len(secret) < MIN_SECRET_LENGTH or secret.lower() in _WEAK_SECRETS or len(set(secret)) < 10:
+        raise ConfigError(
+            "SECRET_KEY is too weak for production: use at least 32 random characters, "
+            "e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+
+
+def _issuer_from(env: Mapping[str, str]) -> str:
+    issuer = env.get("OIDC_ISSUER", "").strip()
+    domain = env.get("AUTH0_DOMAIN", "").strip()
+    if issuer and domain:
+        raise ConfigError("set either OIDC_ISSUER or AUTH0_DOMAIN, not both")
+    if domain:
+        issuer = f"https://{domain.removeprefix('https://').rstrip('/')}/"
+    return issuer
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True
+) -> Settings:
+    """Settings from ``environ`` (default: the process environment, plus `.env` in development)."""
+    if environ is None:
+        if read_dotenv:
+            from dotenv import load_dotenv
+
+            load_dotenv(PROJECT_ROOT / ".env", override=False)
+        environ = os.environ
+    env = environ
+    environment = env.get("PORTAL_ENV", "development").strip() or "development"
+    if environment not in {"development", "production"}:
+        raise ConfigError(f"PORTAL_ENV must be 'development' or 'production', got {environment!r}")
+    instance_path = Path(env.get("PORTAL_INSTANCE_PATH", "") or PROJECT_ROOT / "instance")
+    base_url = (env.get("PORTAL_BASE_URL", "").strip() or DEFAULT_BASE_URL).rstrip("/")
+    parts = urlsplit(base_url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+        raise ConfigError(
+            f"PORTAL_BASE_URL must be like https://portal.example.org, got {base_url!r}"
+        )
+
+    secret = env.get("SECRET_KEY", "").strip()
+    issuer = _issuer_from(env)
+    if environment == "production":
+        _check_secret(secret)
+        if not issuer:
+            raise ConfigError("OIDC_ISSUER or AUTH0_DOMAIN is required in production")
+        for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "DATABASE_URL"):
+            if not env.get(name, "").strip():
+                raise ConfigError(f"{name} is required in production")
+    elif not secret:
+        secret = _development_secret(instance_path)
+    if issuer and not env.get("OIDC_CLIENT_ID", "").strip():
+        raise ConfigError("OIDC_CLIENT_ID is required when OIDC_ISSUER or AUTH0_DOMAIN is set")
+
+    database_url = (
+        env.get("DATABASE_URL", "").strip() or f"sqlite:///{instance_path / 'portal.sqlite3'}"
+    )
+    patterns = tuple(p for p in env.get("PORTAL_APPS", "").replace(",", " ").split() if p)
+    return Settings(
+        environment=environment,
+        secret_key=secret,
+        database_url=database_url,
+        base_url=base_url,
+        instance_path=instance_path,
+        apps_dir=Path(env.get("PORTAL_APPS_DIR", "") or PROJECT_ROOT / "apps"),
+        apps_patterns=patterns,
+        oidc_issuer=issuer,
+        oidc_client_id=env.get("OIDC_CLIENT_ID", "").strip(),
+        oidc_client_secret=env.get("OIDC_CLIENT_SECRET", "").strip(),
+        oidc_scopes=env.get("OIDC_SCOPES", "").strip() or Settings.oidc_scopes,
+        roles_claim=env.get("PORTAL_ROLES_CLAIM", "").strip() or Settings.roles_claim,
+        session_idle_minutes=_env_positive_int(
+            env, "SESSION_IDLE_MINUTES", Settings.session_idle_minutes
+        ),
+        session_max_hours=_env_positive_int(env, "SESSION_MAX_HOURS", Settings.session_max_hours),
+        trusted_proxies=_env_count(env, "PORTAL_TRUSTED_PROXIES"),
+        identity_cache_seconds=_env_seconds(env, "PORTAL_IDENTITY_CACHE_SECONDS", 5.0),
+        site_name=env.get("PORTAL_SITE_NAME", "").strip() or Settings.site_name,
+        dev_idp_database_url=env.get("DEV_IDP_DATABASE_URL", "").strip()
+        or f"sqlite:///{instance_path / 'devidp.sqlite3'}",
+    )

@@ -1,0 +1,63 @@
+"""The whole portal on a real socket, in a thread: real HTTP between the portal and its provider."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from portal.application import create_application
+from portal.config import PROJECT_ROOT, Settings
+
+
+def _unavailable(environ, start_response):
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    settings: Settings
+    application: object
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+    @property
+    def services(self):
+        return self.application.services
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+        self.services.database.dispose()
+
+
+def start_live_server(
+    *,
+    database_url: str,
+    instance_path: Path,
+    apps_dir: Path = PROJECT_ROOT / "apps",
+    **overrides,
+) -> LiveServer:
+    server = make_server("127.0.0.1", 0, _unavailable, threaded=True)
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    settings = Settings(
+        secret_key=secrets.token_urlsafe(48),
+        database_url=database_url,
+        base_url=base_url,
+        instance_path=instance_path,
+        apps_dir=apps_dir,
+        dev_idp_database_url=f"sqlite:///{instance_path / 'devidp.sqlite3'}",
+        **overrides,
+    )
+    application = create_application(settings)
+    server.app = application
+    thread = threading.Thread(
+        target=server.serve_forever, name=f"portal-{server.server_port}", daemon=True
+    )
+    thread.start()
+    return LiveServer(base_url, settings, application, server, thread)

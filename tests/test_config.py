@@ -1,0 +1,69 @@
+import pytest
+
+from portal.config import ConfigError, load_settings
+
+STRONG = "k3J9x-Qw8vZ2mN5pL7rT1yU4iO6aS0dF-gH"
+
+
+def production(**extra):
+    env = {
+        "PORTAL_ENV": "production",
+        "SECRET_KEY": STRONG,
+        "AUTH0_DOMAIN": "tenant.eu.auth0.com",
+        "OIDC_CLIENT_ID": "client",
+        "OIDC_CLIENT_SECRET": "client-secret",
+        "DATABASE_URL": "mysql+pymysql://portal@db/portal",
+        "PORTAL_BASE_URL": "https://portal.example.org",
+    }
+    env.update(extra)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def test_development_defaults_need_no_settings(tmp_path):
+    settings = load_settings({"PORTAL_INSTANCE_PATH": str(tmp_path)})
+    assert settings.uses_dev_idp
+    assert settings.issuer == "http://127.0.0.1:5000/idp"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'portal.sqlite3'}"
+    assert len(settings.secret_key) >= 32
+
+
+def test_development_secret_survives_a_restart(tmp_path):
+    first = load_settings({"PORTAL_INSTANCE_PATH": str(tmp_path)})
+    second = load_settings({"PORTAL_INSTANCE_PATH": str(tmp_path)})
+    assert first.secret_key == second.secret_key
+
+
+def test_production_with_every_setting_loads():
+    settings = load_settings(production())
+    assert settings.production
+    assert settings.issuer == "https://tenant.eu.auth0.com/"
+    assert settings.secure_cookies
+
+
+@pytest.mark.parametrize("secret", [None, "", "changeme", "short-but-not-32", "a" * 40])
+def test_production_refuses_a_missing_or_weak_secret(secret):
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_settings(production(SECRET_KEY=secret))
+
+
+@pytest.mark.parametrize("name", ["OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "DATABASE_URL"])
+def test_production_names_the_missing_setting(name):
+    with pytest.raises(ConfigError, match=name):
+        load_settings(production(**{name: None}))
+
+
+def test_production_refuses_the_development_identity_provider():
+    with pytest.raises(ConfigError, match="OIDC_ISSUER or AUTH0_DOMAIN is required in production"):
+        load_settings(production(AUTH0_DOMAIN=None))
+
+
+def test_portal_apps_patterns_are_split_on_spaces_and_commas(tmp_path):
+    settings = load_settings(
+        {"PORTAL_INSTANCE_PATH": str(tmp_path), "PORTAL_APPS": "stable/*, ea/* !ea/forecast"}
+    )
+    assert settings.apps_patterns == ("stable/*", "ea/*", "!ea/forecast")
+
+
+def test_a_base_url_with_a_path_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="PORTAL_BASE_URL"):
+        load_settings({"PORTAL_INSTANCE_PATH": str(tmp_path), "PORTAL_BASE_URL": "http://h/portal"})

@@ -1,0 +1,156 @@
+"""What attackers try against the Gate, as a table: every (user tier x product x path) is exact."""
+
+import pytest
+
+from tests.support.raw import raw_get
+from tests.support.signin import sign_in
+
+USER_TIERS = ("anonymous", "stable", "ea", "devel", "admin")
+RANK = {"stable": 0, "ea": 1, "devel": 2, "admin": 3}
+
+# (product tier, path under the site, status when allowed)
+TARGETS = [
+    ("stable", "/stable/hello/", 200),
+    ("stable", "/stable/hello/static/hello.css", 200),
+    ("stable", "/stable/hello/api/greeting", 200),
+    ("stable", "/stable/hello/no-such-page", 404),
+    ("stable", "/stable/disagg/", 200),
+    ("stable", "/stable/disagg/api/split?total=10&weights=1,1", 200),
+    ("ea", "/ea/disagg/", 200),
+    ("ea", "/ea/forecast/api/forecast?values=1,2,3", 200),
+    ("ea", "/ea/forecast/static/missing.js", 404),
+    ("devel", "/devel/inspector/", 200),
+    ("devel", "/devel/inspector/any/sub/path", 200),
+    ("admin", "/admin/manage/", 200),
+    ("admin", "/admin/manage", 308),
+    ("admin", "/admin%2Fmanage/", 200),
+    ("admin", "/%61dmin/manage/", 200),
+]
+
+# Paths that try to climb out of a lower product or disguise a tier. Each lands on one of three
+# places, and whichever it is, that place's own Gate decides: none reaches a product above the user.
+STABLE_PRODUCT = {"anonymous": 302, "stable": 404}  # the stable product's Gate, then its own 404
+ADMIN_GATE = {"anonymous": 302, "stable": 403}  # the admin console's Gate refuses
+PORTAL_404 = {"anonymous": 404, "stable": 404}  # no mount matches: the portal's 404
+ESCAPES = [
+    ("/stable/hello/../../admin/manage/", STABLE_PRODUCT),
+    ("/stable/hello/%2e%2e/%2e%2e/admin/manage/", STABLE_PRODUCT),
+    ("/stable/hello/..%2f..%2fadmin%2fmanage/", STABLE_PRODUCT),
+    ("/stable/hello/%2e%2e%2f%2e%2e%2fdevel/inspector/", STABLE_PRODUCT),
+    ("/stable/hello/..;/..;/admin/manage/", STABLE_PRODUCT),
+    ("//admin/manage/", ADMIN_GATE),
+    ("///admin/manage/", ADMIN_GATE),
+    ("/ADMIN/manage/", PORTAL_404),
+    ("/Admin/manage/", PORTAL_404),
+    ("/admin/./manage/", PORTAL_404),
+    ("/./admin/manage/", PORTAL_404),
+    ("/stable/../admin/manage/", PORTAL_404),
+]
+
+SPOOFED_IDENTITY = {
+    "X-Portal-User": "admin@example.com",
+    "X-Portal-Tier": "admin",
+    "X-Remote-User": "admin@example.com",
+    "Remote-User": "admin@example.com",
+    "X-Forwarded-User": "admin@example.com",
+    "X-Forwarded-Email": "admin@example.com",
+    "X-Auth-Request-User": "admin@example.com",
+    "X-User": "admin",
+    "X-Tier": "admin",
+}
+
+
+@pytest.fixture(scope="module")
+def cookies(portal):
+    jars = {"anonymous": {}}
+    for tier in RANK:
+        session = sign_in(portal.base_url, tier)
+        jars[tier] = {"Cookie": f"portal_session={session.cookies['portal_session']}"}
+    return jars
+
+
+def expected(user, product_tier, allowed_status):
+    if user == "anonymous":
+        return 302
+    return allowed_status if RANK[user] >= RANK[product_tier] else 403
+
+
+@pytest.mark.parametrize("user", USER_TIERS)
+@pytest.mark.parametrize(("product_tier", "path", "allowed_status"), TARGETS)
+def test_every_user_tier_gets_the_exact_status_for_every_product_path(
+    portal, cookies, user, product_tier, path, allowed_status
+):
+    response = raw_get(portal.base_url, path, {"Accept": "text/html", **cookies[user]})
+    assert response.status == expected(user, product_tier, allowed_status)
+
+
+@pytest.mark.parametrize("user", USER_TIERS)
+@pytest.mark.parametrize(("product_tier", "path", "allowed_status"), TARGETS)
+def test_spoofed_identity_headers_change_nothing(
+    portal, cookies, user, product_tier, path, allowed_status
+):
+    headers = {"Accept": "text/html", **SPOOFED_IDENTITY, **cookies[user]}
+    response = raw_get(portal.base_url, path, headers)
+    assert response.status == expected(user, product_tier, allowed_status)
+
+
+@pytest.mark.parametrize(("path", "outcome"), ESCAPES)
+@pytest.mark.parametrize("user", ("anonymous", "stable"))
+def test_path_tricks_never_reach_a_product_above_the_user(portal, cookies, user, path, outcome):
+    response = raw_get(portal.base_url, path, {"Accept": "text/html", **cookies[user]})
+    assert response.status == outcome[user]
+    assert 'id="manage-heading"' not in response.body
+    assert "<h1>Inspector</h1>" not in response.body
+
+
+def test_the_login_redirect_keeps_the_original_path_and_query(portal):
+    response = raw_get(portal.base_url, "/ea/forecast/api/forecast?city=Oslo&days=3")
+    assert response.status == 302
+    assert response.headers["location"] == (
+        "/login?next=%2Fea%2Fforecast%2Fapi%2Fforecast%3Fcity%3DOslo%26days%3D3"
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Accept": "application/json"},
+        {"Authorization": "Bearer not-a-token"},
+        {"Upgrade": "websocket", "Connection": "Upgrade"},
+    ],
+)
+def test_anonymous_api_clients_get_401_json(portal, headers):
+    response = raw_get(portal.base_url, "/stable/hello/api/greeting", headers)
+    assert response.status == 401
+    assert response.headers["content-type"] == "application/json"
+    assert '"error": "unauthenticated"' in response.body
+
+
+def test_a_too_low_tier_gets_a_page_naming_the_needed_tier(portal, cookies):
+    response = raw_get(
+        portal.base_url, "/devel/inspector/", {"Accept": "text/html", **cookies["ea"]}
+    )
+    assert response.status == 403
+    assert "needs the Development tier (devel) or higher" in response.body
+    assert "Your tier is Early access (ea)" in response.body
+
+
+def test_a_too_low_tier_api_client_gets_403_json(portal, cookies):
+    response = raw_get(
+        portal.base_url, "/admin/manage/", {"Accept": "application/json", **cookies["devel"]}
+    )
+    assert response.status == 403
+    assert '"required_tier": "admin"' in response.body
+
+
+def test_the_product_sees_the_gate_identity_not_the_spoofed_headers(portal, cookies):
+    headers = {"Accept": "text/html", **SPOOFED_IDENTITY, **cookies["devel"]}
+    response = raw_get(portal.base_url, "/devel/inspector/", headers)
+    assert response.status == 200
+    assert "devel@example.com" in response.body
+    assert "admin@example.com" not in response.body
+
+
+def test_a_forged_session_cookie_is_anonymous(portal):
+    response = raw_get(portal.base_url, "/stable/hello/", {"Cookie": "portal_session=forged.value"})
+    assert response.status == 302

@@ -1,0 +1,3 @@
+from portal.application import create_application
+
+application = create_application()
