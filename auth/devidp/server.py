@@ -112,10 +112,9 @@ def identity_claims(settings: DevIdpSettings, user: DevIdpUser) -> dict[str, Any
 class _IdTokenClaims:
     """Signing and claims shared by the code grant's and the refresh grant's ID tokens."""
 
-    def __init__(self, settings: DevIdpSettings, store: DevIdpStore, client: DevClient) -> None:
+    def __init__(self, settings: DevIdpSettings, store: DevIdpStore) -> None:
         self.settings = settings
         self.store = store
-        self.client = client
 
     def resolve_client_private_key(self, client: DevClient) -> KeySet:
         return self.store.signing_key_set()
@@ -134,8 +133,8 @@ class _IdTokenClaims:
 
 
 class DevOpenIDCode(_IdTokenClaims, OpenIDCode):
-    def __init__(self, settings: DevIdpSettings, store: DevIdpStore, client: DevClient) -> None:
-        _IdTokenClaims.__init__(self, settings, store, client)
+    def __init__(self, settings: DevIdpSettings, store: DevIdpStore) -> None:
+        _IdTokenClaims.__init__(self, settings, store)
         OpenIDCode.__init__(self, require_nonce=False)
 
     def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
@@ -282,9 +281,9 @@ def create_authorization_server(app: Flask, settings: DevIdpSettings,
     server.register_token_generator("default", DevTokenGenerator(settings, store))
     code_grant, refresh_grant = build_grants(store)
     server.register_grant(
-        code_grant, [S256Required(required=True), DevOpenIDCode(settings, store, client)]
+        code_grant, [S256Required(required=True), DevOpenIDCode(settings, store)]
     )
-    server.register_grant(refresh_grant, [DevOpenIDRefresh(settings, store, client)])
+    server.register_grant(refresh_grant, [DevOpenIDRefresh(settings, store)])
     return server
 
 

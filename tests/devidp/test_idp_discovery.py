@@ -1,4 +1,5 @@
-from conftest import ISSUER
+import jwt
+from devidp_support import ISSUER
 
 
 def test_discovery_advertises_every_endpoint_under_the_issuer(idp):
@@ -52,6 +53,4 @@ def test_rotated_key_signs_new_tokens_while_the_old_one_stays_published(idp):
     kids = [k["kid"] for k in idp.browser.get("/idp/.well-known/jwks.json").get_json()["keys"]]
     assert kids == [new_kid, old_kid]
     assert idp.verify(tokens["id_token"], "portal")["sub"] == "auth0|demo-admin"
-    import jwt
-
     assert jwt.get_unverified_header(tokens["id_token"])["kid"] == new_kid

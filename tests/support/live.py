@@ -30,6 +30,12 @@ class LiveServer:
     def services(self):
         return self.application.services
 
+    @property
+    def idp_store(self):
+        from auth.devidp import get_store
+
+        return get_store(self.application.mounts["/idp"])
+
     def stop(self) -> None:
         self.server.shutdown()
         self.thread.join(timeout=10)

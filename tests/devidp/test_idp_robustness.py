@@ -1,7 +1,7 @@
 """Bad input gets a readable answer, never a 500."""
 
 import pytest
-from conftest import CALLBACK
+from devidp_support import CALLBACK, CLIENT_ID
 
 GARBAGE = [
     ("GET", "/idp/oauth/token", {}, {}),
@@ -44,3 +44,27 @@ def test_bad_request_gets_a_readable_client_error(idp, method, path, params, hea
     if response.status_code >= 400 and path in ("/idp/oauth/token", "/idp/userinfo"):
         assert response.is_json
         assert response.get_json()["error"]
+
+
+def test_plain_http_on_a_non_loopback_host_is_explained_not_crashed(app, monkeypatch):
+    monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT", raising=False)
+    client = app.test_client()
+
+    response = client.get("/authorize", base_url="http://portal.internal/", query_string={
+        "client_id": CLIENT_ID, "redirect_uri": CALLBACK, "response_type": "code",
+    })
+
+    assert response.status_code == 400
+    assert "AUTHLIB_INSECURE_TRANSPORT=1" in response.get_data(as_text=True)
+    assert "Location" not in response.headers
+
+
+def test_plain_http_token_request_on_a_non_loopback_host_gets_oauth_json(app, monkeypatch):
+    monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT", raising=False)
+    client = app.test_client()
+
+    response = client.post("/oauth/token", base_url="http://portal.internal/",
+                           data={"grant_type": "authorization_code"})
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "insecure_transport"

@@ -1,7 +1,7 @@
 import threading
 
 import pytest
-from conftest import CLIENT_ID, ROLES, Idp, make_settings, mount
+from devidp_support import CLIENT_ID, ROLES, Idp, make_settings, mount
 
 from auth.devidp import (
     DEMO_USERS,

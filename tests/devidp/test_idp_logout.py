@@ -1,4 +1,4 @@
-from conftest import AFTER_LOGOUT, CLIENT_ID
+from devidp_support import AFTER_LOGOUT, CLIENT_ID
 
 
 def test_logout_with_id_token_hint_redirects_to_a_registered_uri_with_state(idp):

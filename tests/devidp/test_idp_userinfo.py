@@ -1,4 +1,4 @@
-from conftest import ROLES
+from devidp_support import ROLES
 
 
 def test_userinfo_returns_the_users_claims_for_a_bearer_access_token(idp):

@@ -1,4 +1,4 @@
-from conftest import CLIENT_ID, ROLES
+from devidp_support import CLIENT_ID, ROLES
 
 
 def test_refresh_token_rotates_and_the_old_one_is_refused(idp):

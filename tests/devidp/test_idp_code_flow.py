@@ -1,5 +1,5 @@
 import jwt
-from conftest import CALLBACK, CLIENT_ID, CLIENT_SECRET, ISSUER, ROLES, form_fields, query_of
+from devidp_support import CALLBACK, CLIENT_ID, CLIENT_SECRET, ISSUER, ROLES, form_fields, query_of
 
 from auth.devidp import models
 

@@ -1,0 +1,59 @@
+"""A person's first visit, in a real browser: sign in as devel, open a product, sign out."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.live import start_live_server
+
+pytestmark = pytest.mark.browser
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("instance")
+    live = start_live_server(
+        database_url=f"sqlite:///{instance / 'portal.sqlite3'}", instance_path=instance
+    )
+    yield live
+    live.stop()
+
+
+def test_devel_user_signs_in_opens_a_devel_product_and_signs_out(site, page):
+    page.goto(site.base_url + "/")
+    page.get_by_role("link", name="Sign in").first.click()
+
+    page.get_by_label("Email").fill("devel@example.com")
+    page.get_by_label("Password").fill("devel")
+    page.get_by_role("button", name="Sign in").click()
+
+    page.wait_for_url(site.base_url + "/")
+    assert page.get_by_role("heading", name="Your products").is_visible()
+    assert page.locator(".user-menu__name").inner_text() == "Dev Developer"
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+
+    page.locator('a.card[href="/devel/inspector/"]').click()
+    page.wait_for_url(site.base_url + "/devel/inspector/")
+    assert "devel@example.com" in page.content()
+
+    page.goto(site.base_url + "/stable/hello/")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(site.base_url + "/")
+    assert page.get_by_role("link", name="Sign in").first.is_visible()
+
+    page.goto(site.base_url + "/devel/inspector/")
+    assert page.url.startswith(site.base_url + "/idp/authorize")
+
+
+def test_the_admin_console_is_refused_to_a_devel_user_with_a_readable_page(site, page):
+    page.goto(site.base_url + "/login")
+    page.get_by_label("Email").fill("devel@example.com")
+    page.get_by_label("Password").fill("devel")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(site.base_url + "/")
+
+    response = page.goto(site.base_url + "/admin/manage/")
+    assert response.status == 403
+    assert page.get_by_role("heading", name="Not available with your tier").is_visible()

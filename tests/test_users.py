@@ -1,0 +1,74 @@
+"""Recording sign-ins in the users table, on SQLite and MariaDB."""
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from db.engine import Database
+from db.migrate import upgrade
+from db.models import User
+from db.users import SignIn, record_sign_in
+from tests.support.databases import BACKENDS, database_url_for
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request, tmp_path_factory):
+    with database_url_for(request.param, tmp_path_factory) as url:
+        upgrade(url)
+        database = Database(url)
+        yield database
+        database.dispose()
+
+
+def count(database, subject):
+    with database.transaction() as db:
+        return db.scalar(select(func.count()).select_from(User).where(User.subject == subject))
+
+
+def test_a_first_sign_in_creates_the_row(database):
+    user = record_sign_in(database, SignIn("auth0|1", "a@example.org", "Ann", ["ea"]))
+    assert (user.subject, user.email, user.name, user.tier, user.roles) == (
+        "auth0|1",
+        "a@example.org",
+        "Ann",
+        "ea",
+        ["ea"],
+    )
+
+
+def test_a_later_sign_in_updates_the_same_row(database):
+    first = record_sign_in(database, SignIn("auth0|2", "old@example.org", "Old", ["ea"]))
+    second = record_sign_in(database, SignIn("auth0|2", "new@example.org", "New", []))
+    assert second.id == first.id
+    assert (second.email, second.name, second.tier) == ("new@example.org", "New", "stable")
+    assert count(database, "auth0|2") == 1
+
+
+def test_long_emails_and_four_byte_characters_are_kept(database):
+    email = "x" * 64 + "@" + "d" * 240 + ".example"
+    name = "Zoë 🧪 Ödegaard"
+    record_sign_in(database, SignIn("auth0|3", email, name, []))
+    with database.transaction() as db:
+        row = db.scalars(select(User).where(User.subject == "auth0|3")).one()
+    assert (row.email, row.name) == (email, name)
+
+
+def test_concurrent_first_sign_ins_make_one_row(database):
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def sign_in():
+        barrier.wait()
+        try:
+            record_sign_in(database, SignIn("auth0|race", "r@example.org", "R", ["devel"]))
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=sign_in) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert count(database, "auth0|race") == 1
