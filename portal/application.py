@@ -20,11 +20,11 @@ from auth.authflask import AuthFlask
 from auth.gate import Gate, html_response
 from auth.identity import USER_ENVIRON_KEY
 from auth.tiers import Tier
-from db.migrate import pending_revisions, upgrade
-from portal.config import DEV_IDP_MOUNT, ConfigError, Settings, load_settings
+from portal.config import DEV_IDP_MOUNT, Settings, load_settings
 from portal.discovery import Product, Status, discover
 from portal.pages import ErrorPages
 from portal.services import Services
+from portal.startup import allow_plain_http_in_development, prepare_instance
 from portal.web import create_portal_app
 
 log = logging.getLogger(__name__)
@@ -66,16 +66,6 @@ def _product_app(product: Product, services: Services) -> Callable:
     return product.app
 
 
-def _prepare_database(settings: Settings, services: Services) -> None:
-    if not settings.production:
-        settings.instance_path.mkdir(parents=True, exist_ok=True)
-        upgrade(settings.database_url)
-    elif pending_revisions(services.database.engine, settings.database_url):
-        raise ConfigError(
-            "the database schema is behind this release: run `portal db upgrade` first"
-        )
-
-
 def _dev_idp(settings: Settings) -> tuple[Callable, list[tuple[str, str, str]]]:
     from auth.devidp import DEMO_USERS, DevIdpSettings, create_dev_idp
 
@@ -100,9 +90,10 @@ def _dev_idp(settings: Settings) -> tuple[Callable, list[tuple[str, str, str]]]:
 
 def create_application(settings: Settings | None = None) -> Callable:
     settings = settings or load_settings()
+    allow_plain_http_in_development(settings)
+    prepare_instance(settings)
     discovery = discover(settings.apps_dir, settings.apps_patterns)
     services = Services.build(settings, discovery)
-    _prepare_database(settings, services)
 
     mounts: dict[str, Callable] = {
         product.mount_path: Gate(

@@ -8,6 +8,7 @@ sample products. Production refuses to start on a missing or weak secret rather 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -121,12 +122,20 @@ def _env_seconds(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def _development_secret(instance_path: Path) -> str:
-    """A random secret kept in the instance folder, so restarts keep sessions in development."""
+    """A random secret kept in the instance folder, so restarts keep sessions in development.
+
+    Several gunicorn workers may start at once: the file is written aside and linked into place,
+    which fails for all but the first, so every worker ends up with the same secret.
+    """
     instance_path.mkdir(parents=True, exist_ok=True)
     path = instance_path / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        draft = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        draft.write_text(secrets.token_urlsafe(48))
+        draft.chmod(0o600)
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+        draft.unlink()
     return path.read_text().strip()
 
 

@@ -41,7 +41,9 @@ def test_each_product_opens_or_refuses_by_tier(portal, tier):
         key: session.get(f"{portal.base_url}/{key}/", allow_redirects=False, timeout=10).status_code
         for key in PRODUCTS
     }
-    assert statuses == {key: 200 if opens(tier, needed) else 403 for key, needed in PRODUCTS.items()}
+    assert statuses == {
+        key: 200 if opens(tier, needed) else 403 for key, needed in PRODUCTS.items()
+    }
 
 
 @pytest.mark.parametrize("tier", list(RANK))

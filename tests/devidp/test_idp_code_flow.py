@@ -153,8 +153,12 @@ def test_expired_code_is_refused(idp, monkeypatch):
 def test_code_redeemed_with_another_redirect_uri_is_refused(idp):
     code = idp.login_code()
 
-    response = idp.token(grant_type="authorization_code", code=code,
-                         redirect_uri="http://localhost/other", code_verifier=idp.verifier)
+    response = idp.token(
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri="http://localhost/other",
+        code_verifier=idp.verifier,
+    )
 
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_grant"
@@ -165,8 +169,12 @@ def test_client_secret_basic_is_accepted(idp):
 
     response = idp.browser.post(
         "/idp/oauth/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
-              "code_verifier": idp.verifier},
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": CALLBACK,
+            "code_verifier": idp.verifier,
+        },
         auth=(CLIENT_ID, CLIENT_SECRET),
     )
 
@@ -177,8 +185,13 @@ def test_client_secret_basic_is_accepted(idp):
 def test_wrong_client_secret_is_refused_with_invalid_client(idp):
     code = idp.login_code()
 
-    response = idp.token(grant_type="authorization_code", code=code, redirect_uri=CALLBACK,
-                         code_verifier=idp.verifier, client_secret="wrong")
+    response = idp.token(
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=CALLBACK,
+        code_verifier=idp.verifier,
+        client_secret="wrong",
+    )
 
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
@@ -210,8 +223,7 @@ def test_redirect_uri_must_match_exactly(idp):
 
 
 def test_cancel_redirects_back_with_access_denied_and_state(idp):
-    response = idp.submit_login(idp.authorize(state="s-42"), email="", password="",
-                                button="cancel")
+    response = idp.submit_login(idp.authorize(state="s-42"), email="", password="", button="cancel")
 
     assert response.status_code == 302
     params = query_of(response.headers["Location"])

@@ -20,9 +20,13 @@ def live_idp(app, db_path):
     """A second provider on the seeded file `app` prepared (no slow key generation), on a port."""
     server = make_server("127.0.0.1", 0, NotFound(), threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
-    idp = create_dev_idp(make_settings(
-        db_path, issuer=f"{base}/idp", redirect_uris=(f"{base}/callback",),
-    ))
+    idp = create_dev_idp(
+        make_settings(
+            db_path,
+            issuer=f"{base}/idp",
+            redirect_uris=(f"{base}/callback",),
+        )
+    )
     server.app = DispatcherMiddleware(NotFound(), {"/idp": idp})
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -34,8 +38,13 @@ def live_idp(app, db_path):
 def test_authlib_client_signs_in_and_reads_userinfo_over_http(live_idp):
     base = live_idp
     meta = requests.get(f"{base}/idp/.well-known/openid-configuration", timeout=5).json()
-    client = OAuth2Session(CLIENT_ID, CLIENT_SECRET, scope="openid profile email",
-                           redirect_uri=f"{base}/callback", code_challenge_method="S256")
+    client = OAuth2Session(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        scope="openid profile email",
+        redirect_uri=f"{base}/callback",
+        code_challenge_method="S256",
+    )
     verifier = generate_token(48)
     url, _state = client.create_authorization_url(
         meta["authorization_endpoint"], code_verifier=verifier, nonce="live-nonce"
@@ -45,12 +54,20 @@ def test_authlib_client_signs_in_and_reads_userinfo_over_http(live_idp):
     data = dict(form_fields(page.text), email="devel@example.com", password="devel", sign_in="1")
     redirect = browser.post(f"{base}/idp/authorize", data=data, allow_redirects=False, timeout=5)
 
-    token = client.fetch_token(meta["token_endpoint"], code_verifier=verifier,
-                               authorization_response=redirect.headers["Location"])
+    token = client.fetch_token(
+        meta["token_endpoint"],
+        code_verifier=verifier,
+        authorization_response=redirect.headers["Location"],
+    )
 
     signing_key = jwt.PyJWKClient(meta["jwks_uri"]).get_signing_key_from_jwt(token["id_token"])
-    claims = jwt.decode(token["id_token"], signing_key.key, algorithms=["RS256"],
-                        audience=CLIENT_ID, issuer=meta["issuer"])
+    claims = jwt.decode(
+        token["id_token"],
+        signing_key.key,
+        algorithms=["RS256"],
+        audience=CLIENT_ID,
+        issuer=meta["issuer"],
+    )
     assert claims["nonce"] == "live-nonce"
     assert claims[ROLES] == ["devel"]
     userinfo = client.get(meta["userinfo_endpoint"], timeout=5).json()

@@ -4,9 +4,14 @@ from devidp_support import AFTER_LOGOUT, CLIENT_ID
 def test_logout_with_id_token_hint_redirects_to_a_registered_uri_with_state(idp):
     id_token = idp.sign_in()["id_token"]
 
-    response = idp.browser.get("/idp/oidc/logout", query_string={
-        "id_token_hint": id_token, "post_logout_redirect_uri": AFTER_LOGOUT, "state": "bye",
-    })
+    response = idp.browser.get(
+        "/idp/oidc/logout",
+        query_string={
+            "id_token_hint": id_token,
+            "post_logout_redirect_uri": AFTER_LOGOUT,
+            "state": "bye",
+        },
+    )
 
     assert response.status_code == 302
     assert response.headers["Location"] == AFTER_LOGOUT + "?state=bye"
@@ -15,9 +20,13 @@ def test_logout_with_id_token_hint_redirects_to_a_registered_uri_with_state(idp)
 def test_logout_with_client_id_redirects_to_a_registered_uri(idp):
     idp.sign_in()
 
-    response = idp.browser.get("/idp/oidc/logout", query_string={
-        "client_id": CLIENT_ID, "post_logout_redirect_uri": AFTER_LOGOUT,
-    })
+    response = idp.browser.get(
+        "/idp/oidc/logout",
+        query_string={
+            "client_id": CLIENT_ID,
+            "post_logout_redirect_uri": AFTER_LOGOUT,
+        },
+    )
 
     assert response.status_code == 302
     assert response.headers["Location"] == AFTER_LOGOUT
@@ -26,10 +35,14 @@ def test_logout_with_client_id_redirects_to_a_registered_uri(idp):
 def test_logout_never_redirects_to_an_unregistered_uri(idp):
     id_token = idp.sign_in()["id_token"]
 
-    response = idp.browser.get("/idp/oidc/logout", query_string={
-        "id_token_hint": id_token, "post_logout_redirect_uri": "https://evil.example/",
-        "state": "bye",
-    })
+    response = idp.browser.get(
+        "/idp/oidc/logout",
+        query_string={
+            "id_token_hint": id_token,
+            "post_logout_redirect_uri": "https://evil.example/",
+            "state": "bye",
+        },
+    )
 
     assert response.status_code == 200
     assert "Location" not in response.headers
@@ -60,9 +73,13 @@ def test_logout_ends_single_sign_on_and_clears_the_cookie(idp):
 def test_logout_with_a_garbage_hint_still_signs_out_but_does_not_redirect(idp):
     idp.sign_in()
 
-    response = idp.browser.get("/idp/oidc/logout", query_string={
-        "id_token_hint": "not.a.jwt", "post_logout_redirect_uri": AFTER_LOGOUT,
-    })
+    response = idp.browser.get(
+        "/idp/oidc/logout",
+        query_string={
+            "id_token_hint": "not.a.jwt",
+            "post_logout_redirect_uri": AFTER_LOGOUT,
+        },
+    )
 
     assert response.status_code == 200
     assert "Location" not in response.headers

@@ -8,25 +8,49 @@ GARBAGE = [
     ("POST", "/idp/oauth/token", {}, {}),
     ("POST", "/idp/oauth/token", {"grant_type": "password"}, {}),
     ("POST", "/idp/oauth/token", {"grant_type": "authorization_code", "code": "x"}, {}),
-    ("POST", "/idp/oauth/token", {"grant_type": "authorization_code"},
-     {"Authorization": "Basic !!!not-base64"}),
-    ("POST", "/idp/oauth/token", {"grant_type": "refresh_token", "refresh_token": "\"\\"},
-     {"Authorization": "Basic cG9ydGFsOnBvcnRhbC1zZWNyZXQ="}),
-    ("POST", "/idp/oauth/token", {"grant_type": "authorization_code", "code": "x"},
-     {"Authorization": "Basic cG9ydGFsOnBvcnRhbC1zZWNyZXQ="}),
+    (
+        "POST",
+        "/idp/oauth/token",
+        {"grant_type": "authorization_code"},
+        {"Authorization": "Basic !!!not-base64"},
+    ),
+    (
+        "POST",
+        "/idp/oauth/token",
+        {"grant_type": "refresh_token", "refresh_token": '"\\'},
+        {"Authorization": "Basic cG9ydGFsOnBvcnRhbC1zZWNyZXQ="},
+    ),
+    (
+        "POST",
+        "/idp/oauth/token",
+        {"grant_type": "authorization_code", "code": "x"},
+        {"Authorization": "Basic cG9ydGFsOnBvcnRhbC1zZWNyZXQ="},
+    ),
     ("GET", "/idp/authorize", {}, {}),
     ("GET", "/idp/authorize", {"client_id": "portal", "redirect_uri": CALLBACK}, {}),
-    ("GET", "/idp/authorize",
-     {"client_id": "portal", "redirect_uri": CALLBACK, "response_type": "token"}, {}),
-    ("GET", "/idp/authorize",
-     {"client_id": "portal", "redirect_uri": 'http://evil/"\\', "response_type": "code"}, {}),
-    ("POST", "/idp/authorize",
-     {"client_id": "portal", "redirect_uri": CALLBACK, "csrf_token": "forged"}, {}),
+    (
+        "GET",
+        "/idp/authorize",
+        {"client_id": "portal", "redirect_uri": CALLBACK, "response_type": "token"},
+        {},
+    ),
+    (
+        "GET",
+        "/idp/authorize",
+        {"client_id": "portal", "redirect_uri": 'http://evil/"\\', "response_type": "code"},
+        {},
+    ),
+    (
+        "POST",
+        "/idp/authorize",
+        {"client_id": "portal", "redirect_uri": CALLBACK, "csrf_token": "forged"},
+        {},
+    ),
     ("GET", "/idp/userinfo", {}, {"Authorization": "Bearer garbage"}),
     ("GET", "/idp/userinfo", {}, {"Authorization": "Basic x"}),
     ("DELETE", "/idp/userinfo", {}, {}),
     ("GET", "/idp/oidc/logout", {"id_token_hint": "a.b.c", "post_logout_redirect_uri": "x"}, {}),
-    ("GET", "/idp/oidc/logout", {"id_token_hint": "\"\\", "client_id": "nope"}, {}),
+    ("GET", "/idp/oidc/logout", {"id_token_hint": '"\\', "client_id": "nope"}, {}),
     ("POST", "/idp/.well-known/jwks.json", {}, {}),
     ("GET", "/idp/no-such-page", {}, {}),
 ]
@@ -50,9 +74,15 @@ def test_plain_http_on_a_non_loopback_host_is_explained_not_crashed(app, monkeyp
     monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT", raising=False)
     client = app.test_client()
 
-    response = client.get("/authorize", base_url="http://portal.internal/", query_string={
-        "client_id": CLIENT_ID, "redirect_uri": CALLBACK, "response_type": "code",
-    })
+    response = client.get(
+        "/authorize",
+        base_url="http://portal.internal/",
+        query_string={
+            "client_id": CLIENT_ID,
+            "redirect_uri": CALLBACK,
+            "response_type": "code",
+        },
+    )
 
     assert response.status_code == 400
     assert "AUTHLIB_INSECURE_TRANSPORT=1" in response.get_data(as_text=True)
@@ -63,8 +93,11 @@ def test_plain_http_token_request_on_a_non_loopback_host_gets_oauth_json(app, mo
     monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT", raising=False)
     client = app.test_client()
 
-    response = client.post("/oauth/token", base_url="http://portal.internal/",
-                           data={"grant_type": "authorization_code"})
+    response = client.post(
+        "/oauth/token",
+        base_url="http://portal.internal/",
+        data={"grant_type": "authorization_code"},
+    )
 
     assert response.status_code == 400
     assert response.get_json()["error"] == "insecure_transport"

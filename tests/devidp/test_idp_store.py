@@ -137,10 +137,16 @@ def test_sqlite_store_uses_write_ahead_logging(app):
 def test_standalone_app_sets_its_cookie_on_the_root_path(app):
     client = app.test_client()
 
-    page = client.get("/authorize", query_string={
-        "client_id": CLIENT_ID, "redirect_uri": "http://localhost/callback",
-        "response_type": "code", "code_challenge": "x" * 43, "code_challenge_method": "S256",
-    })
+    page = client.get(
+        "/authorize",
+        query_string={
+            "client_id": CLIENT_ID,
+            "redirect_uri": "http://localhost/callback",
+            "response_type": "code",
+            "code_challenge": "x" * 43,
+            "code_challenge_method": "S256",
+        },
+    )
 
     assert page.status_code == 200
     assert "Path=/;" in page.headers["Set-Cookie"]

@@ -4,8 +4,7 @@ from devidp_support import ROLES
 def test_userinfo_returns_the_users_claims_for_a_bearer_access_token(idp):
     access_token = idp.sign_in("ea@example.com", "ea")["access_token"]
 
-    response = idp.browser.get("/idp/userinfo",
-                               headers={"Authorization": f"Bearer {access_token}"})
+    response = idp.browser.get("/idp/userinfo", headers={"Authorization": f"Bearer {access_token}"})
 
     assert response.status_code == 200
     assert response.get_json() == {
