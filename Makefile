@@ -5,19 +5,25 @@ BIN := $(VENV)/bin
 
 .PHONY: run test lint
 
-$(BIN)/portal: pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-run: $(BIN)/portal
+run: $(VENV)/.run-deps
 	$(BIN)/portal serve
 
-lint: $(BIN)/portal
+lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 
-test: $(BIN)/portal
+test: $(VENV)/.test-deps
 	scripts/ensure-chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
