@@ -134,6 +134,37 @@ def test_a_callback_with_a_forged_state_is_refused(portal):
     assert "expired or was already used" in answer.text
 
 
+def test_an_id_token_signed_with_another_key_is_refused(portal):
+    from joserfc.jwk import RSAKey
+
+    client = portal.application.app.extensions["authlib.integrations.flask_client"].idp
+    client.load_server_metadata()
+    genuine = client.fetch_jwk_set()
+    impostor = RSAKey.generate_key(2048).as_dict(private=False)
+    forged = {
+        "keys": [
+            {**impostor, "kid": key["kid"], "alg": "RS256", "use": "sig"} for key in genuine["keys"]
+        ]
+    }
+    http, url = callback_url(portal, "ea@example.com", "ea")
+    client.server_metadata["jwks"] = forged
+    try:
+        answer = http.get(url, allow_redirects=False, timeout=10)
+    finally:
+        client.server_metadata["jwks"] = genuine
+    assert answer.status_code == 400
+    assert "Sign-in failed" in answer.text
+    assert http.get(portal.base_url + "/api/me", timeout=10).status_code == 401
+
+
+def test_the_sign_out_page_asks_for_confirmation(portal):
+    http = sign_in(portal.base_url, "ea")
+    page = http.get(portal.base_url + "/logout", timeout=10)
+    assert page.status_code == 200
+    assert '<form method="post" action="/logout"' in page.text
+    assert http.get(portal.base_url + "/ea/forecast/", timeout=10).status_code == 200
+
+
 def test_a_bare_callback_is_a_readable_400(portal):
     answer = requests.get(portal.base_url + "/callback", timeout=10)
     assert answer.status_code == 400
