@@ -13,7 +13,8 @@ or WSGI app is just as safe. What AuthFlask adds is comfort:
 - the portal's look: ``{% extends "portal/base.html" %}`` gives your pages the portal header,
   the user's tier badge and the sign-out button;
 - a session cookie of your own, scoped to your mount path and signed with a key derived for your
-  product, so it never clobbers the portal's sign-in cookie and you never see the portal secret.
+  product, so it never clobbers the portal's sign-in cookie and products can't forge each other's.
+  (Products run inside the portal's process: they are trusted code, reviewed like the portal.)
 
 Example (``apps/stable/hello/__init__.py``)::
 
@@ -114,7 +115,14 @@ class AuthFlask(Flask):
                 return found
         return self._bound_product
 
-    def bind_portal(self, product: ProductInfo, secret_key: str, site_name: str = "Portal") -> None:
+    def bind_portal(
+        self,
+        product: ProductInfo,
+        secret_key: str,
+        site_name: str = "Portal",
+        *,
+        secure_cookies: bool = False,
+    ) -> None:
         """Called by the portal when it mounts this app; products don't call it themselves."""
         self._bound_product = product
         self.config.update(
@@ -123,6 +131,7 @@ class AuthFlask(Flask):
             SESSION_COOKIE_PATH=product.mount_path,
             SESSION_COOKIE_HTTPONLY=True,
             SESSION_COOKIE_SAMESITE="Lax",
+            SESSION_COOKIE_SECURE=secure_cookies,
             PORTAL_NAME=site_name,
         )
 

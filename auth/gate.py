@@ -3,15 +3,20 @@
 It wraps the whole product app, so every route is covered: `add_url_rule`, blueprints, static
 files, error pages, websocket upgrades and apps that are not Flask at all. Identity reaches the
 product only through the WSGI environ; request headers that look like identity are removed first,
-because any client can send them.
+because any client can send them. The portal's own session cookie is removed too, in both
+directions: a product (or its debug page, or its logs) never holds a credential that opens the
+products above it, and cannot plant one in the browser.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import Protocol
 from urllib.parse import quote, urlencode
+
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.http import dump_cookie
 
 from auth.identity import (
     LOGOUT_TOKEN_ENVIRON_KEY,
@@ -21,23 +26,36 @@ from auth.identity import (
     ProductInfo,
 )
 from auth.resolver import Identity, IdentityResolver
+from auth.responses import html_response, json_response
 from auth.sessions import COOKIE_NAME
 
+log = logging.getLogger(__name__)
+
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
-_IDENTITY_HEADER_PREFIXES = (
+_STRIPPED_PREFIXES = (
     "HTTP_X_PORTAL_",
     "HTTP_X_AUTH_",
     "HTTP_X_USER",
     "HTTP_X_FORWARDED_USER",
+    "portal.",
 )
-_IDENTITY_HEADERS = {
-    "HTTP_REMOTE_USER",
-    "HTTP_X_REMOTE_USER",
-    "HTTP_X_EMAIL",
-    "HTTP_X_FORWARDED_EMAIL",
-    "HTTP_X_FORWARDED_PREFERRED_USERNAME",
-    "HTTP_X_FORWARDED_GROUPS",
-    "HTTP_X_TIER",
+_STRIPPED_KEYS = frozenset(
+    {
+        "REMOTE_USER",
+        "HTTP_REMOTE_USER",
+        "HTTP_X_REMOTE_USER",
+        "HTTP_X_EMAIL",
+        "HTTP_X_FORWARDED_EMAIL",
+        "HTTP_X_FORWARDED_PREFERRED_USERNAME",
+        "HTTP_X_FORWARDED_GROUPS",
+        "HTTP_X_TIER",
+    }
+)
+
+
+_FOREIGN_ORIGIN = {
+    "error": "forbidden_origin",
+    "message": "Websocket connections are accepted only from the portal's own pages.",
 }
 
 
@@ -52,72 +70,118 @@ class ErrorRenderer(Protocol):
         details: str | None = None,
         action_url: str | None = None,
         action_label: str | None = None,
+        logout_token: str | None = None,
     ) -> str: ...
 
 
 def strip_identity_headers(environ: dict) -> None:
-    for key in list(environ):
-        if key in _IDENTITY_HEADERS or key.startswith((*_IDENTITY_HEADER_PREFIXES, "portal.")):
-            del environ[key]
-    environ.pop("REMOTE_USER", None)
+    for key in [k for k in environ if k in _STRIPPED_KEYS or k.startswith(_STRIPPED_PREFIXES)]:
+        del environ[key]
+
+
+def strip_portal_cookie(environ: dict) -> None:
+    cookies = environ.get("HTTP_COOKIE")
+    if cookies and COOKIE_NAME in cookies:
+        kept = [c for c in cookies.split(";") if c.split("=", 1)[0].strip() != COOKIE_NAME]
+        environ["HTTP_COOKIE"] = ";".join(kept).strip()
+
+
+def is_websocket(environ: dict) -> bool:
+    return environ.get("HTTP_UPGRADE", "").lower() == "websocket"
 
 
 def wants_json(environ: dict) -> bool:
     """API clients and websocket upgrades get JSON answers; browsers get pages and redirects."""
-    if environ.get("HTTP_AUTHORIZATION") or environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+    if environ.get("HTTP_AUTHORIZATION") or is_websocket(environ):
         return True
     accept = environ.get("HTTP_ACCEPT", "")
     return "application/json" in accept and "text/html" not in accept
 
 
 def original_path(environ: dict) -> str:
-    path = quote(
-        environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""), safe="/:@!$&'()*+,;=-._~"
-    )
+    """The path and query as the browser sent them (WSGI strings carry the bytes as latin-1)."""
+    raw = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
+    path = quote(raw, safe="/:@!$&'()*+,;=-._~")
     query = environ.get("QUERY_STRING", "")
     return f"{path}?{query}" if query else path
 
 
+def _private(start_response: Callable) -> Callable:
+    """Responses behind the Gate are per person: never shared by caches, never set our cookie."""
+
+    def private_start_response(status: str, headers: list, exc_info: object = None) -> Callable:
+        kept = [
+            (name, value)
+            for name, value in headers
+            if not (name.lower() == "set-cookie" and value.split("=", 1)[0].strip() == COOKIE_NAME)
+        ]
+        names = {name.lower() for name, _ in kept}
+        if "cache-control" not in names:
+            kept.append(("Cache-Control", "private"))
+        kept.append(("Vary", "Cookie"))
+        return start_response(status, kept, exc_info)
+
+    return private_start_response
+
+
 class Gate:
+    """One per mounted product; `allowed_origins` are the sites whose pages may open websockets."""
+
     def __init__(
         self,
         app: WSGIApp,
         product: ProductInfo,
         resolver: IdentityResolver,
         render_error: ErrorRenderer,
+        *,
+        allowed_origins: frozenset[str],
+        secure_cookies: bool = False,
     ) -> None:
         self.app = app
         self.product = product
         self.resolver = resolver
         self.render_error = render_error
+        self.allowed_origins = allowed_origins
+        self.secure_cookies = secure_cookies
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         strip_identity_headers(environ)
-        identity = self.resolver.resolve(environ)
+        if is_websocket(environ) and environ.get("HTTP_ORIGIN", self._any_allowed()) not in (
+            self.allowed_origins
+        ):
+            return json_response(start_response, 403, _FOREIGN_ORIGIN)
+        try:
+            identity = self.resolver.resolve(environ)
+        except (SQLAlchemyError, ValueError):
+            log.exception("could not check the session for %s", self.product.key)
+            return self._unavailable(environ, start_response)
         if identity is None:
             return self._anonymous(environ, start_response)
         if identity.blocked:
             return self._blocked(identity, environ, start_response)
         if not identity.user.tier.opens(self.product.tier):
-            return self._too_low(identity.user, environ, start_response)
+            return self._too_low(identity, environ, start_response)
+        strip_portal_cookie(environ)
         environ[USER_ENVIRON_KEY] = identity.user
         environ[PRODUCT_ENVIRON_KEY] = self.product
         environ[LOGOUT_TOKEN_ENVIRON_KEY] = identity.logout_token
         environ["REMOTE_USER"] = identity.user.subject
-        return self.app(environ, start_response)
+        return self.app(environ, _private(start_response))
+
+    def _any_allowed(self) -> str:
+        """Clients that send no Origin are not browsers, so cross-site hijacking does not apply."""
+        return next(iter(self.allowed_origins))
 
     def _anonymous(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         login_url = "/login?" + urlencode({"next": original_path(environ)})
         if wants_json(environ):
+            payload = {
+                "error": "unauthenticated",
+                "message": f"Sign in to use {self.product.key}.",
+                "login_url": login_url,
+            }
             return json_response(
-                start_response,
-                401,
-                {
-                    "error": "unauthenticated",
-                    "message": f"Sign in to use {self.product.key}.",
-                    "login_url": login_url,
-                },
-                extra=[("WWW-Authenticate", 'Bearer realm="portal"')],
+                start_response, 401, payload, extra=[("WWW-Authenticate", 'Bearer realm="portal"')]
             )
         start_response(
             "302 Found",
@@ -128,27 +192,32 @@ class Gate:
     def _blocked(
         self, identity: Identity, environ: dict, start_response: Callable
     ) -> Iterable[bytes]:
-        self.resolver.store.revoke(identity.session_id)
-        self.resolver.forget(identity.session_id)
-        clear = (
-            "Set-Cookie",
-            f"{COOKIE_NAME}=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; HttpOnly; "
-            "SameSite=Lax",
+        self.resolver.end_session(identity.session_id)
+        clear = dump_cookie(
+            COOKIE_NAME,
+            "",
+            max_age=0,
+            expires=0,
+            path="/",
+            httponly=True,
+            samesite="Lax",
+            secure=self.secure_cookies,
         )
         message = (
             "Your account is blocked. Contact an administrator if you think this is a mistake."
         )
+        extra = [("Set-Cookie", clear)]
         if wants_json(environ):
             return json_response(
-                start_response, 403, {"error": "blocked", "message": message}, extra=[clear]
+                start_response, 403, {"error": "blocked", "message": message}, extra
             )
-        body = self.render_error(status=403, heading="Account blocked", message=message)
-        return html_response(start_response, 403, body, extra=[clear])
+        page = self.render_error(status=403, heading="Account blocked", message=message)
+        return html_response(start_response, 403, page, extra)
 
     def _too_low(
-        self, user: PortalUser, environ: dict, start_response: Callable
+        self, identity: Identity, environ: dict, start_response: Callable
     ) -> Iterable[bytes]:
-        needed = self.product.tier
+        user, needed = identity.user, self.product.tier
         message = (
             f"{self.product.title} ({self.product.key}) needs the {needed.label} tier "
             f"({needed.value}) or higher. Your tier is {user.tier.label} ({user.tier.value})."
@@ -161,43 +230,20 @@ class Gate:
                 "your_tier": user.tier.value,
             }
             return json_response(start_response, 403, payload)
-        body = self.render_error(
+        page = self.render_error(
             status=403,
             heading="Not available with your tier",
             message=message,
             user=user,
             action_url="/",
             action_label="Back to your dashboard",
+            logout_token=identity.logout_token,
         )
-        return html_response(start_response, 403, body)
+        return html_response(start_response, 403, page)
 
-
-def json_response(
-    start_response: Callable, status: int, payload: dict, extra: list | None = None
-) -> Iterable[bytes]:
-    body = json.dumps(payload).encode()
-    headers = [
-        ("Content-Type", "application/json"),
-        ("Content-Length", str(len(body))),
-        ("Cache-Control", "no-store"),
-        *(extra or []),
-    ]
-    start_response(_STATUS[status], headers)
-    return [body]
-
-
-def html_response(
-    start_response: Callable, status: int, body: str, extra: list | None = None
-) -> Iterable[bytes]:
-    data = body.encode()
-    headers = [
-        ("Content-Type", "text/html; charset=utf-8"),
-        ("Content-Length", str(len(data))),
-        ("Cache-Control", "no-store"),
-        *(extra or []),
-    ]
-    start_response(_STATUS[status], headers)
-    return [data]
-
-
-_STATUS = {401: "401 Unauthorized", 403: "403 Forbidden", 503: "503 Service Unavailable"}
+    def _unavailable(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        message = "The portal cannot check your session right now. Please try again in a minute."
+        if wants_json(environ):
+            return json_response(start_response, 503, {"error": "unavailable", "message": message})
+        page = self.render_error(status=503, heading="Temporarily unavailable", message=message)
+        return html_response(start_response, 503, page, [("Retry-After", "30")])

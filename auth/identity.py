@@ -8,12 +8,15 @@ request headers, which any client can send.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
 from auth.tiers import Tier
 
 USER_ENVIRON_KEY = "portal.user"
 PRODUCT_ENVIRON_KEY = "portal.product"
+METADATA_FILE = "product.toml"
 LOGOUT_TOKEN_ENVIRON_KEY = "portal.logout_token"  # noqa: S105 - an environ key, not a secret
 
 
@@ -56,3 +59,43 @@ class ProductInfo:
     @property
     def key(self) -> str:
         return f"{self.tier.value}/{self.name}"
+
+
+def frame_context(
+    *,
+    user: PortalUser | None,
+    product: ProductInfo | None,
+    logout_token: str | None,
+    site_name: str,
+) -> dict[str, object]:
+    """The variables `portal/base.html` reads, for the portal, the Gate's pages and products."""
+    return {
+        "portal_user": user,
+        "portal_product": product,
+        "portal_logout_token": logout_token,
+        "portal_name": site_name,
+    }
+
+
+def read_product_info(tier: Tier, folder: Path) -> ProductInfo:
+    """A product's name and its optional `product.toml`; ValueError says what is wrong in it."""
+    path = folder / METADATA_FILE
+    data: dict = {}
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(str(error)) from None
+    fields = {}
+    for key in ("title", "description", "version"):
+        value = data.get(key, "")
+        if not isinstance(value, str):
+            raise ValueError(f"{key} must be a string")
+        fields[key] = value.strip()
+    return ProductInfo(
+        tier=tier,
+        name=folder.name,
+        title=fields["title"] or folder.name,
+        description=fields["description"],
+        version=fields["version"],
+    )

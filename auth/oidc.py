@@ -1,8 +1,8 @@
 """The portal as an OpenID Connect client, through authlib's Flask integration.
 
-authlib does the protocol work: discovery, PKCE (S256), state and nonce, and ID token checks
-(signature against the issuer's JWKS, `iss`, `aud` = client id, `exp`, `nonce`). This module only
-registers the issuer and names the errors a sign-in can end with.
+authlib does the protocol work: discovery, PKCE (S256), state and nonce, and the ID token's
+signature, `exp` and `nonce`. Its default claim options check `iss` but not `aud` (only `azp`), so
+`id_token_claims` asks for both: a token minted for another client of the same issuer is refused.
 """
 
 from __future__ import annotations
@@ -38,6 +38,15 @@ def register_issuer(
         },
     )
     return oauth
+
+
+def id_token_claims(metadata: dict, client_id: str) -> dict[str, dict]:
+    """Claim options for authlib: the ID token must come from this issuer, for this client."""
+    return {
+        "iss": {"essential": True, "value": metadata["issuer"]},
+        "aud": {"essential": True, "value": client_id},
+        "sub": {"essential": True},
+    }
 
 
 def end_session_url(

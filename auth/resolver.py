@@ -1,7 +1,7 @@
 """Who is making this request: the session cookie, resolved to a user, through a short cache.
 
 Every product request passes through here, so the answer is cached in-process for a few seconds
-(``identity_cache_seconds``). That bounds how long a revoked session, a block or a lowered tier can
+(`identity_cache_seconds`). That bounds how long a revoked session, a block or a lowered tier can
 still be honoured on a worker, and keeps the Gate from querying the database on every request.
 """
 
@@ -11,12 +11,10 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from werkzeug.http import parse_cookie
 
 from auth.identity import PortalUser
-from auth.sessions import COOKIE_NAME, TOUCH_INTERVAL, SessionStore, session_key
-from db.models import Session, User, utcnow
+from auth.sessions import COOKIE_NAME, SessionStore
 from db.users import to_portal_user
 
 MAX_CACHED = 10_000
@@ -31,10 +29,13 @@ class Identity:
 
 
 class IdentityResolver:
+    """Cookie -> Identity; `forget` and `end_session` make this worker drop an answer at once."""
+
     def __init__(self, store: SessionStore, cache_seconds: float) -> None:
         self.store = store
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Identity | None]] = {}
+        self._forgotten = 0
         self._lock = threading.Lock()
 
     def session_id(self, environ: dict) -> str | None:
@@ -48,10 +49,13 @@ class IdentityResolver:
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(raw_id)
+            generation = self._forgotten
         if hit is not None and hit[0] > now:
             return hit[1]
         identity = self._load(raw_id)
         with self._lock:
+            if generation != self._forgotten:
+                return identity
             if len(self._cache) >= MAX_CACHED:
                 self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
                 if len(self._cache) >= MAX_CACHED:
@@ -60,28 +64,24 @@ class IdentityResolver:
         return identity
 
     def forget(self, raw_id: str) -> None:
-        """Drop a session from this worker's cache at once (sign-out, block on this worker)."""
+        """Drop a session from this worker's cache, including answers being loaded right now."""
         with self._lock:
             self._cache.pop(raw_id, None)
+            self._forgotten += 1
+
+    def end_session(self, raw_id: str) -> None:
+        """Revoke in the database first, then forget, so no load in between can bring it back."""
+        self.store.revoke(raw_id)
+        self.forget(raw_id)
 
     def _load(self, raw_id: str) -> Identity | None:
-        now = utcnow()
-        with self.store.database.transaction() as db:
-            found = db.execute(
-                select(Session, User)
-                .join(User, Session.user_id == User.id)
-                .where(Session.id == session_key(raw_id))
-            ).one_or_none()
-            if found is None:
-                return None
-            session, user = found
-            if not self.store.is_live(session, now):
-                return None
-            if session.last_seen_at < now - TOUCH_INTERVAL:
-                session.last_seen_at = now
-            return Identity(
-                user=to_portal_user(user),
-                blocked=user.blocked,
-                session_id=raw_id,
-                logout_token=self.store.logout_token(raw_id),
-            )
+        found = self.store.load_with_user(raw_id)
+        if found is None:
+            return None
+        user = found.user
+        return Identity(
+            user=to_portal_user(user),
+            blocked=user.refused,
+            session_id=raw_id,
+            logout_token=self.store.logout_token(raw_id),
+        )

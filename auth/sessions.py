@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, Signer
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 
 from db.engine import Database
-from db.models import Session, utcnow
+from db.models import Session, User, utcnow
 
 COOKIE_NAME = "portal_session"
 ANONYMOUS_LIFETIME = timedelta(minutes=15)
 TOUCH_INTERVAL = timedelta(seconds=60)
+PURGE_AFTER = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,12 @@ class StoredSession:
     raw_id: str
     user_id: int | None
     data: dict[str, object]
-    created_at: datetime
-    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SignedInSession:
+    raw_id: str
+    user: User
 
 
 def session_key(raw_id: str) -> str:
@@ -82,6 +87,22 @@ class SessionStore:
                 return None
             return _stored(raw_id, row)
 
+    def load_with_user(self, raw_id: str) -> SignedInSession | None:
+        """A live, signed-in session and its user in one query; pushes the idle deadline back."""
+        now = utcnow()
+        with self.database.transaction() as db:
+            found = db.execute(
+                select(Session, User)
+                .join(User, Session.user_id == User.id)
+                .where(Session.id == session_key(raw_id))
+            ).one_or_none()
+            if found is None or not self.is_live(found[0], now):
+                return None
+            session, user = found
+            if session.last_seen_at < now - TOUCH_INTERVAL:
+                session.last_seen_at = now
+            return SignedInSession(raw_id, user)
+
     def save(
         self,
         raw_id: str | None,
@@ -120,6 +141,15 @@ class SessionStore:
                 .values(revoked_at=utcnow(), data="{}")
             )
 
+    def purge(self, *, older_than: timedelta = PURGE_AFTER) -> int:
+        """Delete sessions that ended (expired or revoked) more than `older_than` ago."""
+        cutoff = utcnow() - older_than
+        with self.database.transaction() as db:
+            result = db.execute(
+                delete(Session).where((Session.expires_at < cutoff) | (Session.revoked_at < cutoff))
+            )
+            return result.rowcount
+
     def revoke_user(self, user_id: int) -> int:
         """End every session of one user; returns how many were open."""
         with self.database.transaction() as db:
@@ -137,9 +167,5 @@ def _stored(raw_id: str, row: Session) -> StoredSession:
     except ValueError:
         data = {}
     return StoredSession(
-        raw_id=raw_id,
-        user_id=row.user_id,
-        data=data if isinstance(data, dict) else {},
-        created_at=row.created_at,
-        expires_at=row.expires_at,
+        raw_id=raw_id, user_id=row.user_id, data=data if isinstance(data, dict) else {}
     )

@@ -16,7 +16,6 @@ no sign-in, database or portal::
 from __future__ import annotations
 
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from auth.identity import (
     USER_ENVIRON_KEY,
     PortalUser,
     ProductInfo,
+    read_product_info,
 )
 from auth.tiers import Tier
 
@@ -123,21 +123,7 @@ def _product_of(app: Any) -> ProductInfo:
         tier, name = Tier.parse(parts[1]), parts[2]
     else:
         tier, name = Tier.STABLE, parts[-1] or "product"
-    about = {"title": name.replace("_", " ").title()} | _product_toml(module)
-    return ProductInfo(
-        tier=tier,
-        name=name,
-        title=str(about["title"]),
-        description=str(about.get("description", "")),
-        version=str(about.get("version", "")),
-    )
-
-
-def _product_toml(module: str) -> dict[str, Any]:
-    """The product's own description, as the portal would read it."""
     file = getattr(sys.modules.get(module), "__file__", None)
-    path = Path(file).parent / "product.toml" if file else None
-    if path is None or not path.is_file():
-        return {}
-    with path.open("rb") as stream:
-        return tomllib.load(stream)
+    if file and parts[0] == "apps":
+        return read_product_info(tier, Path(file).parent)
+    return ProductInfo(tier=tier, name=name, title=name)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from auth.tiers import Tier
@@ -15,12 +26,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+#: Microseconds on MariaDB too (its DATETIME keeps whole seconds by default), so events that
+#: happen within one second keep their order.
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+#: Compared byte for byte on MariaDB, whose default collation would make `okta|00uAbC` and
+#: `okta|00uabc` (two people at some issuers) the same user.
+Identifier = String(255).with_variant(
+    mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+
+
 class Base(DeclarativeBase):
     pass
 
 
 class User(Base):
-    """A person who has signed in, mirrored from the identity provider."""
+    """A person known to the identity provider, mirrored here with what the portal adds.
+
+    Identity fields and roles belong to Auth0 (sync overwrites them); `last_login_at` and the
+    sessions are the portal's own. A user removed from Auth0 is soft-deleted (`deleted_at`), so
+    their history stays while they can no longer sign in.
+    """
 
     __tablename__ = "users"
     __table_args__ = (
@@ -31,17 +58,25 @@ class User(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    subject: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    subject: Mapped[str] = mapped_column(Identifier, unique=True, nullable=False)
     email: Mapped[str] = mapped_column(String(320), nullable=False, default="")
     name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    picture: Mapped[str] = mapped_column(String(2048), nullable=False, default="")
     tier: Mapped[str] = mapped_column(String(16), nullable=False, default=Tier.STABLE.value)
     roles: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     blocked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime, nullable=False, default=utcnow, onupdate=utcnow
+        Timestamp, nullable=False, default=utcnow, onupdate=utcnow
     )
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    last_synced_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+    @property
+    def refused(self) -> bool:
+        """Blocked or removed from the identity provider: no sign-in, no requests."""
+        return self.blocked or self.deleted_at is not None
 
 
 class Session(Base):
@@ -59,9 +94,59 @@ class Session(Base):
         Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=True
     )
     data: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
-    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     user_agent: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     ip_address: Mapped[str] = mapped_column(String(45), nullable=False, default="")
+
+
+class AuditEvent(Base):
+    """Who did what to whom, and through which path (the portal, a sync, an Auth0 webhook)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_occurred_at", "occurred_at"),
+        Index("ix_audit_events_actor", "actor"),
+        Index("ix_audit_events_target", "target"),
+        Index("ix_audit_events_action", "action"),
+        {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"},
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    occurred_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(255), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    target: Mapped[str] = mapped_column(Identifier, nullable=False, default="")
+    details: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class SyncRun(Base):
+    """One sync with Auth0: its counts, where it got to (`cursor`), and how it ended."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (
+        Index("ix_sync_runs_started_at", "started_at"),
+        {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mode: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    heartbeat_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    since: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    created: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    updated: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    failed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    cursor: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    resumed_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    owner: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -23,6 +23,7 @@ class SignIn:
     email: str
     name: str
     roles: Sequence[str]
+    picture: str = ""
 
 
 def to_portal_user(user: User) -> PortalUser:
@@ -57,13 +58,9 @@ def _upsert(session: Session, sign_in: SignIn) -> User:
         session.add(user)
     user.email = sign_in.email[:320]
     user.name = sign_in.name[:255]
+    user.picture = sign_in.picture[:2048]
     user.roles = [role for role in sign_in.roles if isinstance(role, str)]
     user.tier = Tier.from_roles(user.roles).value
     user.last_login_at = utcnow()
     session.flush()
     return user
-
-
-def get_user(database: Database, user_id: int) -> User | None:
-    with database.transaction() as session:
-        return session.get(User, user_id)

@@ -17,8 +17,10 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth.authflask import AuthFlask
-from auth.gate import Gate, html_response
-from auth.identity import USER_ENVIRON_KEY
+from auth.devidp import DEMO_USERS, DevIdpSettings, create_dev_idp
+from auth.gate import Gate
+from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
+from auth.responses import html_response
 from auth.tiers import Tier
 from portal.config import DEV_IDP_MOUNT, Settings, load_settings
 from portal.discovery import Product, Status, discover
@@ -40,7 +42,7 @@ class BrokenProduct:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         user = environ.get(USER_ENVIRON_KEY)
         insider = user is not None and user.tier.opens(Tier.DEVEL)
-        body = self.pages(
+        page = self.pages(
             status=503,
             heading=f"{self.product.info.title} is unavailable",
             message=(
@@ -51,9 +53,9 @@ class BrokenProduct:
             details=(self.product.traceback or self.product.error) if insider else None,
             action_url="/",
             action_label="Back to your dashboard",
-            logout_token=environ.get("portal.logout_token"),
+            logout_token=environ.get(LOGOUT_TOKEN_ENVIRON_KEY),
         )
-        return html_response(start_response, 503, body)
+        return html_response(start_response, 503, page)
 
 
 def _product_app(product: Product, services: Services) -> Callable:
@@ -61,30 +63,38 @@ def _product_app(product: Product, services: Services) -> Callable:
         return BrokenProduct(product, services.pages)
     if isinstance(product.app, AuthFlask):
         product.app.bind_portal(
-            product.info, services.settings.secret_key, site_name=services.settings.site_name
+            product.info,
+            services.settings.secret_key,
+            site_name=services.settings.site_name,
+            secure_cookies=services.settings.secure_cookies,
         )
     return product.app
 
 
-def _dev_idp(settings: Settings) -> tuple[Callable, list[tuple[str, str, str]]]:
-    from auth.devidp import DEMO_USERS, DevIdpSettings, create_dev_idp
-
-    idp = create_dev_idp(
-        DevIdpSettings(
-            issuer=settings.issuer,
-            database_url=settings.dev_idp_database_url,
-            secret_key=settings.derived_secret("dev-idp.cookie"),
-            client_id=settings.client_id,
-            client_secret=settings.client_secret,
-            redirect_uris=(settings.callback_url,),
-            post_logout_redirect_uris=(settings.base_url + "/",),
-            roles_claim=settings.roles_claim,
-            production=settings.production,
-        )
+def dev_idp_settings(settings: Settings, *, issuer: str, portal_url: str) -> DevIdpSettings:
+    """The development provider, registered with this portal as its client (and M2M client)."""
+    management = settings.management_credentials or ("", "")
+    return DevIdpSettings(
+        issuer=issuer,
+        database_url=settings.dev_idp_database_url,
+        secret_key=settings.derived_secret("dev-idp.cookie"),
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        redirect_uris=(f"{portal_url}/callback",),
+        post_logout_redirect_uris=(f"{portal_url}/",),
+        roles_claim=settings.roles_claim,
+        management_client_id=management[0],
+        management_client_secret=management[1],
+        management_rate_limit=settings.dev_idp_management_rate_limit,
+        production=settings.production,
     )
-    users = [
-        (email, password, Tier.from_roles(roles).value) for email, password, roles, _ in DEMO_USERS
-    ]
+
+
+def _dev_idp(settings: Settings) -> tuple[Callable, list[tuple[str, str, str]]]:
+    idp = create_dev_idp(
+        dev_idp_settings(settings, issuer=settings.issuer, portal_url=settings.base_url)
+    )
+    users = [(u.email, u.password, Tier.from_roles(u.roles).value) for u in DEMO_USERS]
     return idp, users
 
 
@@ -97,7 +107,12 @@ def create_application(settings: Settings | None = None) -> Callable:
 
     mounts: dict[str, Callable] = {
         product.mount_path: Gate(
-            _product_app(product, services), product.info, services.resolver, services.pages
+            _product_app(product, services),
+            product.info,
+            services.resolver,
+            services.pages,
+            allowed_origins=frozenset({settings.origin}),
+            secure_cookies=settings.secure_cookies,
         )
         for product in discovery.mounted()
     }

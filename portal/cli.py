@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from auth.tiers import TIER_NAMES, Tier
-from portal.config import ConfigError, load_settings
+from portal.cli_users import users
+from portal.config import DEFAULT_BASE_URL, DEV_CLIENT_ID, ConfigError, load_settings
 
 
 def _split_product(value: str) -> tuple[Tier, str]:
@@ -129,38 +130,43 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"Database at {revision}.")
 
 
+@db.command("purge-sessions")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(min=0))
+def purge_sessions(days: int) -> None:
+    """Delete sessions that ended (expired or signed out) more than DAYS days ago."""
+    from datetime import timedelta
+
+    from portal.discovery import Discovery
+    from portal.services import Services
+
+    services = Services.build(_settings(), Discovery([], []))
+    removed = services.store.purge(older_than=timedelta(days=days))
+    click.echo(f"Removed {removed} ended sessions.")
+
+
 @main.command("dev-idp")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5001, show_default=True, type=int)
-@click.option("--portal-url", default="http://127.0.0.1:5000", show_default=True)
+@click.option("--portal-url", default=DEFAULT_BASE_URL, show_default=True)
 def dev_idp(host: str, port: int, portal_url: str) -> None:
     """Run the development identity provider on its own port."""
     from werkzeug.serving import run_simple
 
-    from auth.devidp import DevIdpRefused, DevIdpSettings, create_dev_idp
+    from auth.devidp import DevIdpRefused, create_dev_idp
+    from portal.application import dev_idp_settings
 
     settings = _settings()
     issuer = f"http://{host}:{port}"
-    secret = settings.derived_secret("dev-idp-client")
     try:
-        idp = create_dev_idp(
-            DevIdpSettings(
-                issuer=issuer,
-                database_url=settings.dev_idp_database_url,
-                secret_key=settings.derived_secret("dev-idp.cookie"),
-                client_id="portal-dev",
-                client_secret=secret,
-                redirect_uris=(f"{portal_url}/callback",),
-                post_logout_redirect_uris=(f"{portal_url}/",),
-                roles_claim=settings.roles_claim,
-                production=settings.production,
-            )
-        )
+        idp = create_dev_idp(dev_idp_settings(settings, issuer=issuer, portal_url=portal_url))
     except DevIdpRefused as error:
         raise click.ClickException(str(error)) from None
     click.echo("Point a portal that shares this instance folder at it with:")
-    click.echo(f"  OIDC_ISSUER={issuer} OIDC_CLIENT_ID=portal-dev portal serve")
+    click.echo(f"  OIDC_ISSUER={issuer} OIDC_CLIENT_ID={DEV_CLIENT_ID} portal serve")
     run_simple(host, port, idp, threaded=True, use_reloader=False)
+
+
+main.add_command(users)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import hmac
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 DEV_IDP_MOUNT = "/idp"
 DEV_CLIENT_ID = "portal-dev"
+DEV_MANAGEMENT_CLIENT_ID = "portal-dev-management"
 MIN_SECRET_LENGTH = 32
 _WEAK_SECRETS = {"changeme", "change-me", "secret", "dev", "development", "password", "portal"}
 
@@ -50,6 +51,12 @@ class Settings:
     trusted_proxies: int = 0
     site_name: str = "Portal"
     dev_idp_database_url: str = ""
+    dev_idp_management_rate_limit: int = 0
+    management_client_id: str = ""
+    management_client_secret: str = ""
+    webhook_secret: str = ""
+    sync_batch_size: int = 500
+    management_domain_issuer: str = ""
 
     @property
     def production(self) -> bool:
@@ -72,8 +79,27 @@ class Settings:
         return self.oidc_client_secret or self.derived_secret("dev-idp-client")
 
     @property
+    def management_issuer(self) -> str:
+        """Where the Management API lives: the tenant's own domain, even behind a custom domain."""
+        return self.management_domain_issuer or self.issuer
+
+    @property
+    def management_credentials(self) -> tuple[str, str] | None:
+        """The machine-to-machine client for the Management API, when one is configured."""
+        if self.management_client_id and self.management_client_secret:
+            return self.management_client_id, self.management_client_secret
+        if self.uses_dev_idp:
+            return DEV_MANAGEMENT_CLIENT_ID, self.derived_secret("dev-idp-management")
+        return None
+
+    @property
     def callback_url(self) -> str:
         return f"{self.base_url}/callback"
+
+    @property
+    def origin(self) -> str:
+        """The portal's web origin (scheme://host[:port]), what browsers send as `Origin`."""
+        return self.base_url
 
     @property
     def secure_cookies(self) -> bool:
@@ -83,9 +109,6 @@ class Settings:
         """A key for one purpose, so no part holds the master secret it does not need."""
         digest = hmac.new(self.secret_key.encode(), purpose.encode(), hashlib.sha256)
         return digest.hexdigest()
-
-    def with_overrides(self, **changes: object) -> Settings:
-        return replace(self, **changes)
 
 
 def _env_positive_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -185,6 +208,8 @@ def load_settings(
     issuer = _issuer_from(env)
     if environment == "production":
         _check_secret(secret)
+        if parts.scheme != "https":
+            raise ConfigError("PORTAL_BASE_URL must be https in production (cookies are Secure)")
         if not issuer:
             raise ConfigError("OIDC_ISSUER or AUTH0_DOMAIN is required in production")
         for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "DATABASE_URL"):
@@ -195,9 +220,15 @@ def load_settings(
     if issuer and not env.get("OIDC_CLIENT_ID", "").strip():
         raise ConfigError("OIDC_CLIENT_ID is required when OIDC_ISSUER or AUTH0_DOMAIN is set")
 
+    webhook_secret = env.get("PORTAL_WEBHOOK_SECRET", "").strip()
+    if webhook_secret and len(webhook_secret) < MIN_SECRET_LENGTH:
+        raise ConfigError("PORTAL_WEBHOOK_SECRET must be at least 32 random characters")
     database_url = (
         env.get("DATABASE_URL", "").strip() or f"sqlite:///{instance_path / 'portal.sqlite3'}"
     )
+    scopes = env.get("OIDC_SCOPES", "").strip() or Settings.oidc_scopes
+    if "openid" not in scopes.split():
+        raise ConfigError(f"OIDC_SCOPES must include openid, got {scopes!r}")
     patterns = tuple(p for p in env.get("PORTAL_APPS", "").replace(",", " ").split() if p)
     return Settings(
         environment=environment,
@@ -210,7 +241,7 @@ def load_settings(
         oidc_issuer=issuer,
         oidc_client_id=env.get("OIDC_CLIENT_ID", "").strip(),
         oidc_client_secret=env.get("OIDC_CLIENT_SECRET", "").strip(),
-        oidc_scopes=env.get("OIDC_SCOPES", "").strip() or Settings.oidc_scopes,
+        oidc_scopes=scopes,
         roles_claim=env.get("PORTAL_ROLES_CLAIM", "").strip() or Settings.roles_claim,
         session_idle_minutes=_env_positive_int(
             env, "SESSION_IDLE_MINUTES", Settings.session_idle_minutes
@@ -221,4 +252,12 @@ def load_settings(
         site_name=env.get("PORTAL_SITE_NAME", "").strip() or Settings.site_name,
         dev_idp_database_url=env.get("DEV_IDP_DATABASE_URL", "").strip()
         or f"sqlite:///{instance_path / 'devidp.sqlite3'}",
+        dev_idp_management_rate_limit=_env_count(env, "DEV_IDP_MANAGEMENT_RATE_LIMIT"),
+        management_client_id=env.get("AUTH0_MANAGEMENT_CLIENT_ID", "").strip(),
+        management_client_secret=env.get("AUTH0_MANAGEMENT_CLIENT_SECRET", "").strip(),
+        webhook_secret=webhook_secret,
+        sync_batch_size=_env_positive_int(env, "PORTAL_SYNC_BATCH_SIZE", Settings.sync_batch_size),
+        management_domain_issuer=_issuer_from(
+            {"AUTH0_DOMAIN": env.get("AUTH0_MANAGEMENT_DOMAIN", "")}
+        ),
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import sys
-import tomllib
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,12 +17,10 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from auth.identity import ProductInfo
+from auth.identity import METADATA_FILE, ProductInfo, read_product_info
 from auth.tiers import TIER_NAMES, TIERS_DESCENDING, Tier
 
 log = logging.getLogger(__name__)
-
-METADATA_FILE = "product.toml"
 
 
 class Status(StrEnum):
@@ -97,12 +94,12 @@ def _subfolders(path: Path) -> Iterable[Path]:
 def _product(tier: Tier, folder: Path, patterns: Sequence[str], load: bool) -> Product:
     name = folder.name
     info = ProductInfo(tier=tier, name=name, title=name)
-    try:
-        info = _read_metadata(tier, folder)
-    except ValueError as error:
-        return _broken(info, folder, f"{METADATA_FILE}: {error}", None)
     if not selected(info.key, patterns):
         return Product(info, folder, Status.EXCLUDED)
+    try:
+        info = read_product_info(tier, folder)
+    except ValueError as error:
+        return _broken(info, folder, f"{METADATA_FILE}: {error}", None)
     if not name.isidentifier() or not name.islower():
         return _broken(info, folder, "the folder name must be a lowercase Python identifier", None)
     if not (folder / "__init__.py").is_file():
@@ -121,29 +118,6 @@ def _broken(info: ProductInfo, folder: Path, error: str, trace: str | None) -> P
     if trace is None:
         log.error("product %s is broken: %s", info.key, error)
     return Product(info, folder, Status.BROKEN, error=error, traceback=trace)
-
-
-def _read_metadata(tier: Tier, folder: Path) -> ProductInfo:
-    path = folder / METADATA_FILE
-    data: dict = {}
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(str(error)) from None
-    fields = {}
-    for key in ("title", "description", "version"):
-        value = data.get(key, "")
-        if not isinstance(value, str):
-            raise ValueError(f"{key} must be a string")
-        fields[key] = value.strip()
-    return ProductInfo(
-        tier=tier,
-        name=folder.name,
-        title=fields["title"] or folder.name,
-        description=fields["description"],
-        version=fields["version"],
-    )
 
 
 def load_product_app(tier: Tier, folder: Path) -> Callable:

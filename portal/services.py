@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+from auth.management import ManagementClient
 from auth.resolver import IdentityResolver
 from auth.sessions import SessionStore
 from db.engine import Database
-from portal.config import Settings
+from db.sync import Progress, UserSync
+from db.user_admin import UserAdmin
+from portal.config import ConfigError, Settings
 from portal.discovery import Discovery
 from portal.pages import ErrorPages
 
@@ -21,13 +24,41 @@ class Services:
     resolver: IdentityResolver
     pages: ErrorPages
     discovery: Discovery
+    _management: ManagementClient | None = field(default=None, repr=False)
+
+    def management(self) -> ManagementClient:
+        """The Management API client; only Auth0 and the development provider offer one."""
+        credentials = self.settings.management_credentials
+        if credentials is None:
+            raise ConfigError(
+                "user sync needs the Auth0 Management API: set AUTH0_MANAGEMENT_CLIENT_ID and "
+                "AUTH0_MANAGEMENT_CLIENT_SECRET (or run with the development identity provider)"
+            )
+        if self._management is None:
+            self._management = ManagementClient(
+                issuer=self.settings.management_issuer,
+                client_id=credentials[0],
+                client_secret=credentials[1],
+            )
+        return self._management
+
+    def user_sync(self, progress: Progress | None = None) -> UserSync:
+        return UserSync(
+            self.database,
+            self.management(),
+            batch_size=self.settings.sync_batch_size,
+            progress=progress,
+        )
+
+    def user_admin(self) -> UserAdmin:
+        return UserAdmin(self.database, self.management(), self.store)
 
     @classmethod
     def build(cls, settings: Settings, discovery: Discovery) -> Services:
         database = Database(settings.database_url)
         store = SessionStore(
             database,
-            settings.secret_key,
+            settings.derived_secret("portal.session"),
             idle=timedelta(minutes=settings.session_idle_minutes),
             lifetime=timedelta(hours=settings.session_max_hours),
         )

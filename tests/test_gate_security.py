@@ -1,5 +1,7 @@
 """What attackers try against the Gate, as a table: every (user tier x product x path) is exact."""
 
+from html import escape
+
 import pytest
 
 from tests.support.raw import raw_get
@@ -57,7 +59,16 @@ SPOOFED_IDENTITY = {
     "X-Auth-Request-User": "admin@example.com",
     "X-User": "admin",
     "X-Tier": "admin",
+    "X-Email": "admin@example.com",
+    "X-Forwarded-Preferred-Username": "admin@example.com",
+    "X-Forwarded-Groups": "admin",
 }
+DEVEL_SUBJECT = "auth0|demo-devel"
+
+
+def inspector_row(name: str, value: str) -> str:
+    """One fact as the devel inspector prints it, so a test can look for exactly that row."""
+    return f'<th scope="row">{escape(name)}</th><td><code>{escape(value)}</code></td>'
 
 
 @pytest.fixture(scope="module")
@@ -144,11 +155,32 @@ def test_a_too_low_tier_api_client_gets_403_json(portal, cookies):
 
 
 def test_the_product_sees_the_gate_identity_not_the_spoofed_headers(portal, cookies):
-    headers = {"Accept": "text/html", **SPOOFED_IDENTITY, **cookies["devel"]}
+    # The inspector lists every X-* header it receives: the harmless probe proves that it does,
+    # so the absence of the spoofed ones means the Gate removed them.
+    probe = {"X-Inspector-Probe": "passed-on"}
+    headers = {"Accept": "text/html", **probe, **SPOOFED_IDENTITY, **cookies["devel"]}
     response = raw_get(portal.base_url, "/devel/inspector/", headers)
     assert response.status == 200
+    assert inspector_row("HTTP_X_INSPECTOR_PROBE", "passed-on") in response.body
+    assert inspector_row("REMOTE_USER", DEVEL_SUBJECT) in response.body
     assert "devel@example.com" in response.body
+    for name, value in SPOOFED_IDENTITY.items():
+        environ_key = "HTTP_" + name.upper().replace("-", "_")
+        assert environ_key not in response.body
+        assert f"<code>{escape(value)}</code>" not in response.body
     assert "admin@example.com" not in response.body
+
+
+def test_the_product_never_receives_the_portal_session_cookie(portal, cookies):
+    # Needs the Gate to strip portal_session from HTTP_COOKIE: a product could otherwise read
+    # (and leak or replay) the portal's session id. The other cookie shows names are listed.
+    cookie = f"theme=dark; {cookies['devel']['Cookie']}"
+    response = raw_get(
+        portal.base_url, "/devel/inspector/", {"Accept": "text/html", "Cookie": cookie}
+    )
+    assert response.status == 200
+    assert inspector_row("Cookie names", "theme") in response.body
+    assert "portal_session" not in response.body
 
 
 def test_a_forged_session_cookie_is_anonymous(portal):

@@ -45,7 +45,15 @@ def test_the_session_cookie_is_secure_on_https(https_site):
 def test_login_on_another_host_name_moves_to_the_canonical_origin(https_site):
     response = https_site.get("/login?next=/ea/forecast/", base_url="http://localhost:5000")
     assert response.status_code == 302
-    assert response.headers["Location"] == "https://portal.test/login?next=%2Fea%2Fforecast%2F"
+    assert response.headers["Location"] == (
+        "https://portal.test/login?next=%2Fea%2Fforecast%2F&canonical=1"
+    )
+
+
+def test_a_proxy_that_rewrites_the_host_gets_an_explanation_not_a_redirect_loop(https_site):
+    response = https_site.get("/login?canonical=1", base_url="http://internal:8000")
+    assert response.status_code == 500
+    assert "PORTAL_BASE_URL says https://portal.test" in response.text
 
 
 def test_an_unknown_page_is_a_404_page(https_site):

@@ -1,6 +1,6 @@
 import pytest
 
-from portal.web import safe_next
+from portal.signin import safe_next
 
 
 @pytest.mark.parametrize(

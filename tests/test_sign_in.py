@@ -198,6 +198,18 @@ def test_sign_out_ends_the_session_here_and_at_the_provider(portal):
     assert reuse.status_code == 302
 
 
+def test_sign_out_works_from_the_forbidden_page(portal):
+    http = sign_in(portal.base_url, "stable")
+    forbidden = http.get(portal.base_url + "/admin/manage/", timeout=10)
+    assert forbidden.status_code == 403
+    marker = 'name="token" value="'
+    token = forbidden.text[forbidden.text.index(marker) + len(marker) :].split('"', 1)[0]
+    answer = http.post(
+        portal.base_url + "/logout", data={"token": token}, allow_redirects=False, timeout=10
+    )
+    assert answer.status_code == 302
+
+
 def test_sign_out_without_the_form_token_is_refused_and_keeps_the_session(portal):
     http = sign_in(portal.base_url, "ea")
     answer = http.post(portal.base_url + "/logout", data={"token": "forged"}, timeout=10)
@@ -259,7 +271,7 @@ def test_a_blocked_user_cannot_sign_in(portal):
     http, url = callback_url(portal, email, "pw-123456")
     answer = http.get(url, allow_redirects=False, timeout=10)
     assert answer.status_code == 403
-    assert "Your account is blocked." in answer.text
+    assert "Your account is blocked or was removed." in answer.text
 
 
 def test_a_lowered_tier_applies_once_the_identity_cache_expires(portal):

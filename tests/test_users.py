@@ -2,23 +2,10 @@
 
 import threading
 
-import pytest
 from sqlalchemy import func, select
 
-from db.engine import Database
-from db.migrate import upgrade
 from db.models import User
 from db.users import SignIn, record_sign_in
-from tests.support.databases import BACKENDS, database_url_for
-
-
-@pytest.fixture(params=BACKENDS)
-def database(request, tmp_path_factory):
-    with database_url_for(request.param, tmp_path_factory) as url:
-        upgrade(url)
-        database = Database(url)
-        yield database
-        database.dispose()
 
 
 def count(database, subject):

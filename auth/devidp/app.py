@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 
+from .management_api import register_management_api
+from .management_http import Faults, RateLimiter
 from .server import create_authorization_server, create_resource_protector
 from .settings import PRODUCTION_REFUSAL, DevIdpRefused, DevIdpSettings
 from .store import DevIdpStore
@@ -26,11 +28,18 @@ class MountedCookieSession(SecureCookieSessionInterface):
 
 @dataclass(frozen=True)
 class DevIdp:
-    """What ``app.extensions["devidp"]`` holds."""
+    """What ``app.extensions["devidp"]`` holds.
+
+    Tests reach the Management API's knobs here: ``rate_limiter.limit`` (requests per second,
+    0 = unlimited) changes the limit at runtime, and ``faults`` (test-only) makes chosen requests
+    fail, answer malformed JSON or stall; see :class:`~auth.devidp.management_http.Faults`.
+    """
 
     settings: DevIdpSettings
     store: DevIdpStore
     server: AuthorizationServer
+    rate_limiter: RateLimiter
+    faults: Faults = field(default_factory=Faults)
 
 
 def create_dev_idp(settings: DevIdpSettings) -> Flask:
@@ -51,7 +60,9 @@ def create_dev_idp(settings: DevIdpSettings) -> Flask:
     store.seed_demo_users()
     server = create_authorization_server(app, settings, store)
     register_views(app, settings, store, server, create_resource_protector(settings, store))
-    app.extensions[EXTENSION_KEY] = DevIdp(settings, store, server)
+    idp = DevIdp(settings, store, server, RateLimiter(settings.management_rate_limit))
+    register_management_api(app, settings, store, idp.faults, idp.rate_limiter)
+    app.extensions[EXTENSION_KEY] = idp
     return app
 
 

@@ -1,7 +1,9 @@
 """Tables of the provider's own store: it stands in for Auth0's database, not the portal's.
 
-Everything a second worker process needs lives here (users, signing keys, codes, refresh tokens,
-browser sessions), so any gunicorn worker can finish a flow another one started.
+Everything a second worker process needs lives here (users, roles, signing keys, codes, refresh
+tokens, browser sessions, export jobs), so any gunicorn worker can finish what another started.
+Times of users are kept in milliseconds, like Auth0's ``updated_at``, so a change made in the same
+second as a sync still sorts after it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import time
 
 from authlib.integrations.sqla_oauth2 import OAuth2AuthorizationCodeMixin
 from authlib.oauth2.rfc6749 import TokenMixin
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Auth0 rejects a code after a minute; so does this provider.
@@ -21,19 +23,62 @@ def _now() -> int:
     return int(time.time())
 
 
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 class Base(DeclarativeBase):
     pass
 
 
 class User(Base):
+    """A person as Auth0 keeps them; an empty ``password_hash`` means no password sign-in."""
+
     __tablename__ = "devidp_users"
+    __table_args__ = (
+        Index("ix_devidp_users_created", "created_ms", "subject"),
+        Index("ix_devidp_users_updated", "updated_ms", "subject"),
+    )
 
     subject: Mapped[str] = mapped_column(String(191), primary_key=True)
     email: Mapped[str] = mapped_column(String(191), unique=True)
     name: Mapped[str] = mapped_column(String(255), default="")
-    password_hash: Mapped[str] = mapped_column(String(255))
-    roles_json: Mapped[str] = mapped_column(Text, default="[]")
-    created_at: Mapped[int] = mapped_column(Integer, default=_now)
+    picture: Mapped[str] = mapped_column(String(512), default="")
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    app_metadata_json: Mapped[str] = mapped_column(Text, default="{}")
+    created_ms: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    updated_ms: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+
+
+class Role(Base):
+    __tablename__ = "devidp_roles"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(191), unique=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+
+
+class UserRole(Base):
+    """One role of one user; the primary key's order serves "users of a role" in subject order."""
+
+    __tablename__ = "devidp_user_roles"
+
+    role_id: Mapped[str] = mapped_column(ForeignKey(Role.id), primary_key=True)
+    subject: Mapped[str] = mapped_column(ForeignKey(User.subject), primary_key=True, index=True)
+
+
+class ExportJob(Base):
+    """A users-export job; ``token`` names its file and is the unguessable part of its URL."""
+
+    __tablename__ = "devidp_export_jobs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32), default="pending")
+    spec_json: Mapped[str] = mapped_column(Text, default="{}")
+    created_ms: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    polls: Mapped[int] = mapped_column(Integer, default=0)
+    token: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
 
 
 class SigningKey(Base):

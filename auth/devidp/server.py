@@ -25,12 +25,13 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from flask import Flask
 from joserfc.jwk import KeySet
 
+from .directory import DevIdpUser
+from .management_tokens import ManagementApplication, register_management_grant
 from .models import AuthorizationCode, RefreshToken
-from .settings import DevIdpSettings
-from .store import DevIdpStore, DevIdpUser
+from .settings import CLIENT_AUTH_METHODS, DevIdpSettings
+from .store import DevIdpStore
 
 SCOPES_SUPPORTED = ("openid", "profile", "email", "offline_access")
-CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
 @dataclass(frozen=True)
@@ -179,9 +180,9 @@ class DevTokenGenerator(JWTBearerTokenGenerator):
 
 
 def _principal(store: DevIdpStore, subject: str, sid: str, auth_time: int) -> Principal | None:
-    """The user as the store has them now, so role changes show in the next token."""
+    """The user as the store has them now, so role changes (and blocks) apply at refresh."""
     user = store.get_user(subject)
-    return Principal(user, sid, auth_time) if user else None
+    return Principal(user, sid, auth_time) if user and not user.blocked else None
 
 
 def build_grants(store: DevIdpStore) -> tuple[type, type]:
@@ -260,9 +261,12 @@ def build_end_session(store: DevIdpStore, sign_out: Callable[[], None]) -> type:
 def create_authorization_server(app: Flask, settings: DevIdpSettings,
                                 store: DevIdpStore) -> AuthorizationServer:
     client = DevClient(settings)
+    clients: dict[str, ClientMixin] = {client.client_id: client}
+    if settings.management_enabled:
+        clients.setdefault(settings.management_client_id, ManagementApplication(settings))
 
-    def query_client(client_id: str) -> DevClient | None:
-        return client if client_id == client.client_id else None
+    def query_client(client_id: str) -> ClientMixin | None:
+        return clients.get(client_id)
 
     def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
         if "refresh_token" in token:
@@ -284,16 +288,19 @@ def create_authorization_server(app: Flask, settings: DevIdpSettings,
         code_grant, [S256Required(required=True), DevOpenIDCode(settings, store)]
     )
     server.register_grant(refresh_grant, [DevOpenIDRefresh(settings, store)])
+    register_management_grant(server, settings, store)
     return server
 
 
-def create_resource_protector(settings: DevIdpSettings, store: DevIdpStore) -> ResourceProtector:
-    """Checks the bearer access tokens /userinfo accepts: ours, unexpired, for our audience."""
+def create_resource_protector(settings: DevIdpSettings, store: DevIdpStore,
+                              audience: str | None = None) -> ResourceProtector:
+    """Checks bearer access tokens: ours, unexpired, for ``audience`` (default: the portal's API,
+    what /userinfo accepts; the Management API passes its own)."""
 
     class Validator(JWTBearerTokenValidator):
         def get_jwks(self) -> KeySet:
             return KeySet.import_key_set(store.public_jwks())
 
     protector = ResourceProtector()
-    protector.register_token_validator(Validator(settings.issuer, settings.audience))
+    protector.register_token_validator(Validator(settings.issuer, audience or settings.audience))
     return protector

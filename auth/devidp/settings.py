@@ -16,6 +16,10 @@ PRODUCTION_REFUSAL = (
 )
 
 
+#: How applications authenticate at the token endpoint, as an Auth0 tenant allows.
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
 class DevIdpRefused(RuntimeError):
     """Raised instead of starting a provider whose demo passwords are printed on its login page."""
 
@@ -35,11 +39,25 @@ class DevIdpSettings:
     id_token_ttl: int = 3600
     refresh_token_ttl: int = 30 * 24 * 3600
     production: bool = False
+    #: The machine-to-machine application allowed to call ``/api/v2``; empty = no Management API.
+    management_client_id: str = ""
+    management_client_secret: str = ""
+    #: Management API requests per second per token holder, like a tenant's limit; 0 = unlimited.
+    management_rate_limit: int = 0
 
     @property
     def base_url(self) -> str:
         """The issuer without a trailing slash, so endpoint URLs never contain ``//``."""
         return self.issuer.rstrip("/")
+
+    @property
+    def management_audience(self) -> str:
+        """What a Management API token is for, as in Auth0: ``https://<tenant>/api/v2/``."""
+        return f"{self.base_url}/api/v2/"
+
+    @property
+    def management_enabled(self) -> bool:
+        return bool(self.management_client_id and self.management_client_secret)
 
 
 class DemoUser(NamedTuple):

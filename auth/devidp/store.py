@@ -1,9 +1,10 @@
-"""The provider's own database: users, signing keys, browser sessions, codes and refresh tokens.
+"""The provider's own database: users, roles, signing keys, browser sessions, codes, tokens.
 
 Every gunicorn worker opens the same store, so nothing lives only in process memory: a code made
 by one worker is redeemed by another, and the signing key is created once (a unique generation
 number decides the race) and read by all. One-time things (codes, refresh tokens) are claimed
 with a single conditional UPDATE, which is atomic even when two workers try at the same moment.
+Users and roles are in :mod:`.directory`.
 """
 
 from __future__ import annotations
@@ -12,38 +13,24 @@ import hashlib
 import json
 import secrets
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from joserfc.jwk import KeySet, RSAKey
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
+from .directory import DevIdpUser, UserDirectory
 from .models import AuthorizationCode, Base, LoginSession, RefreshToken, SigningKey, User
 from .settings import DEMO_USERS
 
-#: Cheap on purpose: the demo passwords are printed on the login page anyway.
-_PASSWORD_METHOD = "pbkdf2:sha256:20000"  # noqa: S105 - a hashing method, not a password
 #: The current key and the one before it, so tokens signed just before a rotation still verify.
 _PUBLISHED_KEY_GENERATIONS = 2
 _KEY_PARAMETERS = {"use": "sig", "alg": "RS256"}
-
-
-@dataclass(frozen=True)
-class DevIdpUser:
-    subject: str
-    email: str
-    name: str
-    roles: tuple[str, ...]
-
-
-def _to_user(row: User) -> DevIdpUser:
-    return DevIdpUser(row.subject, row.email, row.name, tuple(json.loads(row.roles_json)))
 
 
 def _hash_token(token: str) -> str:
@@ -71,7 +58,7 @@ def _make_engine(database_url: str) -> Engine:
     return engine
 
 
-class DevIdpStore:
+class DevIdpStore(UserDirectory):
     """Users and OAuth state of the provider; also the API tests and tools use to arrange users."""
 
     def __init__(self, database_url: str) -> None:
@@ -79,7 +66,14 @@ class DevIdpStore:
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._keys: dict[str, RSAKey] = {}
         self._create_tables()
+        self._upgrade_legacy_users()
         self._ensure_signing_key()
+        self.ensure_default_roles()
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The session factory, for parts of the provider that keep their own tables here."""
+        return self._session
 
     def _create_tables(self) -> None:
         """create_all, tolerating workers that create the same tables at the same moment."""
@@ -91,7 +85,27 @@ class DevIdpStore:
                 if attempt == len(Base.metadata.tables):
                     raise
 
-    # -- users ---------------------------------------------------------------------------------
+    def _upgrade_legacy_users(self) -> None:
+        """Carry users of a store made before roles were records (a ``roles_json`` column)
+        into the current tables, so a developer's provider file keeps its people."""
+        columns = {c["name"] for c in inspect(self.engine).get_columns(User.__tablename__)}
+        if "roles_json" not in columns:
+            return
+        legacy = "SELECT subject, email, name, password_hash, roles_json FROM devidp_users"
+        try:
+            with self.engine.begin() as connection:
+                rows = connection.execute(text(legacy)).all()
+                connection.execute(text("DROP TABLE devidp_users"))
+        except DatabaseError:
+            return  # another worker is upgrading the same file
+        self._create_tables()
+        with self._session.begin() as db:
+            db.add_all(User(subject=r.subject, email=r.email, name=r.name,
+                            password_hash=r.password_hash) for r in rows)
+        for row in rows:
+            self.set_roles(row.subject, json.loads(row.roles_json or "[]"))
+
+    # -- users -----------------------------------------------------------------------------------
 
     def seed_demo_users(self) -> None:
         """Add missing demo users; existing ones keep any role changes made to them."""
@@ -99,49 +113,15 @@ class DevIdpStore:
             if self.get_user(demo.subject) is None:
                 self._insert_user(demo.subject, demo.email, demo.password, demo.roles, demo.name)
 
-    def add_user(self, email: str, password: str, roles: list[str] | tuple[str, ...],
-                 name: str) -> str:
-        """Create a user and return its subject, shaped like Auth0's (``auth0|<hex>``)."""
-        subject = "auth0|" + secrets.token_hex(12)
-        if not self._insert_user(subject, email, password, roles, name):
-            raise ValueError(f"a user with email {email!r} already exists")
-        return subject
-
-    def set_roles(self, subject: str, roles: list[str] | tuple[str, ...]) -> None:
-        with self._session.begin() as db:
-            statement = update(User).where(User.subject == subject)
-            changed = db.execute(statement.values(roles_json=json.dumps(list(roles)))).rowcount
-        if not changed:
-            raise KeyError(subject)
-
-    def get_user(self, subject: str) -> DevIdpUser | None:
-        with self._session() as db:
-            row = db.get(User, subject)
-            return _to_user(row) if row else None
-
     def authenticate(self, email: str, password: str) -> DevIdpUser | None:
-        """The user with this email and password, or None (without saying which was wrong)."""
+        """The user with this email and password, or None (without saying which was wrong).
+
+        Blocked users are refused like a wrong password, as Auth0 refuses them."""
         with self._session() as db:
             row = db.scalar(select(User).where(User.email == email.strip().lower()))
-        if row is None or not check_password_hash(row.password_hash, password):
+        if row is None or row.blocked or not check_password_hash(row.password_hash, password):
             return None
-        return _to_user(row)
-
-    def _insert_user(self, subject: str, email: str, password: str,
-                     roles: list[str] | tuple[str, ...], name: str) -> bool:
-        row = User(
-            subject=subject,
-            email=email.strip().lower(),
-            name=name,
-            password_hash=generate_password_hash(password, method=_PASSWORD_METHOD),
-            roles_json=json.dumps(list(roles)),
-        )
-        try:
-            with self._session.begin() as db:
-                db.add(row)
-        except IntegrityError:
-            return False
-        return True
+        return self.get_user(row.subject)
 
     # -- browser sessions at the provider --------------------------------------------------------
 

@@ -16,6 +16,8 @@ from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
 from wtforms import EmailField, PasswordField, SubmitField
 
+from .management_api import MANAGEMENT_PREFIXES
+from .management_http import error_response
 from .server import SCOPES_SUPPORTED, Principal, build_end_session, identity_claims
 from .settings import DEMO_USERS, DevIdpSettings
 from .store import DevIdpStore
@@ -218,6 +220,8 @@ def register_views(app: Flask, settings: DevIdpSettings, store: DevIdpStore,
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
         status = error.code or 500
+        if request.path.startswith(MANAGEMENT_PREFIXES):
+            return error_response(status, error.name)
         if request.path in API_PATHS:
             name = (error.name or "error").lower().replace(" ", "_")
             return jsonify(error=name, error_description=error.description), status

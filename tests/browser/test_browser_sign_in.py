@@ -1,5 +1,10 @@
-"""A person's first visit, in a real browser: sign in as devel, open a product, sign out."""
+"""A person's first visit, in a real browser: sign in as devel, open a product, sign out.
 
+Screenshots go to ``test-artifacts/`` (gitignored), so a test run never dirties the tree. To
+refresh the committed ``docs/dashboard.png`` on purpose, run with ``PORTAL_UPDATE_SCREENSHOTS=1``.
+"""
+
+import os
 from pathlib import Path
 
 import pytest
@@ -7,7 +12,9 @@ import pytest
 from tests.support.live import start_live_server
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs"
+ROOT = Path(__file__).resolve().parents[2]
+UPDATE_SCREENSHOTS = os.environ.get("PORTAL_UPDATE_SCREENSHOTS") == "1"
+SCREENSHOTS = ROOT / ("docs" if UPDATE_SCREENSHOTS else "test-artifacts")
 
 
 @pytest.fixture(scope="module")

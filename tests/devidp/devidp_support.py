@@ -22,6 +22,13 @@ AFTER_LOGOUT = "http://localhost/"
 CLIENT_ID = "portal"
 CLIENT_SECRET = "portal-secret"
 ROLES = "https://portal/roles"
+MANAGEMENT_ID = "portal-management"
+MANAGEMENT_SECRET = "management-secret"
+MANAGEMENT_AUDIENCE = ISSUER + "/api/v2/"
+MANAGEMENT_SETTINGS = {
+    "management_client_id": MANAGEMENT_ID,
+    "management_client_secret": MANAGEMENT_SECRET,
+}
 
 
 def make_settings(db_path, **overrides) -> DevIdpSettings:
@@ -133,3 +140,41 @@ class Idp:
 
 def mount(app) -> Client:
     return Client(DispatcherMiddleware(NotFound(), {"/idp": app}))
+
+
+@dataclass
+class Management:
+    """Calls the provider's Management API like the portal's client does, over the test client."""
+
+    app: object
+    browser: Client
+    access_token: str = ""
+
+    @property
+    def store(self):
+        return self.app.extensions["devidp"].store
+
+    @property
+    def ext(self):
+        return self.app.extensions["devidp"]
+
+    def token_response(self, **overrides):
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": MANAGEMENT_ID,
+            "client_secret": MANAGEMENT_SECRET,
+            "audience": MANAGEMENT_AUDIENCE,
+        }
+        form.update(overrides)
+        return self.browser.post("/idp/oauth/token", data={k: v for k, v in form.items() if v})
+
+    def call(self, method, path, *, token=None, **kwargs):
+        if token is None:
+            if not self.access_token:
+                self.access_token = self.token_response().get_json()["access_token"]
+            token = self.access_token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.browser.open("/idp/api/v2" + path, method=method, headers=headers, **kwargs)
+
+    def get(self, path, **query):
+        return self.call("GET", path, query_string=query)

@@ -12,6 +12,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from portal.application import create_application
 from portal.config import PROJECT_ROOT, Settings
 
+WEBHOOK_SECRET = "webhook-secret-for-tests-0123456789abcdef"
+
 
 def _unavailable(environ, start_response):
     start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
@@ -58,7 +60,7 @@ def start_live_server(
         instance_path=instance_path,
         apps_dir=apps_dir,
         dev_idp_database_url=f"sqlite:///{instance_path / 'devidp.sqlite3'}",
-        **overrides,
+        **{"webhook_secret": WEBHOOK_SECRET, **overrides},
     )
     application = create_application(settings)
     server.app = application

@@ -19,6 +19,6 @@ def test_page_lists_every_planned_feature():
         assert f"<li>{escape(item)}</li>" in page
 
 
-def test_devel_users_cannot_reach_it():
+def test_product_client_refuses_a_user_below_the_product_tier():
     with pytest.raises(ValueError, match="Gate answers 403"):
         product_client(app, tier=Tier.DEVEL)

@@ -35,6 +35,25 @@ def test_split_api_refuses_mismatched_labels(client):
     assert client.get("/api/split?total=10&weights=1,1&labels=a").status_code == 400
 
 
-def test_stable_users_cannot_reach_the_ea_version():
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("total=10&weights=nan,1", "weights must be finite numbers (not nan or inf)"),
+        ("total=10&weights=inf,1", "weights must be finite numbers (not nan or inf)"),
+        ("total=10&weights=1,-inf", "weights must be finite numbers (not nan or inf)"),
+        ("total=10&weights=1e308,1e308", "total and weights are too large to split"),
+        ("total=10&weights=1e400", "weights must be finite numbers (not nan or inf)"),
+        (f"total={10**400}&weights=1,1", "total and weights are too large to split"),
+        ("total=nan&weights=1,1", "total must be a whole, non-negative number"),
+    ],
+)
+def test_split_api_refuses_non_finite_numbers_with_a_readable_400(client, query, message):
+    response = client.get(f"/api/split?{query}")
+
+    assert response.status_code == 400
+    assert f"<p>{message}</p>" in response.text
+
+
+def test_product_client_refuses_a_user_below_the_product_tier():
     with pytest.raises(ValueError, match="Gate answers 403"):
         product_client(create_app(), tier=Tier.STABLE)

@@ -1,3 +1,5 @@
+import pytest
+
 from apps.ea.forecast import app, moving_average_forecast
 from auth.testing import make_user, product_client
 from auth.tiers import Tier
@@ -29,3 +31,19 @@ def test_a_user_header_is_not_identity():
     response = client.get("/", headers={"X-Portal-User": "admin@example.test"})
 
     assert response.get_json()["user"] == "real@example.test"
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("values=nan,1", "values must be finite numbers (not nan or inf)"),
+        ("values=1,inf", "values must be finite numbers (not nan or inf)"),
+        ("values=-inf", "values must be finite numbers (not nan or inf)"),
+        ("values=1e308,1e308&window=2", "values are too large to forecast: the averages overflow"),
+    ],
+)
+def test_api_refuses_non_finite_numbers_with_a_readable_400(query, message):
+    response = product_client(app).get(f"/api/forecast?{query}")
+
+    assert response.status_code == 400
+    assert f"<p>{message}</p>" in response.text

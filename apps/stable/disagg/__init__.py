@@ -5,6 +5,8 @@ early-access users try v2 while everyone else keeps v1. This one is built from a
 and ``add_url_rule`` to show that every style of route sits behind the Gate.
 """
 
+import math
+
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from auth.authflask import AuthFlask
@@ -20,6 +22,10 @@ def parse_weights(text: str) -> list[float]:
         weights = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
         abort(400, "weights must be comma-separated numbers")
+    if not all(math.isfinite(w) for w in weights):
+        abort(400, "weights must be finite numbers (not nan or inf)")
+    if not math.isfinite(sum(weights)):
+        abort(400, "weights are too large: their sum is not a finite number")
     if not weights or any(w < 0 for w in weights) or sum(weights) == 0:
         abort(400, "weights must be non-negative and not all zero")
     return weights
@@ -33,9 +39,14 @@ def split() -> Response:
     total = request.args.get("total", type=float)
     if total is None:
         abort(400, "total must be a number")
+    if not math.isfinite(total):
+        abort(400, "total must be a finite number (not nan or inf)")
     weights = parse_weights(request.args.get("weights", ""))
     scale = total / sum(weights)
-    return jsonify(version=1, total=total, parts=[w * scale for w in weights])
+    parts = [w * scale for w in weights]
+    if not all(math.isfinite(p) for p in parts):  # JSON has no Infinity or NaN
+        abort(400, "total and weights are too large to split")
+    return jsonify(version=1, total=total, parts=parts)
 
 
 views.add_url_rule("/", view_func=index)

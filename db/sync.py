@@ -1,0 +1,417 @@
+"""Keeping the users table in line with Auth0: full, incremental and single-user syncs.
+
+Auth0 wins for identity fields and roles; the portal keeps its own fields (last login, sessions).
+A full sync reads role membership role by role, then streams the bulk export (the only way past
+the Management API's 1000-result cap) in batches of `batch_size`: each batch and the checkpoint
+that records it commit in one transaction, so a crash loses at most the batch in flight and the
+next run resumes from the checkpoint. Users the export no longer contains are soft-deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import chain, islice
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from auth.management import (
+    ExportExpired,
+    ManagementClient,
+    ManagementError,
+    RemoteUser,
+    UserNotFound,
+)
+from auth.tiers import Tier
+from db.audit import Source, record
+from db.engine import Database
+from db.models import SyncRun, User, utcnow
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+STALE_AFTER = timedelta(minutes=2)
+INCREMENTAL_OVERLAP = timedelta(minutes=1)
+SYNC_ACTOR = "auth0-sync"
+
+Progress = Callable[[str, int, int | None], None]
+
+
+class SyncError(RuntimeError):
+    """A sync could not start or finish; the message says why (and the run row keeps it)."""
+
+
+@dataclass
+class Outcome:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+
+def _identity(remote: RemoteUser, roles: tuple[str, ...]) -> dict:
+    return {
+        "email": remote.email[:320],
+        "name": remote.name[:255],
+        "picture": remote.picture[:2048],
+        "blocked": remote.blocked,
+        "roles": sorted(roles),
+        "tier": Tier.from_roles(roles).value,
+    }
+
+
+class UserSync:
+    def __init__(
+        self,
+        database: Database,
+        client: ManagementClient,
+        *,
+        batch_size: int = BATCH_SIZE,
+        progress: Progress | None = None,
+        export_poll_seconds: float = 1.0,
+    ) -> None:
+        self.database = database
+        self.client = client
+        self.batch_size = batch_size
+        self.export_poll_seconds = export_poll_seconds
+        self.progress = progress or (lambda _phase, _done, _total: None)
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def full(self) -> SyncRun:
+        """Mirror every Auth0 user, resuming an interrupted full sync when there is one."""
+        run, cursor = self._start("full", resume=True)
+        return self._guarded(run, lambda: self._full(run, cursor))
+
+    def incremental(self, since: datetime | None = None) -> SyncRun:
+        """Only users changed since `since` (default: the last successful sync's start)."""
+        if since is None:
+            since = self._last_success_start()
+            if since is None:
+                raise SyncError("no successful sync yet: run a full sync first (portal users sync)")
+            since -= INCREMENTAL_OVERLAP
+        run, _ = self._start("incremental", resume=False, since=since)
+        return self._guarded(run, lambda: self._incremental(run, since))
+
+    def one(self, user_id: str, *, source: Source = Source.WEBHOOK) -> str:
+        """Re-read one user from Auth0: 'created', 'updated', 'unchanged' or 'deleted'."""
+        try:
+            remote = self.client.get_user(user_id)
+            roles = self.client.user_roles(user_id)
+        except UserNotFound:
+            return self._gone(user_id, source)
+        except ManagementError as error:
+            raise SyncError(f"could not re-read {user_id} from Auth0: {error}") from error
+        outcome = Outcome()
+        with self.database.transaction() as db:
+            self._apply(db, [remote], {remote.user_id: roles}, utcnow(), outcome, source)
+        if outcome.created:
+            return "created"
+        return "updated" if outcome.updated else "unchanged"
+
+    def _gone(self, user_id: str, source: Source) -> str:
+        """Auth0 no longer has the user: soft-delete the row, keeping its history."""
+        with self.database.transaction() as db:
+            gone = db.scalars(
+                select(User).where(User.subject == user_id, User.deleted_at.is_(None))
+            ).one_or_none()
+            if gone is None:
+                return "unchanged"
+            self._soft_delete(db, [(gone.id, gone.subject)], source)
+        return "deleted"
+
+    # -- the work ---------------------------------------------------------------------------
+
+    def _full(self, run: SyncRun, cursor: dict) -> None:
+        membership = self._membership()
+        total = self.client.count_users()
+        users = self._export(cursor)
+        snapshot_at = datetime.fromisoformat(cursor["snapshot_at"])
+        done = cursor.get("offset", 0)
+        for batch in _batches(users, self.batch_size):
+            outcome = Outcome()
+            with self.database.transaction() as db:
+                self._apply(db, batch, membership, utcnow(), outcome, Source.SYNC)
+                done += len(batch)
+                cursor["offset"] = done
+                self._checkpoint(db, run, outcome, cursor)
+            self.progress("users", done, total)
+        cursor["phase"] = "deletions"
+        self._delete_missing(run, snapshot_at, cursor)
+
+    def _export(self, cursor: dict) -> Iterator[RemoteUser]:
+        """The export to read: the checkpoint's job from its offset, or a new one from the start.
+
+        `snapshot_at` is when the export was asked for: users the portal created after it (at
+        sign-in) are missing from the file for that reason only, and must not be deleted.
+        """
+        if cursor.get("job_id"):
+            _job, users = self.client.export_users_from(
+                cursor["job_id"], cursor.get("offset", 0), poll_interval=self.export_poll_seconds
+            )
+            try:
+                first = next(users, None)
+            except ExportExpired:
+                log.warning("export %s expired; starting a new one", cursor["job_id"])
+            else:
+                return chain([first] if first is not None else [], users)
+        cursor.update(snapshot_at=utcnow().isoformat(), offset=0, phase="users")
+        cursor["job_id"], users = self.client.export_users_from(
+            None, 0, poll_interval=self.export_poll_seconds
+        )
+        return users
+
+    def _incremental(self, run: SyncRun, since: datetime) -> None:
+        done = 0
+        for batch in _batches(self.client.updated_since(since), self.batch_size):
+            roles = {remote.user_id: self.client.user_roles(remote.user_id) for remote in batch}
+            outcome = Outcome()
+            with self.database.transaction() as db:
+                self._apply(db, batch, roles, utcnow(), outcome, Source.SYNC)
+                done += len(batch)
+                self._checkpoint(db, run, outcome, {"since": since.isoformat(), "done": done})
+            self.progress("changed users", done, None)
+
+    def _membership(self) -> dict[str, tuple[str, ...]]:
+        """Role names per user id, read role by role (the export carries no roles)."""
+        members: dict[str, list[str]] = {}
+        for name in sorted(self.client.role_ids()):
+            for user_id in self.client.users_of_role(name):
+                members.setdefault(user_id, []).append(name)
+            self.progress("roles", len(members), None)
+        interned: dict[tuple[str, ...], tuple[str, ...]] = {}
+        return {
+            user_id: interned.setdefault(tuple(sorted(names)), tuple(sorted(names)))
+            for user_id, names in members.items()
+        }
+
+    def _apply(
+        self,
+        db: Session,
+        batch: list[RemoteUser],
+        membership: dict[str, tuple[str, ...]],
+        now: datetime,
+        outcome: Outcome,
+        source: Source,
+    ) -> None:
+        """Upsert one batch in a few statements: read it, insert the new, update the changed."""
+        wanted = {remote.user_id: remote for remote in batch if remote.user_id}
+        outcome.failed += len(batch) - len(wanted)
+        columns = (
+            User.id,
+            User.subject,
+            User.email,
+            User.name,
+            User.picture,
+            User.blocked,
+            User.roles,
+            User.tier,
+            User.deleted_at,
+        )
+        existing = {
+            row.subject: row
+            for row in db.execute(select(*columns).where(User.subject.in_(list(wanted))))
+        }
+        inserts, updates = [], []
+        for subject, remote in wanted.items():
+            fields = _identity(remote, membership.get(subject, ()))
+            row = existing.get(subject)
+            if row is None:
+                inserts.append(
+                    {
+                        "subject": subject,
+                        **fields,
+                        "created_at": now,
+                        "updated_at": now,
+                        "last_synced_at": now,
+                    }
+                )
+                outcome.created += 1
+                continue
+            current = {key: getattr(row, key) for key in fields}
+            current["roles"] = sorted(current["roles"] or [])
+            if current == fields and row.deleted_at is None:
+                outcome.unchanged += 1
+                continue
+            updates.append({"id": row.id, **fields, "deleted_at": None, "updated_at": now})
+            outcome.updated += 1
+            self._audit_changes(db, subject, current, fields, row.deleted_at, source)
+        if inserts:
+            db.execute(insert(User), inserts)
+        if updates:
+            db.execute(update(User), updates)
+        db.execute(update(User).where(User.subject.in_(list(wanted))).values(last_synced_at=now))
+
+    def _audit_changes(
+        self,
+        db: Session,
+        subject: str,
+        before: dict,
+        after: dict,
+        deleted_at: datetime | None,
+        source: Source,
+    ) -> None:
+        if before["tier"] != after["tier"]:
+            record(
+                db,
+                actor=SYNC_ACTOR,
+                action="user.tier_changed",
+                target=subject,
+                details={"from": before["tier"], "to": after["tier"]},
+                source=source,
+            )
+        if before["blocked"] != after["blocked"]:
+            action = "user.blocked" if after["blocked"] else "user.unblocked"
+            record(db, actor=SYNC_ACTOR, action=action, target=subject, source=source)
+        if deleted_at is not None:
+            record(db, actor=SYNC_ACTOR, action="user.restored", target=subject, source=source)
+
+    def _delete_missing(self, run: SyncRun, snapshot_at: datetime, cursor: dict) -> None:
+        """Soft-delete users the export did not contain (and that existed before it was taken)."""
+        while True:
+            with self.database.transaction() as db:
+                rows = db.execute(
+                    select(User.id, User.subject)
+                    .where(
+                        User.deleted_at.is_(None),
+                        User.created_at < snapshot_at,
+                        (User.last_synced_at.is_(None)) | (User.last_synced_at < snapshot_at),
+                    )
+                    .limit(self.batch_size)
+                ).all()
+                outcome = Outcome(deleted=len(rows))
+                self._soft_delete(db, [(row.id, row.subject) for row in rows], Source.SYNC)
+                self._checkpoint(db, run, outcome, cursor)
+            if len(rows) < self.batch_size:
+                return
+
+    def _soft_delete(self, db: Session, rows: Iterable[tuple[int, str]], source: Source) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        db.execute(
+            update(User)
+            .where(User.id.in_([user_id for user_id, _ in rows]))
+            .values(deleted_at=utcnow())
+        )
+        for _user_id, subject in rows:
+            record(db, actor=SYNC_ACTOR, action="user.deleted", target=subject, source=source)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def _start(
+        self, mode: str, *, resume: bool, since: datetime | None = None
+    ) -> tuple[SyncRun, dict]:
+        now = utcnow().replace(microsecond=0)
+        with self.database.transaction() as db:
+            latest = db.scalars(
+                select(SyncRun).where(SyncRun.mode == mode).order_by(SyncRun.id.desc()).limit(1)
+            ).one_or_none()
+            cursor: dict = {}
+            resumed_from = None
+            if latest is not None and latest.status == "running":
+                if _alive(latest.owner) and latest.heartbeat_at > now - STALE_AFTER:
+                    raise SyncError(
+                        f"a {mode} sync (run {latest.id}) is already running "
+                        f"since {latest.started_at}"
+                    )
+                latest.status = "interrupted"
+                latest.finished_at = now
+            if resume and latest is not None and latest.status in {"interrupted", "failed"}:
+                cursor = dict(latest.cursor or {})
+                resumed_from = latest.id if cursor else None
+            run = SyncRun(
+                mode=mode,
+                status="running",
+                started_at=now,
+                heartbeat_at=now,
+                since=since,
+                cursor=cursor or None,
+                resumed_from=resumed_from,
+                owner=_owner(),
+            )
+            db.add(run)
+        if resumed_from:
+            log.info("resuming %s sync from run %s at %s", mode, resumed_from, cursor)
+        return run, cursor
+
+    def _checkpoint(self, db: Session, run: SyncRun, outcome: Outcome, cursor: dict) -> None:
+        db.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run.id)
+            .values(
+                created=SyncRun.created + outcome.created,
+                updated=SyncRun.updated + outcome.updated,
+                deleted=SyncRun.deleted + outcome.deleted,
+                unchanged=SyncRun.unchanged + outcome.unchanged,
+                failed=SyncRun.failed + outcome.failed,
+                cursor=dict(cursor),
+                heartbeat_at=utcnow(),
+            )
+        )
+
+    def _guarded(self, run: SyncRun, work: Callable[[], None]) -> SyncRun:
+        """Run the work and close the run row either way, with the reason when it failed."""
+        try:
+            work()
+        except (ManagementError, SyncError) as error:
+            self._finish(run, "failed", str(error))
+            raise SyncError(f"{run.mode} sync failed: {error}") from error
+        except Exception as error:
+            self._finish(run, "failed", f"{type(error).__name__}: {error}")
+            raise
+        return self._finish(run, "succeeded", None)
+
+    def _finish(self, run: SyncRun, status: str, error: str | None) -> SyncRun:
+        with self.database.transaction() as db:
+            row = db.get(SyncRun, run.id)
+            row.status = status
+            row.error = error
+            row.finished_at = utcnow()
+            if status == "succeeded":
+                row.cursor = None
+        with self.database.transaction() as db:
+            return db.get(SyncRun, run.id)
+
+    def _last_success_start(self) -> datetime | None:
+        with self.database.transaction() as db:
+            return db.scalar(
+                select(SyncRun.started_at)
+                .where(SyncRun.status == "succeeded")
+                .order_by(SyncRun.started_at.desc())
+                .limit(1)
+            )
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:255]
+
+
+def _alive(owner: str) -> bool:
+    """Whether the process that started a run may still be working on it.
+
+    On this machine the process can be asked directly; a run started elsewhere is presumed alive
+    until its heartbeat is older than STALE_AFTER.
+    """
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _batches(items: Iterable[RemoteUser], size: int) -> Iterator[list[RemoteUser]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch

@@ -1,0 +1,151 @@
+"""Sign-in and sign-out: /login, /callback and /logout, through authlib's OpenID Connect client."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode, urlsplit
+
+from authlib.integrations.flask_client import OAuth
+from flask import Blueprint, redirect, request, session
+
+from auth.oidc import ISSUER_UNREACHABLE, SIGN_IN_ERRORS, end_session_url, id_token_claims
+from db.users import SignIn, record_sign_in
+from portal.rendering import Rendering
+
+log = logging.getLogger(__name__)
+
+CANONICAL_HOP = "canonical"
+
+
+def safe_next(value: str | None) -> str:
+    """A path on this site to return to after sign-in; anything else (hosts, schemes) is `/`."""
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if "\\" in value or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+def describe(error: Exception) -> str:
+    """What went wrong at the callback, in words a person can act on."""
+    description = getattr(error, "description", None) or str(error) or type(error).__name__
+    if getattr(error, "error", None) == "access_denied":
+        return "You cancelled the sign-in or the identity provider refused it."
+    if "state" in description.lower() or "mismatching" in description.lower():
+        return (
+            "This sign-in link has expired or was already used. Start again from the sign-in page."
+        )
+    return f"The identity provider's answer could not be accepted ({description})."
+
+
+def create_signin(rendering: Rendering, oauth: OAuth) -> Blueprint:
+    services = rendering.services
+    settings = services.settings
+    signin = Blueprint("signin", __name__)
+
+    def sign_in_failed(message: str) -> object:
+        return rendering.error(
+            400, "Sign-in failed", message, action_url="/login", action_label="Try signing in again"
+        )
+
+    @signin.get("/login")
+    def login() -> object:
+        target = safe_next(request.args.get("next"))
+        canonical = urlsplit(settings.base_url).netloc
+        if request.host != canonical:
+            if request.args.get(CANONICAL_HOP):
+                log.error("requests reach the portal as %s, not %s", request.host, canonical)
+                return rendering.error(
+                    500,
+                    "The portal's address is misconfigured",
+                    f"PORTAL_BASE_URL says {settings.base_url}, but this request came to "
+                    f"{request.host}. An operator needs to correct PORTAL_BASE_URL or the proxy.",
+                )
+            query = urlencode({"next": target, CANONICAL_HOP: "1"})
+            return redirect(f"{settings.base_url}/login?{query}")
+        if rendering.identity() is not None:
+            return redirect(target)
+        session["next"] = target
+        try:
+            return oauth.idp.authorize_redirect(settings.callback_url)
+        except ISSUER_UNREACHABLE:
+            log.exception("identity provider unreachable at sign-in")
+            return rendering.issuer_down()
+
+    @signin.get("/callback")
+    def callback() -> object:
+        try:
+            token = oauth.idp.authorize_access_token(
+                claims_options=id_token_claims(oauth.idp.load_server_metadata(), settings.client_id)
+            )
+        except SIGN_IN_ERRORS as error:
+            log.warning("sign-in failed: %s", error)
+            return sign_in_failed(describe(error))
+        except ISSUER_UNREACHABLE:
+            log.exception("identity provider unreachable at callback")
+            return rendering.issuer_down()
+        claims = token.get("userinfo") or {}
+        if not claims.get("sub"):
+            log.warning("sign-in failed: the token answer carried no ID token")
+            return sign_in_failed("The identity provider sent no ID token (is `openid` a scope?).")
+        roles = claims.get(settings.roles_claim) or []
+        user = record_sign_in(
+            services.database,
+            SignIn(
+                subject=str(claims["sub"]),
+                email=str(claims.get("email") or ""),
+                name=str(claims.get("name") or ""),
+                roles=roles if isinstance(roles, list) else [],
+                picture=str(claims.get("picture") or ""),
+            ),
+        )
+        if user.refused:
+            session.end()
+            return rendering.error(
+                403,
+                "Account blocked",
+                "Your account is blocked or was removed. Contact an administrator if you think "
+                "this is a mistake.",
+            )
+        target = safe_next(session.get("next"))
+        session.clear()
+        session["id_token"] = token.get("id_token")
+        session.sign_in(user.id)
+        log.info("user %s signed in", user.id)
+        return redirect(target)
+
+    @signin.get("/logout")
+    def logout_confirm() -> object:
+        if rendering.identity() is None:
+            return redirect("/")
+        return rendering.page("portal/logout.html")
+
+    @signin.post("/logout")
+    def logout() -> object:
+        raw_id = session.raw_id
+        if raw_id is None:
+            return redirect("/")
+        if not services.store.check_logout_token(raw_id, request.form.get("token", "")):
+            return rendering.error(
+                400,
+                "Sign-out not confirmed",
+                "This sign-out request did not come from a page of this portal. "
+                "Use the Sign out button to sign out.",
+                action_url="/logout",
+                action_label="Sign out",
+            )
+        id_token = session.get("id_token")
+        services.resolver.end_session(raw_id)
+        session.end()
+        issuer_logout = end_session_url(
+            oauth,
+            id_token=id_token if isinstance(id_token, str) else None,
+            return_to=settings.base_url + "/",
+            client_id=settings.client_id,
+        )
+        return redirect(issuer_logout or "/")
+
+    return signin
