@@ -21,7 +21,8 @@ COPY wsgi.py gunicorn.conf.py alembic.ini ./
 USER portal
 ENV PORTAL_ENV=production \
     PORTAL_BIND=0.0.0.0:8000 \
-    PORTAL_INSTANCE_PATH=/srv/portal/instance
+    PORTAL_INSTANCE_PATH=/srv/portal/instance \
+    PORTAL_APPS_DIR=/srv/portal/apps
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --retries=3 \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"

@@ -37,11 +37,18 @@ class ServerSession(CallbackDict, SessionMixin):
 
 
 class DatabaseSessionInterface(SessionInterface):
-    def __init__(self, store: SessionStore, *, secure: bool) -> None:
+    def __init__(
+        self, store: SessionStore, *, secure: bool, sessionless: tuple[str, ...] = ()
+    ) -> None:
         self.store = store
         self.secure = secure
+        self.sessionless = sessionless
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
+        """The stored session; none for `sessionless` paths (static files, health checks), which
+        would otherwise cost a database read each."""
+        if request.path.startswith(self.sessionless):
+            return ServerSession(None, None, None)
         raw_id = self.store.id_from_cookie(request.cookies.get(COOKIE_NAME))
         stored = self.store.load(raw_id) if raw_id else None
         if stored is None:

@@ -510,7 +510,7 @@ def report(
         f"User sync benchmark: development identity provider -> {backend}; batch size "
         f"{args.batch_size}, export poll {args.export_poll_seconds:g} s"
     )
-    print(f"command:  {os.path.relpath(sys.executable)} {' '.join(sys.argv)}")
+    print(f"command:  {os.path.relpath(sys.executable)} {' '.join(shown_arguments())}")
     for line in facts:
         print(line)
     print(
@@ -586,6 +586,21 @@ def report(
         print(large.full["profile"])
 
 
+def shown_arguments() -> list[str]:
+    """The command line as run, with any password in a database URL masked."""
+    from sqlalchemy.engine import make_url
+
+    shown = []
+    for argument in sys.argv:
+        name, equals, value = argument.partition("=")
+        url = value if equals else argument
+        if "://" in url:
+            with contextlib.suppress(Exception):
+                url = make_url(url).render_as_string(hide_password=True)
+        shown.append(f"{name}={url}" if equals else url)
+    return shown
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--users", type=int, default=100_000, help="N (default 100000)")
@@ -622,14 +637,14 @@ def main(argv: list[str] | None = None) -> int:
     previous_tmpdir = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = str(workdir)
     try:
-        stores: dict[int, tuple[int, float]] = {}
-        paths = {size: workdir / f"idp-{size}.sqlite3" for size in sizes}
-        for size in sizes:
-            log(f"building a provider store with {size:,} users")
-            stores[size] = build_store(paths[size], size)
         with benchmark_database(args.database_url) as database_url:
             from sqlalchemy.engine import make_url
 
+            stores: dict[int, tuple[int, float]] = {}
+            paths = {size: workdir / f"idp-{size}.sqlite3" for size in sizes}
+            for size in sizes:
+                log(f"building a provider store with {size:,} users")
+                stores[size] = build_store(paths[size], size)
             backend = make_url(database_url).get_backend_name()
             facts = machine_facts(database_url)
             results = []

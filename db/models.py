@@ -30,10 +30,10 @@ def utcnow() -> datetime:
 #: happen within one second keep their order.
 Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
-#: Compared byte for byte on MariaDB, whose default collation would make `okta|00uAbC` and
-#: `okta|00uabc` (two people at some issuers) the same user.
+#: Compared byte for byte, trailing spaces included (NO PAD), on MariaDB: its default collation
+#: would make `okta|00uAbC` and `okta|00uabc` (two people at some issuers) the same user.
 Identifier = String(255).with_variant(
-    mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_nopad_bin"), "mysql", "mariadb"
 )
 
 

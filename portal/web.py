@@ -49,7 +49,9 @@ def create_portal_app(services: Services, *, dev_users: list[tuple[str, str, str
         PREFERRED_URL_SCHEME="https" if settings.secure_cookies else "http",
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
-    app.session_interface = DatabaseSessionInterface(services.store, secure=settings.secure_cookies)
+    app.session_interface = DatabaseSessionInterface(
+        services.store, secure=settings.secure_cookies, sessionless=("/static/", "/healthz")
+    )
     oauth = register_issuer(
         app,
         issuer=settings.issuer,

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from db.models import AuditEvent, User
 from tests.support.live import WEBHOOK_SECRET
+from tests.support.signin import sign_in
 
 AUTH = {"Authorization": f"Bearer {WEBHOOK_SECRET}"}
 
@@ -58,6 +59,19 @@ def test_a_role_change_arrives_with_an_audit_event_from_the_webhook(portal):
         {"from": "ea", "to": "devel"},
         "webhook",
     )
+
+
+def test_a_user_deleted_in_auth0_loses_their_open_session(portal):
+    email = f"hook-{secrets.token_hex(4)}@example.org"
+    subject = portal.idp_store.add_user(email, "pw-123456", ["ea"], "Leaving")
+    http = sign_in(portal.base_url, email, "pw-123456")
+    portal.idp_store.delete_user(subject)
+    hook(portal, {"user_id": subject})
+    portal.services.resolver.forget(
+        portal.services.store.id_from_cookie(http.cookies["portal_session"])
+    )
+    answer = http.get(portal.base_url + "/ea/forecast/", allow_redirects=False, timeout=10)
+    assert answer.status_code == 403
 
 
 def test_a_user_deleted_in_auth0_is_soft_deleted(portal):

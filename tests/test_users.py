@@ -59,3 +59,18 @@ def test_concurrent_first_sign_ins_make_one_row(database):
         thread.join()
     assert errors == []
     assert count(database, "auth0|race") == 1
+
+
+def test_subjects_that_differ_only_in_case_are_two_people(database):
+    first = record_sign_in(database, SignIn("okta|00uAbC", "a@example.org", "A", []))
+    second = record_sign_in(database, SignIn("okta|00uabc", "b@example.org", "B", []))
+    assert first.id != second.id
+    assert (count(database, "okta|00uAbC"), count(database, "okta|00uabc")) == (1, 1)
+
+
+def test_subjects_that_differ_only_in_accents_or_trailing_spaces_are_two_people(database):
+    ids = {
+        record_sign_in(database, SignIn(subject, f"{n}@example.org", "", [])).id
+        for n, subject in enumerate(["jose", "josé", "jose "])
+    }
+    assert len(ids) == 3
