@@ -21,6 +21,7 @@ from werkzeug.http import dump_cookie
 from auth.identity import (
     LOGOUT_TOKEN_ENVIRON_KEY,
     PRODUCT_ENVIRON_KEY,
+    SOCKET_GUARD_ENVIRON_KEY,
     USER_ENVIRON_KEY,
     PortalUser,
     ProductInfo,
@@ -28,6 +29,7 @@ from auth.identity import (
 from auth.resolver import Identity, IdentityResolver
 from auth.responses import html_response, json_response
 from auth.sessions import COOKIE_NAME
+from auth.sockets import SocketRegistry
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +137,7 @@ class Gate:
         render_error: ErrorRenderer,
         *,
         allowed_origins: frozenset[str],
+        sockets: SocketRegistry | None = None,
         secure_cookies: bool = False,
     ) -> None:
         self.app = app
@@ -142,6 +145,7 @@ class Gate:
         self.resolver = resolver
         self.render_error = render_error
         self.allowed_origins = allowed_origins
+        self.sockets = sockets
         self.secure_cookies = secure_cookies
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -166,6 +170,8 @@ class Gate:
         environ[PRODUCT_ENVIRON_KEY] = self.product
         environ[LOGOUT_TOKEN_ENVIRON_KEY] = identity.logout_token
         environ["REMOTE_USER"] = identity.user.subject
+        if self.sockets is not None and is_websocket(environ):
+            environ[SOCKET_GUARD_ENVIRON_KEY] = self.sockets.guard(identity, self.product)
         return self.app(environ, _private(start_response))
 
     def _any_allowed(self) -> str:

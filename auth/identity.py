@@ -16,6 +16,7 @@ from auth.tiers import Tier
 
 USER_ENVIRON_KEY = "portal.user"
 PRODUCT_ENVIRON_KEY = "portal.product"
+SOCKET_GUARD_ENVIRON_KEY = "portal.socket_guard"
 METADATA_FILE = "product.toml"
 LOGOUT_TOKEN_ENVIRON_KEY = "portal.logout_token"  # noqa: S105 - an environ key, not a secret
 

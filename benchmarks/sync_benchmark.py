@@ -12,7 +12,7 @@ compare like with like on whatever machine runs it. For each size: a provider st
 users is served by its own child process (a threaded werkzeug server, so it shares neither the
 sync's GIL nor its memory); the portal database is made fresh and migrated; then a full sync, an
 incremental sync after 500 users changed at the provider, and a second full sync (nothing changed)
-each run in a fresh spawned child process, which reports its wall time and its own peak RSS
+each run in a fresh child process, which reports its wall time and its own peak RSS
 (``ru_maxrss``).
 
 Without ``--database-url`` a database ``portal_bench_<random>`` is created on the MariaDB server
@@ -44,7 +44,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-# Only the standard library at module level: every spawned child imports this module again, and
+# Only the standard library at module level: every child imports this module again, and
 # the sync child's peak RSS should hold what the sync needs, not the provider or the parent.
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +59,12 @@ PROVIDER_START_SECONDS = 60.0
 STOP_SECONDS = 10.0
 MIB = 1024 * 1024
 
-SPAWN = multiprocessing.get_context("spawn")
+# Children start from a fresh, small process. Not "spawn": a spawned child is fork+exec of this
+# process, and Linux carries the pre-exec RSS into the child's ru_maxrss, so every child would
+# report at least this parent's RSS. A forkserver's forked children start from its small state.
+CHILDREN = multiprocessing.get_context(
+    "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+)
 
 
 class BenchmarkError(RuntimeError):
@@ -239,9 +244,9 @@ def stop(process: multiprocessing.process.BaseProcess) -> None:
 
 
 def in_child(target: Callable[..., None], *args: Any, timeout: float) -> dict[str, Any]:
-    """Run `target(*args, connection)` in a fresh spawned process; its answer, within `timeout`."""
-    receiver, sender = SPAWN.Pipe(duplex=False)
-    process = SPAWN.Process(target=target, args=(*args, sender), daemon=True)
+    """Run `target(*args, connection)` in a fresh child process; its answer, within `timeout`."""
+    receiver, sender = CHILDREN.Pipe(duplex=False)
+    process = CHILDREN.Process(target=target, args=(*args, sender), daemon=True)
     process.start()
     sender.close()
     try:
@@ -265,8 +270,8 @@ def in_child(target: Callable[..., None], *args: Any, timeout: float) -> dict[st
 @contextlib.contextmanager
 def provider(database: Path) -> Iterator[str]:
     """The provider serving `database` in a child process; yields its issuer once it answers."""
-    receiver, sender = SPAWN.Pipe(duplex=False)
-    process = SPAWN.Process(target=serve_provider, args=(str(database), sender), daemon=True)
+    receiver, sender = CHILDREN.Pipe(duplex=False)
+    process = CHILDREN.Process(target=serve_provider, args=(str(database), sender), daemon=True)
     process.start()
     sender.close()
     try:
@@ -661,7 +666,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.pop("TMPDIR", None)
         else:
             os.environ["TMPDIR"] = previous_tmpdir
-        for child in SPAWN.active_children():
+        for child in CHILDREN.active_children():
             stop(child)
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

@@ -111,7 +111,8 @@ def create_application(settings: Settings | None = None) -> Callable:
             product.info,
             services.resolver,
             services.pages,
-            allowed_origins=frozenset({settings.origin}),
+            allowed_origins=frozenset({settings.origin, *settings.websocket_origins}),
+            sockets=services.sockets,
             secure_cookies=settings.secure_cookies,
         )
         for product in discovery.mounted()

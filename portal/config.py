@@ -56,6 +56,7 @@ class Settings:
     management_client_secret: str = ""
     webhook_secret: str = ""
     sync_batch_size: int = 500
+    websocket_origins: tuple[str, ...] = ()
     management_domain_issuer: str = ""
 
     @property
@@ -256,6 +257,9 @@ def load_settings(
         management_client_id=env.get("AUTH0_MANAGEMENT_CLIENT_ID", "").strip(),
         management_client_secret=env.get("AUTH0_MANAGEMENT_CLIENT_SECRET", "").strip(),
         webhook_secret=webhook_secret,
+        websocket_origins=tuple(
+            origin.rstrip("/") for origin in env.get("PORTAL_WEBSOCKET_ORIGINS", "").split()
+        ),
         sync_batch_size=_env_positive_int(env, "PORTAL_SYNC_BATCH_SIZE", Settings.sync_batch_size),
         management_domain_issuer=_issuer_from(
             {"AUTH0_DOMAIN": env.get("AUTH0_MANAGEMENT_DOMAIN", "")}

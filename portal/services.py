@@ -8,6 +8,7 @@ from datetime import timedelta
 from auth.management import ManagementClient
 from auth.resolver import IdentityResolver
 from auth.sessions import SessionStore
+from auth.sockets import SocketRegistry
 from db.engine import Database
 from db.sync import Progress, UserSync
 from db.user_admin import UserAdmin
@@ -24,6 +25,7 @@ class Services:
     resolver: IdentityResolver
     pages: ErrorPages
     discovery: Discovery
+    sockets: SocketRegistry
     _management: ManagementClient | None = field(default=None, repr=False)
 
     def management(self) -> ManagementClient:
@@ -62,11 +64,13 @@ class Services:
             idle=timedelta(minutes=settings.session_idle_minutes),
             lifetime=timedelta(hours=settings.session_max_hours),
         )
+        resolver = IdentityResolver(store, settings.identity_cache_seconds)
         return cls(
             settings=settings,
             database=database,
             store=store,
-            resolver=IdentityResolver(store, settings.identity_cache_seconds),
+            resolver=resolver,
+            sockets=SocketRegistry(resolver),
             pages=ErrorPages(settings.site_name),
             discovery=discovery,
         )

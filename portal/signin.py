@@ -139,6 +139,7 @@ def create_signin(rendering: Rendering, oauth: OAuth) -> Blueprint:
             )
         id_token = session.get("id_token")
         services.resolver.end_session(raw_id)
+        services.sockets.close_session(raw_id, "signed out")
         session.end()
         issuer_logout = end_session_url(
             oauth,
