@@ -88,6 +88,10 @@ def derive_product_secret(portal_secret: str, product: ProductInfo) -> str:
 class AuthFlask(Flask):
     """A Flask app that renders inside the portal's page frame and knows its user and product."""
 
+    #: The portal's own services (database, user administration, sync, discovery), given only to
+    #: products in the admin tier, which the Gate opens to admins alone; None everywhere else.
+    portal_services: Any = None
+
     def __init__(self, import_name: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(import_name, *args, **kwargs)
         self._bound_product: ProductInfo | None = None

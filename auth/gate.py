@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.http import dump_cookie
 
 from auth.identity import (
+    AUTH_METHOD_ENVIRON_KEY,
     LOGOUT_TOKEN_ENVIRON_KEY,
     PRODUCT_ENVIRON_KEY,
     SOCKET_GUARD_ENVIRON_KEY,
@@ -163,12 +164,13 @@ class Gate:
             return self._anonymous(environ, start_response)
         if identity.blocked:
             return self._blocked(identity, environ, start_response)
-        if not identity.user.tier.opens(self.product.tier):
+        if not identity.opens(self.product):
             return self._too_low(identity, environ, start_response)
         strip_portal_cookie(environ)
         environ[USER_ENVIRON_KEY] = identity.user
         environ[PRODUCT_ENVIRON_KEY] = self.product
         environ[LOGOUT_TOKEN_ENVIRON_KEY] = identity.logout_token
+        environ[AUTH_METHOD_ENVIRON_KEY] = "session"
         environ["REMOTE_USER"] = identity.user.subject
         if self.sockets is not None and is_websocket(environ):
             environ[SOCKET_GUARD_ENVIRON_KEY] = self.sockets.guard(identity, self.product)

@@ -17,6 +17,9 @@ from auth.tiers import Tier
 USER_ENVIRON_KEY = "portal.user"
 PRODUCT_ENVIRON_KEY = "portal.product"
 SOCKET_GUARD_ENVIRON_KEY = "portal.socket_guard"
+#: "session" (the portal's cookie) or "bearer" (an access token): how this request proved who it
+#: is. Cookie-authenticated state changes need CSRF protection; bearer ones can't be forged.
+AUTH_METHOD_ENVIRON_KEY = "portal.auth_method"
 METADATA_FILE = "product.toml"
 LOGOUT_TOKEN_ENVIRON_KEY = "portal.logout_token"  # noqa: S105 - an environ key, not a secret
 

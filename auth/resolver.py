@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from werkzeug.http import parse_cookie
 
-from auth.identity import PortalUser
+from auth.identity import PortalUser, ProductInfo
 from auth.sessions import COOKIE_NAME, SessionStore
 from db.users import to_portal_user
 
@@ -26,6 +26,11 @@ class Identity:
     blocked: bool
     session_id: str
     logout_token: str
+    grants: frozenset[str] = frozenset()
+
+    def opens(self, product: ProductInfo) -> bool:
+        """The user's tier opens the product, or an admin granted this one product to them."""
+        return self.user.tier.opens(product.tier) or product.key in self.grants
 
 
 class IdentityResolver:
@@ -84,4 +89,5 @@ class IdentityResolver:
             blocked=user.refused,
             session_id=raw_id,
             logout_token=self.store.logout_token(raw_id),
+            grants=found.grants,
         )

@@ -277,7 +277,12 @@ def provider(database: Path) -> Iterator[str]:
     try:
         if not receiver.poll(PROVIDER_START_SECONDS):
             raise BenchmarkError(f"the provider did not start within {PROVIDER_START_SECONDS} s")
-        issuer = receiver.recv()
+        try:
+            issuer = receiver.recv()
+        except EOFError:
+            raise BenchmarkError(
+                f"the provider died on start (exit code {process.exitcode})"
+            ) from None
         deadline = time.monotonic() + PROVIDER_START_SECONDS
         while True:
             try:

@@ -54,6 +54,7 @@ class User(Base):
         Index("ix_users_email", "email"),
         Index("ix_users_tier", "tier"),
         Index("ix_users_last_login_at", "last_login_at"),
+        Index("ix_users_name", "name"),
         {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"},
     )
 
@@ -150,3 +151,24 @@ class SyncRun(Base):
     resumed_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
     owner: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Grant(Base):
+    """One user may open one product above their tier, until `expires_at` (or for good)."""
+
+    __tablename__ = "grants"
+    __table_args__ = (
+        Index("ix_grants_user_id", "user_id"),
+        Index("ix_grants_product", "product"),
+        {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    product: Mapped[str] = mapped_column(String(160), nullable=False)
+    granted_by: Mapped[str] = mapped_column(String(255), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)

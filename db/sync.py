@@ -130,7 +130,7 @@ class UserSync:
 
     def _full(self, run: SyncRun, cursor: dict) -> None:
         membership = self._membership()
-        total = self.client.count_users()
+        cursor["total"] = total = self.client.count_users()
         users = self._export(cursor)
         snapshot_at = datetime.fromisoformat(cursor["snapshot_at"])
         done = cursor.get("offset", 0)

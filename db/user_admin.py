@@ -8,15 +8,16 @@ The admin console and the `portal users` commands both come through here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from auth.management import ManagementClient, ManagementError
 from auth.sessions import SessionStore
 from auth.tiers import TIER_NAMES, Tier
 from db.audit import Source, record
 from db.engine import Database
-from db.models import User, utcnow
+from db.models import Grant, User, utcnow
 
 
 class AdminError(RuntimeError):
@@ -44,9 +45,14 @@ class UserAdmin:
         return matches[0]
 
     def set_tier(self, who: str, tier: Tier, *, actor: str, source: Source = Source.PORTAL) -> User:
+        """`actor` is the acting admin's user id (subject) or a label such as `cli:ops`."""
         user = self.find(who)
         if user.tier == tier.value:
             return user
+        if user.tier == Tier.ADMIN.value:
+            if user.subject == actor:
+                raise AdminError("You cannot remove your own admin tier; ask another admin.")
+            self._keep_an_admin(user, "lower the tier of")
         self._at_auth0(
             f"set the tier of {user.email or user.subject}",
             lambda: self.client.set_tier(user.subject, tier),
@@ -74,6 +80,10 @@ class UserAdmin:
         """Block or unblock; blocking also ends every session the user has open."""
         user = self.find(who)
         verb = "block" if blocked else "unblock"
+        if blocked and user.subject == actor:
+            raise AdminError("You cannot block yourself.")
+        if blocked and user.tier == Tier.ADMIN.value:
+            self._keep_an_admin(user, "block")
         self._at_auth0(
             f"{verb} {user.email or user.subject}",
             lambda: self.client.set_blocked(user.subject, blocked),
@@ -88,6 +98,94 @@ class UserAdmin:
         if blocked:
             self.sessions.revoke_user(user.id)
         return row
+
+    def end_sessions(self, who: str, *, actor: str, source: Source = Source.PORTAL) -> int:
+        """End every session the user has open, on every worker within the identity cache time."""
+        user = self.find(who)
+        ended = self.sessions.revoke_user(user.id)
+        with self.database.transaction() as db:
+            record(
+                db,
+                actor=actor,
+                action="user.sessions_ended",
+                target=user.subject,
+                details={"sessions": ended},
+                source=source,
+            )
+        return ended
+
+    def grant(
+        self,
+        who: str,
+        product: str,
+        *,
+        expires_at: datetime | None,
+        actor: str,
+        source: Source = Source.PORTAL,
+    ) -> Grant:
+        """Let one user open one product (`tier/name`) above their tier, until `expires_at`."""
+        tier, _, name = product.partition("/")
+        if tier not in TIER_NAMES or not name.isidentifier():
+            raise AdminError(f"{product!r} is not a product (expected <tier>/<name>)")
+        if expires_at is not None and expires_at <= utcnow():
+            raise AdminError("The expiry must be in the future.")
+        user = self.find(who)
+        with self.database.transaction() as db:
+            grant = Grant(
+                user_id=user.id,
+                product=product,
+                granted_by=actor[:255],
+                expires_at=expires_at,
+                created_at=utcnow(),
+            )
+            db.add(grant)
+            record(
+                db,
+                actor=actor,
+                action="grant.created",
+                target=user.subject,
+                source=source,
+                details={
+                    "product": product,
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                },
+            )
+        return grant
+
+    def revoke_grant(self, grant_id: int, *, actor: str, source: Source = Source.PORTAL) -> Grant:
+        with self.database.transaction() as db:
+            grant = db.get(Grant, grant_id)
+            if grant is None or grant.revoked_at is not None:
+                raise AdminError(f"No active grant {grant_id}.")
+            grant.revoked_at = utcnow()
+            subject = db.get(User, grant.user_id).subject
+            record(
+                db,
+                actor=actor,
+                action="grant.revoked",
+                target=subject,
+                source=source,
+                details={"product": grant.product},
+            )
+            return grant
+
+    def _keep_an_admin(self, user: User, verb: str) -> None:
+        with self.database.transaction() as db:
+            admins = db.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(
+                    User.tier == Tier.ADMIN.value,
+                    User.blocked.is_(False),
+                    User.deleted_at.is_(None),
+                    User.id != user.id,
+                )
+            )
+        if not admins:
+            raise AdminError(
+                f"{user.email or user.subject} is the last admin: make someone else admin "
+                f"before you {verb} them."
+            )
 
     @staticmethod
     def _at_auth0(what: str, change: Callable[[], None]) -> None:

@@ -62,6 +62,8 @@ def _product_app(product: Product, services: Services) -> Callable:
     if product.status is Status.BROKEN or product.app is None:
         return BrokenProduct(product, services.pages)
     if isinstance(product.app, AuthFlask):
+        if product.info.tier is Tier.ADMIN:
+            product.app.portal_services = services
         product.app.bind_portal(
             product.info,
             services.settings.secret_key,

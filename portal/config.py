@@ -57,6 +57,7 @@ class Settings:
     webhook_secret: str = ""
     sync_batch_size: int = 500
     websocket_origins: tuple[str, ...] = ()
+    incremental_sync_minutes: int = 0
     management_domain_issuer: str = ""
 
     @property
@@ -257,6 +258,7 @@ def load_settings(
         management_client_id=env.get("AUTH0_MANAGEMENT_CLIENT_ID", "").strip(),
         management_client_secret=env.get("AUTH0_MANAGEMENT_CLIENT_SECRET", "").strip(),
         webhook_secret=webhook_secret,
+        incremental_sync_minutes=_env_count(env, "PORTAL_INCREMENTAL_SYNC_MINUTES"),
         websocket_origins=tuple(
             origin.rstrip("/") for origin in env.get("PORTAL_WEBSOCKET_ORIGINS", "").split()
         ),

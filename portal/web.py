@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from auth.flask_session import DatabaseSessionInterface
 from auth.oidc import register_issuer
+from auth.resolver import Identity
 from auth.tiers import TIERS_DESCENDING, Tier
 from portal.discovery import Product, Status
 from portal.hooks import create_hooks
@@ -23,17 +24,17 @@ from portal.signin import create_signin
 log = logging.getLogger(__name__)
 
 
-def visible_products(services: Services, tier: Tier) -> list[tuple[Tier, list[Product]]]:
-    """Products a user of `tier` may open, grouped by tier; broken ones only for devel and admin."""
-    sees_broken = tier.opens(Tier.DEVEL)
+def visible_products(services: Services, who: Identity) -> list[tuple[Tier, list[Product]]]:
+    """Products the user may open (by tier or by grant), grouped by tier; broken ones only for
+    devel and admin users, who can do something about them."""
+    sees_broken = who.user.tier.opens(Tier.DEVEL)
     groups = []
     for group_tier in TIERS_DESCENDING:
-        if not tier.opens(group_tier):
-            continue
         cards = [
             p
             for p in services.discovery.products
             if p.info.tier is group_tier
+            and who.opens(p.info)
             and (p.status is Status.LOADED or (p.status is Status.BROKEN and sees_broken))
         ]
         if cards:
@@ -75,7 +76,7 @@ def create_portal_app(services: Services, *, dev_users: list[tuple[str, str, str
         who = rendering.identity()
         if who is None:
             return rendering.page("portal/signin.html", login_url="/login", dev_users=dev_users)
-        groups = visible_products(services, who.user.tier)
+        groups = visible_products(services, who)
         return rendering.page("portal/dashboard.html", groups=groups)
 
     @app.get("/api/me")
@@ -93,7 +94,7 @@ def create_portal_app(services: Services, *, dev_users: list[tuple[str, str, str
                 "url": p.mount_path + "/",
                 "status": p.status.value,
             }
-            for _tier, cards in visible_products(services, who.user.tier)
+            for _tier, cards in visible_products(services, who)
             for p in cards
         ]
         return jsonify(user=who.user.to_json(), tier=who.user.tier.value, products=products)

@@ -39,6 +39,7 @@ def test_upgrading_twice_changes_nothing(migrated_url):
     assert sorted(inspect(engine).get_table_names()) == [
         "alembic_version",
         "audit_events",
+        "grants",
         "sessions",
         "sync_runs",
         "users",
