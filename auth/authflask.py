@@ -33,28 +33,55 @@ Example (``apps/stable/hello/__init__.py``)::
     # {% block content %}<h1>{{ greeting }}</h1>{% endblock %}
 
 Test it without the portal through :func:`auth.testing.product_client`.
+
+Websockets
+----------
+``@app.websocket("/ws")`` (or ``PortalSock(app).route("/ws")`` in a plain Flask app) is
+flask-sock's route, served at ``/<tier>/<name>/ws``. The portal closes the socket when the user's
+session ends or their tier no longer opens the product (see :mod:`auth.sockets` for the close
+codes), sends pings every ``ping_interval`` seconds and closes with 1009 on a message larger than
+``max_message_size``; both are settable per product (``PortalSock(app, ...)``) or per route::
+
+    @app.websocket("/ws", max_message_size=1_000_000)
+    def echo(ws):
+        while True:
+            ws.send(ws.receive())
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, has_request_context, request
+from flask import Blueprint, Flask, Response, current_app, has_request_context, request
+from flask_sock import Sock
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
+from simple_websocket import ConnectionClosed
 from werkzeug.local import LocalProxy
 from werkzeug.utils import cached_property
 
 from auth.identity import (
     LOGOUT_TOKEN_ENVIRON_KEY,
     PRODUCT_ENVIRON_KEY,
+    SOCKET_GUARD_ENVIRON_KEY,
     USER_ENVIRON_KEY,
     PortalUser,
     ProductInfo,
 )
+from auth.sockets import PortalWebSocket
+
+log = logging.getLogger(__name__)
+
+#: Pings keep idle sockets open through proxies (which drop them after ~60 s) and find dead
+#: clients; 64 KiB bounds what one message can make a worker hold. Products may change both.
+WEBSOCKET_DEFAULTS: dict[str, Any] = {"ping_interval": 25.0, "max_message_size": 64 * 1024}
+INTERNAL_ERROR = 1011
 
 #: Where the Gate puts the token the sign-out form must POST to ``/logout`` as ``token``.
 
@@ -95,6 +122,7 @@ class AuthFlask(Flask):
     def __init__(self, import_name: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(import_name, *args, **kwargs)
         self._bound_product: ProductInfo | None = None
+        self._sock: PortalSock | None = None
         self.config.update(
             SECRET_KEY=self.config.get("SECRET_KEY") or _UNBOUND_SECRET,
             SESSION_COOKIE_HTTPONLY=True,
@@ -139,6 +167,12 @@ class AuthFlask(Flask):
             PORTAL_NAME=site_name,
         )
 
+    def websocket(self, path: str, **options: Any) -> Callable[[Callable], Callable]:
+        """A websocket route, watched by the portal: `PortalSock.route` on this app's own Sock."""
+        if self._sock is None:
+            self._sock = PortalSock(self)
+        return self._sock.route(path, **options)
+
     def _portal_context(self) -> dict[str, Any]:
         """What portal/base.html needs, so product pages get the portal frame for free."""
         user = request.environ.get(USER_ENVIRON_KEY)
@@ -151,3 +185,89 @@ class AuthFlask(Flask):
             "portal_logout_token": request.environ.get(LOGOUT_TOKEN_ENVIRON_KEY),
             "portal_name": self.config["PORTAL_NAME"],
         }
+
+
+class _SocketFinished(Response):
+    """What a websocket route answers once its socket is done: the server must send nothing.
+
+    The handshake and every frame went straight through the connection, so each server needs
+    its own way to end the request without writing an HTTP response onto the socket.
+    """
+
+    def __init__(self, mode: str) -> None:
+        super().__init__()
+        self.mode = mode
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        if self.mode == "gunicorn":
+            raise StopIteration  # gunicorn's workers close the connection on it, quietly
+        if self.mode == "werkzeug":
+            # The connection is already shut down, so these bytes go nowhere; the development
+            # server needs its "Connection: close" to stop reading the socket for more requests.
+            return super().__call__(environ, start_response)
+        return []
+
+
+class PortalSock(Sock):
+    """flask-sock's `Sock`, whose routes the portal watches: product developers write none of it.
+
+    Each route's socket is registered with the Gate's guard (and so closed when the user's access
+    ends), pings and has a maximum message size. Options, later ones winning: the defaults above,
+    the app's ``SOCK_SERVER_OPTIONS`` (flask-sock's own setting), ``PortalSock(app, **options)``,
+    ``route(path, **options)``. Works in any Flask app, not only an AuthFlask.
+    """
+
+    def __init__(self, app: Flask | None = None, **options: Any) -> None:
+        super().__init__(app)
+        self.options = options
+
+    def route(
+        self, path: str, bp: Blueprint | None = None, **kwargs: Any
+    ) -> Callable[[Callable], Callable]:
+        route_options = {k: kwargs.pop(k) for k in WEBSOCKET_DEFAULTS if k in kwargs}
+        route_options.update((k, kwargs.pop(k)) for k in ("send_timeout",) if k in kwargs)
+
+        def decorator(handler: Callable) -> Callable:
+            @wraps(handler)
+            def websocket_route(*args: Any, **values: Any) -> Response:
+                options = {
+                    **WEBSOCKET_DEFAULTS,
+                    **current_app.config.get("SOCK_SERVER_OPTIONS", {}),
+                    **self.options,
+                    **route_options,
+                }
+                ws = PortalWebSocket(request.environ, **options)
+                _serve(ws, handler, args, values)
+                return _SocketFinished(ws.mode)
+
+            kwargs["websocket"] = True
+            if bp is not None:
+                bp.route(path, **kwargs)(websocket_route)
+            elif self.app is not None:
+                self.app.route(path, **kwargs)(websocket_route)
+            else:
+                self.bp = self.bp or Blueprint("__flask_sock", __name__)
+                self.bp.route(path, **kwargs)(websocket_route)
+            return handler
+
+        return decorator
+
+
+def _serve(ws: PortalWebSocket, handler: Callable, args: tuple, values: dict) -> None:
+    """Run one route under the Gate's guard; a failing route closes with 1011, not a 500 page
+    written onto the socket."""
+    guard = request.environ.get(SOCKET_GUARD_ENVIRON_KEY)
+    try:
+        if guard is None:  # outside the portal: a product's own tests
+            handler(ws, *args, **values)
+        else:
+            with guard.watch(ws):
+                handler(ws, *args, **values)
+    except ConnectionClosed:
+        pass
+    except Exception:
+        log.exception("websocket route %s failed", request.path)
+        if ws.connected:
+            ws.close(INTERNAL_ERROR, "The server failed; reload the page to reconnect.")
+    finally:
+        ws.finish()

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.http import dump_cookie
 
+from auth.bearer import BearerError
 from auth.identity import (
     AUTH_METHOD_ENVIRON_KEY,
     LOGOUT_TOKEN_ENVIRON_KEY,
@@ -155,8 +156,20 @@ class Gate:
             self.allowed_origins
         ):
             return json_response(start_response, 403, _FOREIGN_ORIGIN)
+        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        method = "bearer" if scheme.lower() == "bearer" else "session"
         try:
-            identity = self.resolver.resolve(environ)
+            if method == "bearer":
+                identity = self.resolver.resolve_bearer(token.strip())
+            else:
+                identity = self.resolver.resolve(environ)
+        except BearerError as error:
+            return json_response(
+                start_response,
+                401,
+                {"error": "invalid_token", "message": f"Access token refused: {error}."},
+                [("WWW-Authenticate", 'Bearer realm="portal", error="invalid_token"')],
+            )
         except (SQLAlchemyError, ValueError):
             log.exception("could not check the session for %s", self.product.key)
             return self._unavailable(environ, start_response)
@@ -170,7 +183,7 @@ class Gate:
         environ[USER_ENVIRON_KEY] = identity.user
         environ[PRODUCT_ENVIRON_KEY] = self.product
         environ[LOGOUT_TOKEN_ENVIRON_KEY] = identity.logout_token
-        environ[AUTH_METHOD_ENVIRON_KEY] = "session"
+        environ[AUTH_METHOD_ENVIRON_KEY] = method
         environ["REMOTE_USER"] = identity.user.subject
         if self.sockets is not None and is_websocket(environ):
             environ[SOCKET_GUARD_ENVIRON_KEY] = self.sockets.guard(identity, self.product)
@@ -200,7 +213,8 @@ class Gate:
     def _blocked(
         self, identity: Identity, environ: dict, start_response: Callable
     ) -> Iterable[bytes]:
-        self.resolver.end_session(identity.session_id)
+        if identity.session_id:
+            self.resolver.end_session(identity.session_id)
         clear = dump_cookie(
             COOKIE_NAME,
             "",

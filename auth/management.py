@@ -58,20 +58,36 @@ def _number(value: Any, what: str) -> int:
 class ManagementClient:
     """Thread-safe; build one per process (the token is shared per credentials anyway)."""
 
-    def __init__(self, *, issuer: str, client_id: str, client_secret: str,
-                 audience: str | None = None, timeout: float = 10.0,
-                 max_retries: int = 5) -> None:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        client_id: str,
+        client_secret: str,
+        audience: str | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 5,
+    ) -> None:
         base = issuer.rstrip("/")
         self.api_url = base + "/api/v2"
         self.timeout = timeout
         self.max_retries = max_retries
         self._tokens = shared_token_source(
-            base + "/oauth/token", client_id, client_secret, audience or self.api_url + "/",
-            timeout=timeout, max_retries=max_retries,
+            base + "/oauth/token",
+            client_id,
+            client_secret,
+            audience or self.api_url + "/",
+            timeout=timeout,
+            max_retries=max_retries,
         )
         self._http = httpx.Client(timeout=timeout)
-        self._api = Auth0(base_url=self.api_url, token=self._tokens, timeout=timeout,
-                          max_retries=max_retries, httpx_client=self._http)
+        self._api = Auth0(
+            base_url=self.api_url,
+            token=self._tokens,
+            timeout=timeout,
+            max_retries=max_retries,
+            httpx_client=self._http,
+        )
         self._roles_lock = threading.Lock()
         self._role_ids: dict[str, str] | None = None
 
@@ -80,8 +96,14 @@ class ManagementClient:
 
     # -- the one place SDK calls are made -------------------------------------------------------
 
-    def _call(self, what: str, call: Callable[[], T],
-              not_found: type[ManagementError] = ManagementError, *, retried: bool = False) -> T:
+    def _call(
+        self,
+        what: str,
+        call: Callable[[], T],
+        not_found: type[ManagementError] = ManagementError,
+        *,
+        retried: bool = False,
+    ) -> T:
         """Run one SDK call, turning every failure into a ManagementError about ``what``.
 
         A 401 means the cached token was refused (a rotated key, a changed grant): fetch a new
@@ -96,23 +118,26 @@ class ManagementClient:
         except ApiError as error:
             raise self._refused(what, error, not_found) from None
         except ParsingError as error:
-            raise ManagementError(f"Auth0 answered {what} in an unexpected shape: "
-                                  f"{error.cause or excerpt(error.body)}",
-                                  error.status_code) from None
+            raise ManagementError(
+                f"Auth0 answered {what} in an unexpected shape: "
+                f"{error.cause or excerpt(error.body)}",
+                error.status_code,
+            ) from None
         except httpx.TimeoutException:
             raise ManagementError(
-                f"Auth0 did not answer within {self.timeout:g} s ({what})") from None
+                f"Auth0 did not answer within {self.timeout:g} s ({what})"
+            ) from None
         except httpx.HTTPError as error:
             raise ManagementError(f"Auth0 could not be reached ({what}): {error}") from None
         return self._call(what, call, not_found, retried=True)
 
     @staticmethod
-    def _refused(what: str, error: ApiError,
-                 not_found: type[ManagementError]) -> ManagementError:
+    def _refused(what: str, error: ApiError, not_found: type[ManagementError]) -> ManagementError:
         status = error.status_code
         if status is not None and 200 <= status < 300:
-            return ManagementError(f"Auth0 answered {what} with malformed JSON: "
-                                   f"{excerpt(error.body)}", status)
+            return ManagementError(
+                f"Auth0 answered {what} with malformed JSON: {excerpt(error.body)}", status
+            )
         code, message = error_fields(error.body)
         kind = not_found if status == 404 else ManagementError
         return kind(f"Auth0 refused {what}: {status} {code}: {message}", status)
@@ -125,13 +150,17 @@ class ManagementClient:
         return remote_user(user.model_dump(), f"Auth0's answer to {what}")
 
     def set_blocked(self, user_id: str, blocked: bool) -> None:
-        self._call(f"PATCH users/{user_id}",
-                   partial(self._api.users.update, user_id, blocked=blocked), UserNotFound)
+        self._call(
+            f"PATCH users/{user_id}",
+            partial(self._api.users.update, user_id, blocked=blocked),
+            UserNotFound,
+        )
 
     def count_users(self) -> int:
         """How many users the tenant has (for progress bars: Auth0 may round large totals)."""
-        page = self._call("GET users", partial(
-            self._api.users.list, page=0, per_page=1, include_totals=True))
+        page = self._call(
+            "GET users", partial(self._api.users.list, page=0, per_page=1, include_totals=True)
+        )
         return _number(page.response.total, "GET users")
 
     def search_users(self, query: str, per_page: int = 100) -> Iterator[RemoteUser]:
@@ -146,13 +175,23 @@ class ManagementClient:
         seen = 0
         for page in range(PAGING_CAP // per_page):
             what = f"GET users?q={query} (page {page})"
-            result = self._call(what, partial(
-                self._api.users.list, q=query, page=page, per_page=per_page,
-                include_totals=True, sort="created_at:1"))
+            result = self._call(
+                what,
+                partial(
+                    self._api.users.list,
+                    q=query,
+                    page=page,
+                    per_page=per_page,
+                    include_totals=True,
+                    sort="created_at:1",
+                ),
+            )
             total = _number(result.response.total, what)
             if total > reachable:
-                raise ManagementError(f"more than {reachable} users match {query!r} ({total}): "
-                                      "Auth0 pages through only 1000; use export_users")
+                raise ManagementError(
+                    f"more than {reachable} users match {query!r} ({total}): "
+                    "Auth0 pages through only 1000; use export_users"
+                )
             users = result.response.users or []
             for user in users:
                 yield remote_user(user.model_dump(), f"Auth0's answer to {what}")
@@ -178,8 +217,9 @@ class ManagementClient:
         found: dict[str, str] = {}
         for page in range(PAGING_CAP // 100):
             what = f"GET roles (page {page})"
-            result = self._call(what, partial(
-                self._api.roles.list, page=page, per_page=100, include_totals=True))
+            result = self._call(
+                what, partial(self._api.roles.list, page=page, per_page=100, include_totals=True)
+            )
             roles = result.response.roles or []
             for role in roles:
                 if not isinstance(role.id, str) or not isinstance(role.name, str):
@@ -200,9 +240,17 @@ class ManagementClient:
         names: list[str] = []
         for page in range(PAGING_CAP // 100):
             what = f"GET users/{user_id}/roles"
-            result = self._call(what, partial(
-                self._api.users.roles.list, user_id, page=page, per_page=100,
-                include_totals=True), UserNotFound)
+            result = self._call(
+                what,
+                partial(
+                    self._api.users.roles.list,
+                    user_id,
+                    page=page,
+                    per_page=100,
+                    include_totals=True,
+                ),
+                UserNotFound,
+            )
             roles = result.response.roles or []
             if not all(isinstance(role.name, str) for role in roles):
                 raise ManagementError(f"Auth0 answered {what} with a role without a name")
@@ -217,8 +265,9 @@ class ManagementClient:
         checkpoint: str | None = None
         while True:
             what = f"GET roles/{role_id}/users"
-            result = self._call(what, partial(
-                self._api.roles.users.list, role_id, from_=checkpoint, take=100))
+            result = self._call(
+                what, partial(self._api.roles.users.list, role_id, from_=checkpoint, take=100)
+            )
             for member in result.response.users or []:
                 if not isinstance(member.user_id, str) or not member.user_id:
                     raise ManagementError(f"Auth0 answered {what} with a member without user_id")
@@ -237,22 +286,29 @@ class ManagementClient:
         the user with less access, never more.
         """
         others = [self._role_id(name) for name in TIER_ROLES if name != tier.value]
-        self._call(f"DELETE users/{user_id}/roles",
-                   partial(self._api.users.roles.delete, user_id, roles=others), UserNotFound)
+        self._call(
+            f"DELETE users/{user_id}/roles",
+            partial(self._api.users.roles.delete, user_id, roles=others),
+            UserNotFound,
+        )
         if tier is not Tier.STABLE:
-            self._call(f"POST users/{user_id}/roles", partial(
-                self._api.users.roles.assign, user_id, roles=[self._role_id(tier.value)]),
-                UserNotFound)
+            self._call(
+                f"POST users/{user_id}/roles",
+                partial(self._api.users.roles.assign, user_id, roles=[self._role_id(tier.value)]),
+                UserNotFound,
+            )
 
     # -- export ----------------------------------------------------------------------------------
 
-    def export_users(self, poll_interval: float = 1.0,
-                     timeout: float = 600) -> Iterator[RemoteUser]:
+    def export_users(
+        self, poll_interval: float = 1.0, timeout: float = 600
+    ) -> Iterator[RemoteUser]:
         """Every user, through an export job (no 1000 cap), streamed in constant memory."""
         return self.export_users_from(None, 0, poll_interval=poll_interval, timeout=timeout)[1]
 
-    def export_users_from(self, job_id: str | None, skip: int, *, poll_interval: float = 1.0,
-                          timeout: float = 600) -> tuple[str, Iterator[RemoteUser]]:
+    def export_users_from(
+        self, job_id: str | None, skip: int, *, poll_interval: float = 1.0, timeout: float = 600
+    ) -> tuple[str, Iterator[RemoteUser]]:
         """Start an export (``job_id=None``) or go back to one, and read it from user ``skip``.
 
         Returns the job id at once (the job is created before this returns), so a caller can
@@ -263,16 +319,25 @@ class ManagementClient:
         """
         if job_id is None:
             fields = [CreateExportUsersFields(name=name) for name in EXPORT_FIELDS]
-            job = self._call("POST jobs/users-exports", partial(
-                self._api.jobs.users_exports.create, format="json", fields=fields))
+            job = self._call(
+                "POST jobs/users-exports",
+                partial(self._api.jobs.users_exports.create, format="json", fields=fields),
+            )
             job_id = job.id
         return job_id, self._read_export(job_id, skip, poll_interval, timeout)
 
-    def _read_export(self, job_id: str, skip: int, poll_interval: float,
-                     timeout: float) -> Iterator[RemoteUser]:
+    def _read_export(
+        self, job_id: str, skip: int, poll_interval: float, timeout: float
+    ) -> Iterator[RemoteUser]:
         location = self._wait_for_export(job_id, poll_interval, timeout)
-        yield from download_export(self._http, location, skip, what=f"export {job_id}",
-                                   timeout=self.timeout, max_retries=self.max_retries)
+        yield from download_export(
+            self._http,
+            location,
+            skip,
+            what=f"export {job_id}",
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+        )
 
     def _wait_for_export(self, job_id: str, poll_interval: float, timeout: float) -> str:
         what = f"GET jobs/{job_id}"
@@ -284,9 +349,12 @@ class ManagementClient:
                     raise ManagementError(f"Auth0 answered {what}: completed but no location")
                 return job.location
             if job.status == "failed":
-                raise ManagementError(f"Auth0's export job {job_id} failed: "
-                                      f"{job.status_details or 'no details'}")
+                raise ManagementError(
+                    f"Auth0's export job {job_id} failed: {job.status_details or 'no details'}"
+                )
             if time.monotonic() + poll_interval > deadline:
-                raise ManagementError(f"Auth0's export job {job_id} did not finish within "
-                                      f"{timeout:g} s (last status: {job.status})")
+                raise ManagementError(
+                    f"Auth0's export job {job_id} did not finish within "
+                    f"{timeout:g} s (last status: {job.status})"
+                )
             time.sleep(poll_interval)

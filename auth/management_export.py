@@ -20,8 +20,9 @@ _GZIP = zlib.MAX_WBITS | 16
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
 
-def download_export(http: httpx.Client, url: str, skip: int, *, what: str, timeout: float,
-                    max_retries: int) -> Iterator[RemoteUser]:
+def download_export(
+    http: httpx.Client, url: str, skip: int, *, what: str, timeout: float, max_retries: int
+) -> Iterator[RemoteUser]:
     """The users in the export file at ``url`` (a presigned URL: no token is sent), after the
     first ``skip``. Retries a refused start; a break mid-file raises (resume with ``skip``)."""
     for attempt in range(max_retries + 1):
@@ -30,14 +31,17 @@ def download_export(http: httpx.Client, url: str, skip: int, *, what: str, timeo
                 if response.status_code in _RETRYABLE and attempt < max_retries:
                     wait = retry_wait(response.headers, attempt)
                 elif response.status_code != 200:
-                    raise ManagementError(f"Auth0 refused the download of {what}: "
-                                          f"{response.status_code}", response.status_code)
+                    raise ManagementError(
+                        f"Auth0 refused the download of {what}: {response.status_code}",
+                        response.status_code,
+                    )
                 else:
                     yield from read_ndjson_gzip(response.iter_raw(), skip, what)
                     return
         except httpx.TimeoutException:
-            raise ManagementError(f"Auth0 did not answer within {timeout:g} s "
-                                  f"(download of {what})") from None
+            raise ManagementError(
+                f"Auth0 did not answer within {timeout:g} s (download of {what})"
+            ) from None
         except httpx.HTTPError as error:
             raise ManagementError(f"the download of {what} broke off: {error}") from None
         time.sleep(wait)

@@ -24,9 +24,17 @@ _RETRYABLE = frozenset({429, 500, 502, 503, 504})
 class TokenSource:
     """A callable giving a valid bearer token, thread-safe, fetching only when needed."""
 
-    def __init__(self, token_url: str, client_id: str, client_secret: str, audience: str, *,
-                 timeout: float = 10.0, max_retries: int = 5,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        audience: str,
+        *,
+        timeout: float = 10.0,
+        max_retries: int = 5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.token_url = token_url
         self._form = {
             "grant_type": "client_credentials",
@@ -60,7 +68,8 @@ class TokenSource:
                 response = httpx.post(self.token_url, data=self._form, timeout=self.timeout)
             except httpx.TimeoutException:
                 raise ManagementError(
-                    f"Auth0 did not answer within {self.timeout:g} s ({what})") from None
+                    f"Auth0 did not answer within {self.timeout:g} s ({what})"
+                ) from None
             except httpx.HTTPError as error:
                 raise ManagementError(f"Auth0 could not be reached ({what}): {error}") from None
             if response.status_code not in _RETRYABLE or attempt == self.max_retries:
@@ -79,8 +88,10 @@ class TokenSource:
         token = body.get("access_token") if isinstance(body, dict) else None
         lifetime = body.get("expires_in") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token or not isinstance(lifetime, int | float):
-            raise ManagementError(f"Auth0 answered {what} without a token and its lifetime: "
-                                  f"{excerpt(body)}", response.status_code)
+            raise ManagementError(
+                f"Auth0 answered {what} without a token and its lifetime: {excerpt(body)}",
+                response.status_code,
+            )
         return token, float(lifetime)
 
 
@@ -88,12 +99,25 @@ _shared: dict[tuple[str, str, str, str], TokenSource] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_token_source(token_url: str, client_id: str, client_secret: str, audience: str, *,
-                        timeout: float, max_retries: int) -> TokenSource:
+def shared_token_source(
+    token_url: str,
+    client_id: str,
+    client_secret: str,
+    audience: str,
+    *,
+    timeout: float,
+    max_retries: int,
+) -> TokenSource:
     """The process's one token source for these credentials (created on first use)."""
     key = (token_url, client_id, client_secret, audience)
     with _shared_lock:
         if key not in _shared:
-            _shared[key] = TokenSource(token_url, client_id, client_secret, audience,
-                                       timeout=timeout, max_retries=max_retries)
+            _shared[key] = TokenSource(
+                token_url,
+                client_id,
+                client_secret,
+                audience,
+                timeout=timeout,
+                max_retries=max_retries,
+            )
         return _shared[key]

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from werkzeug.http import parse_cookie
 
+from auth.bearer import BearerError, BearerVerifier, token_fingerprint
 from auth.identity import PortalUser, ProductInfo
 from auth.sessions import COOKIE_NAME, SessionStore
-from db.users import to_portal_user
+from db.users import to_portal_user, user_with_grants
 
 MAX_CACHED = 10_000
 
@@ -36,9 +37,15 @@ class Identity:
 class IdentityResolver:
     """Cookie -> Identity; `forget` and `end_session` make this worker drop an answer at once."""
 
-    def __init__(self, store: SessionStore, cache_seconds: float) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        cache_seconds: float,
+        bearer: BearerVerifier | None = None,
+    ) -> None:
         self.store = store
         self.cache_seconds = cache_seconds
+        self.bearer = bearer
         self._cache: dict[str, tuple[float, Identity | None]] = {}
         self._forgotten = 0
         self._lock = threading.Lock()
@@ -66,6 +73,36 @@ class IdentityResolver:
                 if len(self._cache) >= MAX_CACHED:
                     self._cache.clear()
             self._cache[raw_id] = (now + self.cache_seconds, identity)
+        return identity
+
+    def resolve_bearer(self, token: str) -> Identity:
+        """The identity of an access token: its tier is the lower of the token's and the user
+        table's (a downgrade applies before the token expires); BearerError when refused."""
+        if self.bearer is None:
+            raise BearerError("access tokens are not accepted: the portal has no API audience")
+        key = "bearer:" + token_fingerprint(token)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and hit[0] > now and hit[1] is not None:
+            return hit[1]
+        claims = self.bearer.verify(token)
+        found = user_with_grants(self.store.database, claims.subject)
+        if found is None:
+            raise BearerError("the token's user has never signed in to the portal")
+        user, grants = found
+        portal_user = to_portal_user(user)
+        tier = min(claims.tier, portal_user.tier, key=lambda t: t.rank)
+        identity = Identity(
+            user=replace(portal_user, tier=tier),
+            blocked=user.refused,
+            session_id="",
+            logout_token="",
+            grants=grants,
+        )
+        lifetime = min(self.cache_seconds, claims.expires_at - time.time())
+        with self._lock:
+            self._cache[key] = (now + lifetime, identity)
         return identity
 
     def forget(self, raw_id: str) -> None:

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, Signer
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session as DbSession
 
 from db.engine import Database
-from db.models import Grant, Session, User, utcnow
+from db.models import Session, User, utcnow
+from db.users import active_grants
 
 COOKIE_NAME = "portal_session"
 ANONYMOUS_LIFETIME = timedelta(minutes=15)
@@ -39,19 +39,6 @@ class SignedInSession:
     raw_id: str
     user: User
     grants: frozenset[str]
-
-
-def active_grants(db: DbSession, user_id: int, now: datetime) -> frozenset[str]:
-    """Products (`tier/name`) granted to the user above their tier, not revoked or expired."""
-    return frozenset(
-        db.scalars(
-            select(Grant.product).where(
-                Grant.user_id == user_id,
-                Grant.revoked_at.is_(None),
-                (Grant.expires_at.is_(None)) | (Grant.expires_at > now),
-            )
-        )
-    )
 
 
 def session_key(raw_id: str) -> str:

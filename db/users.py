@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from auth.identity import PortalUser
 from auth.tiers import Tier
 from db.engine import Database
-from db.models import User, utcnow
+from db.models import Grant, User, utcnow
 
 
 @dataclass(frozen=True)
@@ -64,3 +65,25 @@ def _upsert(session: Session, sign_in: SignIn) -> User:
     user.last_login_at = utcnow()
     session.flush()
     return user
+
+
+def active_grants(db: Session, user_id: int, now: datetime) -> frozenset[str]:
+    """Products (`tier/name`) granted to the user above their tier, not revoked or expired."""
+    return frozenset(
+        db.scalars(
+            select(Grant.product).where(
+                Grant.user_id == user_id,
+                Grant.revoked_at.is_(None),
+                (Grant.expires_at.is_(None)) | (Grant.expires_at > now),
+            )
+        )
+    )
+
+
+def user_with_grants(database: Database, subject: str) -> tuple[User, frozenset[str]] | None:
+    """A user by subject with their active grants: what a bearer token's identity needs."""
+    with database.transaction() as db:
+        user = db.scalars(select(User).where(User.subject == subject)).one_or_none()
+        if user is None:
+            return None
+        return user, active_grants(db, user.id, utcnow())

@@ -85,6 +85,7 @@ def dev_idp_settings(settings: Settings, *, issuer: str, portal_url: str) -> Dev
         redirect_uris=(f"{portal_url}/callback",),
         post_logout_redirect_uris=(f"{portal_url}/",),
         roles_claim=settings.roles_claim,
+        audience=settings.api_audience,
         management_client_id=management[0],
         management_client_secret=management[1],
         management_rate_limit=settings.dev_idp_management_rate_limit,

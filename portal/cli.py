@@ -144,6 +144,29 @@ def purge_sessions(days: int) -> None:
     click.echo(f"Removed {removed} ended sessions.")
 
 
+@main.command()
+@click.argument("user", default="devel")
+def token(user: str) -> None:
+    """Print an access token for a demo user (a tier name) or any development provider user.
+
+    Development only: it asks the built-in identity provider directly, as a sign-in would.
+    """
+    from auth.devidp import DEMO_USERS, create_dev_idp
+    from portal.application import dev_idp_settings
+
+    settings = _settings()
+    if not settings.uses_dev_idp:
+        raise click.ClickException("`portal token` works with the development identity provider")
+    emails = {Tier.from_roles(u.roles).value: u.email for u in DEMO_USERS}
+    idp = create_dev_idp(
+        dev_idp_settings(settings, issuer=settings.issuer, portal_url=settings.base_url)
+    )
+    try:
+        click.echo(idp.extensions["devidp"].access_token_for(emails.get(user, user)))
+    except LookupError as error:
+        raise click.ClickException(str(error)) from None
+
+
 @main.command("dev-idp")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5001, show_default=True, type=int)

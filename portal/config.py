@@ -23,6 +23,7 @@ DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 DEV_IDP_MOUNT = "/idp"
 DEV_CLIENT_ID = "portal-dev"
 DEV_MANAGEMENT_CLIENT_ID = "portal-dev-management"
+DEV_API_AUDIENCE = "portal-api"
 MIN_SECRET_LENGTH = 32
 _WEAK_SECRETS = {"changeme", "change-me", "secret", "dev", "development", "password", "portal"}
 
@@ -58,6 +59,7 @@ class Settings:
     sync_batch_size: int = 500
     websocket_origins: tuple[str, ...] = ()
     incremental_sync_minutes: int = 0
+    oidc_audience: str = ""
     management_domain_issuer: str = ""
 
     @property
@@ -71,6 +73,11 @@ class Settings:
     @property
     def issuer(self) -> str:
         return self.oidc_issuer or f"{self.base_url}{DEV_IDP_MOUNT}"
+
+    @property
+    def api_audience(self) -> str:
+        """The `aud` bearer tokens must carry; empty turns bearer tokens off."""
+        return self.oidc_audience or (DEV_API_AUDIENCE if self.uses_dev_idp else "")
 
     @property
     def client_id(self) -> str:
@@ -259,6 +266,7 @@ def load_settings(
         management_client_secret=env.get("AUTH0_MANAGEMENT_CLIENT_SECRET", "").strip(),
         webhook_secret=webhook_secret,
         incremental_sync_minutes=_env_count(env, "PORTAL_INCREMENTAL_SYNC_MINUTES"),
+        oidc_audience=env.get("OIDC_AUDIENCE", "").strip(),
         websocket_origins=tuple(
             origin.rstrip("/") for origin in env.get("PORTAL_WEBSOCKET_ORIGINS", "").split()
         ),

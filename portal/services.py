@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import requests
+
+from auth.bearer import HTTP_TIMEOUT, BearerVerifier, IssuerKeys
 from auth.management import ManagementClient
 from auth.resolver import IdentityResolver
 from auth.sessions import SessionStore
@@ -64,7 +67,9 @@ class Services:
             idle=timedelta(minutes=settings.session_idle_minutes),
             lifetime=timedelta(hours=settings.session_max_hours),
         )
-        resolver = IdentityResolver(store, settings.identity_cache_seconds)
+        resolver = IdentityResolver(
+            store, settings.identity_cache_seconds, bearer=_bearer_verifier(settings)
+        )
         return cls(
             settings=settings,
             database=database,
@@ -74,3 +79,21 @@ class Services:
             pages=ErrorPages(settings.site_name),
             discovery=discovery,
         )
+
+
+def _bearer_verifier(settings: Settings) -> BearerVerifier | None:
+    if not settings.api_audience:
+        return None
+    discovery_url = settings.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+    def jwks_uri() -> str:
+        response = requests.get(discovery_url, timeout=HTTP_TIMEOUT)
+        response.raise_for_status()
+        return response.json()["jwks_uri"]
+
+    return BearerVerifier(
+        issuer=settings.issuer,
+        audience=settings.api_audience,
+        keys=IssuerKeys(jwks_uri),
+        roles_claim=settings.roles_claim,
+    )

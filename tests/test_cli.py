@@ -92,3 +92,22 @@ def test_a_production_start_without_a_secret_names_it(run, monkeypatch):
     result = run("apps")
     assert result.exit_code == 1
     assert "SECRET_KEY is required in production" in result.output
+
+
+def test_token_prints_an_access_token_for_a_demo_user(run):
+    import jwt
+
+    result = run("token", "ea")
+    assert result.exit_code == 0
+    claims = jwt.decode(result.output.strip(), options={"verify_signature": False})
+    assert (claims["sub"], claims["aud"], claims["https://portal/roles"]) == (
+        "auth0|demo-ea",
+        "portal-api",
+        ["ea"],
+    )
+
+
+def test_token_for_an_unknown_user_says_so(run):
+    result = run("token", "nobody@example.org")
+    assert result.exit_code == 1
+    assert "no active user 'nobody@example.org'" in result.output

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import select
 
 from .management_api import register_management_api
 from .management_http import Faults, RateLimiter
-from .server import create_authorization_server, create_resource_protector
+from .models import User
+from .server import (
+    DevClient,
+    DevTokenGenerator,
+    Principal,
+    create_authorization_server,
+    create_resource_protector,
+)
 from .settings import PRODUCTION_REFUSAL, DevIdpRefused, DevIdpSettings
 from .store import DevIdpStore
 from .views import register_views
@@ -40,6 +49,24 @@ class DevIdp:
     server: AuthorizationServer
     rate_limiter: RateLimiter
     faults: Faults = field(default_factory=Faults)
+
+    def access_token_for(self, email: str, scope: str = "openid profile email") -> str:
+        """The access token this user's sign-in would get, without a browser (`portal token`)."""
+        with self.store.sessions() as db:
+            subject = db.scalar(select(User.subject).where(User.email == email.strip().lower()))
+        user = self.store.get_user(subject) if subject else None
+        if user is None or user.blocked:
+            raise LookupError(f"no active user {email!r} at the development identity provider")
+        generator = DevTokenGenerator(self.settings, self.store)
+        principal = Principal(user, sid="", auth_time=int(time.time()))
+        token = generator.generate(
+            "authorization_code",
+            DevClient(self.settings),
+            principal,
+            scope,
+            include_refresh_token=False,
+        )
+        return token["access_token"]
 
 
 def create_dev_idp(settings: DevIdpSettings) -> Flask:

@@ -156,8 +156,9 @@ class UserDirectory:
             row = db.get(Role, role_id)
         return DevIdpRole(row.id, row.name, row.description) if row else None
 
-    def _role_ids(self, names: Iterable[str], *, create: bool = False,
-                  description: str = "") -> dict[str, str]:
+    def _role_ids(
+        self, names: Iterable[str], *, create: bool = False, description: str = ""
+    ) -> dict[str, str]:
         wanted = set(names)
         with self._session() as db:
             found = dict(db.execute(select(Role.name, Role.id).where(Role.name.in_(wanted))).all())
@@ -165,8 +166,13 @@ class UserDirectory:
             role_id = _new_role_id(name)
             try:
                 with self._session.begin() as db:
-                    db.add(Role(id=role_id, name=name,
-                                description=description or DEFAULT_ROLES.get(name, "")))
+                    db.add(
+                        Role(
+                            id=role_id,
+                            name=name,
+                            description=description or DEFAULT_ROLES.get(name, ""),
+                        )
+                    )
             except IntegrityError:
                 with self._session() as db:
                     role_id = db.scalar(select(Role.id).where(Role.name == name)) or role_id
@@ -190,19 +196,25 @@ class UserDirectory:
 
     def remove_roles(self, subject: str, role_ids: Iterable[str]) -> None:
         with self._session.begin() as db:
-            db.execute(delete(UserRole).where(
-                UserRole.subject == subject, UserRole.role_id.in_(set(role_ids))))
+            db.execute(
+                delete(UserRole).where(
+                    UserRole.subject == subject, UserRole.role_id.in_(set(role_ids))
+                )
+            )
 
     def user_roles(self, subject: str) -> list[DevIdpRole]:
         with self._session() as db:
             rows = db.scalars(
-                select(Role).join(UserRole, UserRole.role_id == Role.id)
-                .where(UserRole.subject == subject).order_by(Role.name)
+                select(Role)
+                .join(UserRole, UserRole.role_id == Role.id)
+                .where(UserRole.subject == subject)
+                .order_by(Role.name)
             ).all()
         return [DevIdpRole(r.id, r.name, r.description) for r in rows]
 
-    def role_members(self, role_id: str, *, after: str | None = None, offset: int = 0,
-                     limit: int = 50) -> list[DevIdpUser]:
+    def role_members(
+        self, role_id: str, *, after: str | None = None, offset: int = 0, limit: int = 50
+    ) -> list[DevIdpUser]:
         """Members in subject order: ``after`` a subject (checkpoint paging) or from ``offset``."""
         query = select(UserRole.subject).where(UserRole.role_id == role_id)
         if after is not None:
@@ -210,8 +222,7 @@ class UserDirectory:
         query = query.order_by(UserRole.subject).offset(offset).limit(limit)
         with self._session() as db:
             rows = db.scalars(
-                select(User).where(User.subject.in_(query.scalar_subquery()))
-                .order_by(User.subject)
+                select(User).where(User.subject.in_(query.scalar_subquery())).order_by(User.subject)
             ).all()
         return [_to_user(row, ()) for row in rows]
 
@@ -229,11 +240,17 @@ class UserDirectory:
             raise ValueError(f"a user with email {email!r} already exists")
         return subject
 
-    def _insert_user(self, subject: str, email: str, password: str, roles: Sequence[str],
-                     name: str) -> bool:
+    def _insert_user(
+        self, subject: str, email: str, password: str, roles: Sequence[str], name: str
+    ) -> bool:
         email = email.strip().lower()
-        row = User(subject=subject, email=email, name=name, picture=gravatar(email),
-                   password_hash=generate_password_hash(password, method=_PASSWORD_METHOD))
+        row = User(
+            subject=subject,
+            email=email,
+            name=name,
+            picture=gravatar(email),
+            password_hash=generate_password_hash(password, method=_PASSWORD_METHOD),
+        )
         try:
             with self._session.begin() as db:
                 db.add(row)
@@ -272,8 +289,11 @@ class UserDirectory:
         names = list(row.get("roles") or ())
         for name in set(names) - role_ids.keys():
             role_ids[name] = _new_role_id(name)
-            db.execute(insert(Role).values(id=role_ids[name], name=name,
-                                           description=DEFAULT_ROLES.get(name, "")))
+            db.execute(
+                insert(Role).values(
+                    id=role_ids[name], name=name, description=DEFAULT_ROLES.get(name, "")
+                )
+            )
         return {
             "subject": row.get("user_id") or "auth0|" + secrets.token_hex(12),
             "email": email,
@@ -293,8 +313,9 @@ class UserDirectory:
             return 0
         links = [{"role_id": r, "subject": u["subject"]} for u in batch for r in u["role_ids"]]
         connection = db.connection()
-        connection.execute(insert(User.__table__),
-                           [{k: v for k, v in u.items() if k != "role_ids"} for u in batch])
+        connection.execute(
+            insert(User.__table__), [{k: v for k, v in u.items() if k != "role_ids"} for u in batch]
+        )
         if links:
             connection.execute(insert(UserRole.__table__), links)
         return len(batch)
@@ -305,8 +326,10 @@ class UserDirectory:
             if row is None:
                 return None
             roles = db.scalars(
-                select(Role.name).join(UserRole, UserRole.role_id == Role.id)
-                .where(UserRole.subject == subject).order_by(Role.name)
+                select(Role.name)
+                .join(UserRole, UserRole.role_id == Role.id)
+                .where(UserRole.subject == subject)
+                .order_by(Role.name)
             ).all()
         return _to_user(row, roles)
 
@@ -344,9 +367,15 @@ class UserDirectory:
         with self._session() as db:
             return db.scalar(query) or 0
 
-    def list_users(self, criteria: Sequence[Criterion] = (), *, sort: str = "created_at",
-                   descending: bool = False, offset: int = 0,
-                   limit: int = 50) -> list[DevIdpUser]:
+    def list_users(
+        self,
+        criteria: Sequence[Criterion] = (),
+        *,
+        sort: str = "created_at",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> list[DevIdpUser]:
         """One page of matching users (without roles), in a stable order."""
         column = _COLUMNS[sort]
         order = [column.desc(), User.subject.desc()] if descending else [column, User.subject]

@@ -36,13 +36,22 @@ def _field_spec(fields: Any) -> list[dict[str, str]]:
     if fields is None:
         return []
     if not isinstance(fields, list) or not all(
-        isinstance(f, dict) and isinstance(f.get("name"), str) and f["name"]
-        and isinstance(f.get("export_as", ""), str) for f in fields
+        isinstance(f, dict)
+        and isinstance(f.get("name"), str)
+        and f["name"]
+        and isinstance(f.get("export_as", ""), str)
+        for f in fields
     ):
-        raise Auth0Error(400, "Payload validation error: 'fields' must be a list of "
-                         "{\"name\": string, \"export_as\": string}", "invalid_body")
-    return [{"name": f["name"], **({"export_as": f["export_as"]} if "export_as" in f else {})}
-            for f in fields]
+        raise Auth0Error(
+            400,
+            "Payload validation error: 'fields' must be a list of "
+            '{"name": string, "export_as": string}',
+            "invalid_body",
+        )
+    return [
+        {"name": f["name"], **({"export_as": f["export_as"]} if "export_as" in f else {})}
+        for f in fields
+    ]
 
 
 def _pick(user: dict[str, Any], fields: list[dict[str, str]]) -> dict[str, Any]:
@@ -86,13 +95,19 @@ class ExportJobs:
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         if body.get("format", "json") != "json":
-            raise Auth0Error(400, "The development provider exports format json only "
-                             "(gzipped NDJSON, as Auth0's json format).", "invalid_body")
+            raise Auth0Error(
+                400,
+                "The development provider exports format json only "
+                "(gzipped NDJSON, as Auth0's json format).",
+                "invalid_body",
+            )
         limit = body.get("limit")
-        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
-                                  or limit < 1):
-            raise Auth0Error(400, "Payload validation error: 'limit' must be a positive integer",
-                             "invalid_body")
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
+        ):
+            raise Auth0Error(
+                400, "Payload validation error: 'limit' must be a positive integer", "invalid_body"
+            )
         spec = {"fields": _field_spec(body.get("fields")), "limit": limit}
         job = ExportJob(id="job_" + secrets.token_hex(8), spec_json=json.dumps(spec))
         with self.store.sessions.begin() as db:
@@ -102,8 +117,9 @@ class ExportJobs:
     def poll(self, job_id: str) -> dict[str, Any]:
         """The job as Auth0 shows it; the second poll writes the file and completes it."""
         with self.store.sessions.begin() as db:
-            db.execute(update(ExportJob).where(ExportJob.id == job_id)
-                       .values(polls=ExportJob.polls + 1))
+            db.execute(
+                update(ExportJob).where(ExportJob.id == job_id).values(polls=ExportJob.polls + 1)
+            )
             job = db.get(ExportJob, job_id)
         if job is None:
             raise Auth0Error(404, "The job does not exist.", "inexistent_job")
@@ -116,17 +132,20 @@ class ExportJobs:
 
     def _set_status(self, job_id: str, status: str, token: str | None = None) -> ExportJob:
         with self.store.sessions.begin() as db:
-            db.execute(update(ExportJob).where(ExportJob.id == job_id)
-                       .values(status=status, token=token))
+            db.execute(
+                update(ExportJob).where(ExportJob.id == job_id).values(status=status, token=token)
+            )
             return db.scalars(select(ExportJob).where(ExportJob.id == job_id)).one()
 
     def _claim(self, job_id: str) -> bool:
         with self.store.sessions.begin() as db:
-            return bool(db.execute(
-                update(ExportJob)
-                .where(ExportJob.id == job_id, ExportJob.status == "pending")
-                .values(status="processing")
-            ).rowcount)
+            return bool(
+                db.execute(
+                    update(ExportJob)
+                    .where(ExportJob.id == job_id, ExportJob.status == "pending")
+                    .values(status="processing")
+                ).rowcount
+            )
 
     def _complete(self, job: ExportJob) -> ExportJob:
         spec = json.loads(job.spec_json)

@@ -41,35 +41,59 @@ from .store import DevIdpStore
 #: Paths (relative to the mount) whose errors are answered in Auth0's JSON shape.
 MANAGEMENT_PREFIXES = ("/api/v2/", "/exports/")
 _PATCHABLE: dict[str, type] = {
-    "blocked": bool, "name": str, "email": str, "picture": str, "app_metadata": dict,
+    "blocked": bool,
+    "name": str,
+    "email": str,
+    "picture": str,
+    "app_metadata": dict,
 }
-_JSON_TYPES = {bool: "boolean", str: "string", dict: "object", list: "array", int: "integer",
-               float: "number", type(None): "null"}
+_JSON_TYPES = {
+    bool: "boolean",
+    str: "string",
+    dict: "object",
+    list: "array",
+    int: "integer",
+    float: "number",
+    type(None): "null",
+}
 
 
 def _json_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise Auth0Error(400, "Payload validation error: 'Expected type object but found type "
-                         f"{_JSON_TYPES.get(type(body), 'string')}'.", "invalid_body")
+        raise Auth0Error(
+            400,
+            "Payload validation error: 'Expected type object but found type "
+            f"{_JSON_TYPES.get(type(body), 'string')}'.",
+            "invalid_body",
+        )
     return body
 
 
 def _patch(body: dict[str, Any], user: DevIdpUser) -> dict[str, Any]:
     """The store changes a PATCH body asks for; ``app_metadata`` merges, null removes a key."""
     if not body:
-        raise Auth0Error(400, "Payload validation error: 'Too few properties defined (0), "
-                         "minimum 1'.", "invalid_body")
+        raise Auth0Error(
+            400,
+            "Payload validation error: 'Too few properties defined (0), minimum 1'.",
+            "invalid_body",
+        )
     for key, value in body.items():
         expected = _PATCHABLE.get(key)
         if expected is None:
-            raise Auth0Error(400, f"Payload validation error: 'Additional properties not "
-                             f"allowed: {key}'.", "invalid_body")
+            raise Auth0Error(
+                400,
+                f"Payload validation error: 'Additional properties not allowed: {key}'.",
+                "invalid_body",
+            )
         if not isinstance(value, expected):
-            raise Auth0Error(400, f"Payload validation error: 'Expected type "
-                             f"{_JSON_TYPES[expected]} but found type "
-                             f"{_JSON_TYPES.get(type(value), 'unknown')}' on property {key}.",
-                             "invalid_body")
+            raise Auth0Error(
+                400,
+                f"Payload validation error: 'Expected type "
+                f"{_JSON_TYPES[expected]} but found type "
+                f"{_JSON_TYPES.get(type(value), 'unknown')}' on property {key}.",
+                "invalid_body",
+            )
     changes = dict(body)
     if "app_metadata" in changes:
         merged = {**user.app_metadata, **changes["app_metadata"]}
@@ -80,8 +104,11 @@ def _patch(body: dict[str, Any], user: DevIdpUser) -> dict[str, Any]:
 def _role_ids_of(body: dict[str, Any]) -> list[str]:
     roles = body.get("roles")
     if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
-        raise Auth0Error(400, "Payload validation error: 'roles' must be a non-empty array of "
-                         "role ids.", "invalid_body")
+        raise Auth0Error(
+            400,
+            "Payload validation error: 'roles' must be a non-empty array of role ids.",
+            "invalid_body",
+        )
     return roles
 
 
@@ -102,14 +129,15 @@ def _after(checkpoint: str | None) -> str | None:
 def _paged(items: list[Any], key: str) -> Response:
     """An in-memory list paged like Auth0 pages short lists (roles)."""
     offset, limit = page_window()
-    page = items[offset:offset + limit]
+    page = items[offset : offset + limit]
     if not bool_arg("include_totals"):
         return jsonify(page)
     return jsonify({"start": offset, "limit": limit, "total": len(items), key: page})
 
 
-def register_management_api(app: Flask, settings: DevIdpSettings, store: DevIdpStore,
-                            faults: Faults, limiter: RateLimiter) -> None:
+def register_management_api(
+    app: Flask, settings: DevIdpSettings, store: DevIdpStore, faults: Faults, limiter: RateLimiter
+) -> None:
     """Faults apply to every path; the rest only when the management application is set."""
     protector = create_resource_protector(settings, store, settings.management_audience)
     api = Blueprint("management", __name__, url_prefix="/api/v2")
@@ -120,6 +148,7 @@ def register_management_api(app: Flask, settings: DevIdpSettings, store: DevIdpS
             api.add_url_rule(rule, view.__name__, view, methods=list(methods))
             scopes[f"management.{view.__name__}"] = scope
             return view
+
         return register
 
     @app.before_request
@@ -132,17 +161,20 @@ def register_management_api(app: Flask, settings: DevIdpSettings, store: DevIdpS
         try:
             token = protector.acquire_token(scopes.get(request.endpoint or ""))
         except InsufficientScopeError as error:
-            return error_response(403, f"Insufficient scope: {error.description}",
-                                  "insufficient_scope")
+            return error_response(
+                403, f"Insufficient scope: {error.description}", "insufficient_scope"
+            )
         except (MissingAuthorizationError, UnsupportedTokenTypeError):
             return error_response(401, "Missing authentication", "missing_authentication")
         except OAuth2Error as error:
-            return error_response(401, f"Invalid token: {error.get_error_description()}",
-                                  "invalid_token")
+            return error_response(
+                401, f"Invalid token: {error.get_error_description()}", "invalid_token"
+            )
         allowed, g.rate_limit_headers = limiter.hit(str(token.get("sub")))
         if not allowed:
-            return error_response(429, "Global limit has been reached", "too_many_requests",
-                                  g.rate_limit_headers)
+            return error_response(
+                429, "Global limit has been reached", "too_many_requests", g.rate_limit_headers
+            )
         return None
 
     @app.after_request
@@ -175,13 +207,21 @@ def register_management_api(app: Flask, settings: DevIdpSettings, store: DevIdpS
         offset, limit = page_window()
         criteria = parse_search(request.args.get("q", ""))
         sort, descending = parse_sort(request.args.get("sort"))
-        found = store.list_users(criteria, sort=sort, descending=descending, offset=offset,
-                                 limit=limit)
+        found = store.list_users(
+            criteria, sort=sort, descending=descending, offset=offset, limit=limit
+        )
         users = [selected_fields(user_json(user)) for user in found]
         if not bool_arg("include_totals"):
             return jsonify(users)
-        return jsonify({"start": offset, "limit": limit, "length": len(users),
-                        "total": store.count_users(criteria), "users": users})
+        return jsonify(
+            {
+                "start": offset,
+                "limit": limit,
+                "length": len(users),
+                "total": store.count_users(criteria),
+                "users": users,
+            }
+        )
 
     @route("/users/<user_id>", "read:users")
     def get_user(user_id: str) -> Response:
@@ -193,8 +233,9 @@ def register_management_api(app: Flask, settings: DevIdpSettings, store: DevIdpS
         try:
             return jsonify(user_json(store.update_user(user_id, **changes)))
         except IntegrityError:
-            raise Auth0Error(409, "The specified new email already exists",
-                             "email_conflict") from None
+            raise Auth0Error(
+                409, "The specified new email already exists", "email_conflict"
+            ) from None
 
     @route("/users/<user_id>", "delete:users", ("DELETE",))
     def delete_user(user_id: str) -> tuple[str, int]:
@@ -232,19 +273,27 @@ def register_management_api(app: Flask, settings: DevIdpSettings, store: DevIdpS
         role = existing_role(role_id)
         if "from" in request.args or "take" in request.args:
             take = int_arg("take", 50, maximum=100, minimum=1)
-            members = store.role_members(role.id, after=_after(request.args.get("from")),
-                                         limit=take + 1)
+            members = store.role_members(
+                role.id, after=_after(request.args.get("from")), limit=take + 1
+            )
             body: dict[str, Any] = {"users": [role_member_json(u) for u in members[:take]]}
             if len(members) > take:
                 body["next"] = _checkpoint(members[take - 1].subject)
             return jsonify(body)
         offset, limit = page_window()
-        users = [role_member_json(u) for u in store.role_members(role.id, offset=offset,
-                                                                 limit=limit)]
+        users = [
+            role_member_json(u) for u in store.role_members(role.id, offset=offset, limit=limit)
+        ]
         if not bool_arg("include_totals"):
             return jsonify(users)
-        return jsonify({"start": offset, "limit": limit,
-                        "total": store.count_role_members(role.id), "users": users})
+        return jsonify(
+            {
+                "start": offset,
+                "limit": limit,
+                "total": store.count_role_members(role.id),
+                "users": users,
+            }
+        )
 
     @route("/jobs/users-exports", "read:users", ("POST",))
     def create_users_export() -> tuple[Response, int]:

@@ -39,8 +39,9 @@ def error_body(status: int, message: str, error_code: str | None = None) -> dict
     return body
 
 
-def error_response(status: int, message: str, error_code: str | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, message: str, error_code: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     body = json.dumps(error_body(status, message, error_code))
     return Response(body, status, headers, mimetype="application/json")
 
@@ -106,28 +107,51 @@ class Faults:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
 
-    def add(self, pattern: str, *, times: int = 1, status: int | None = None, body: str = "",
-            delay: float = 0.0, headers: dict[str, str] | None = None,
-            method: str | None = None) -> None:
+    def add(
+        self,
+        pattern: str,
+        *,
+        times: int = 1,
+        status: int | None = None,
+        body: str = "",
+        delay: float = 0.0,
+        headers: dict[str, str] | None = None,
+        method: str | None = None,
+    ) -> None:
         """The general form: after ``delay`` seconds answer ``status`` with ``body``, or, with no
         status, carry on normally; ``times`` requests matching ``method`` and ``pattern``."""
-        fault = Fault(pattern, method and method.upper(), times, status, body, delay,
-                      dict(headers or {}))
+        fault = Fault(
+            pattern, method and method.upper(), times, status, body, delay, dict(headers or {})
+        )
         with self._lock:
             self._faults.append(fault)
 
-    def fail(self, pattern: str, status: int = 503, *, times: int = 1,
-             retry_after: int | None = None, method: str | None = None) -> None:
+    def fail(
+        self,
+        pattern: str,
+        status: int = 503,
+        *,
+        times: int = 1,
+        retry_after: int | None = None,
+        method: str | None = None,
+    ) -> None:
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
         body = json.dumps(error_body(status, "Injected failure"))
         self.add(pattern, times=times, status=status, body=body, headers=headers, method=method)
 
-    def malformed(self, pattern: str, *, times: int = 1, body: str = '{"users": [{"user_id": ',
-                  method: str | None = None) -> None:
+    def malformed(
+        self,
+        pattern: str,
+        *,
+        times: int = 1,
+        body: str = '{"users": [{"user_id": ',
+        method: str | None = None,
+    ) -> None:
         self.add(pattern, times=times, status=200, body=body, method=method)
 
-    def stall(self, pattern: str, seconds: float, *, times: int = 1,
-              method: str | None = None) -> None:
+    def stall(
+        self, pattern: str, seconds: float, *, times: int = 1, method: str | None = None
+    ) -> None:
         self.add(pattern, times=times, delay=seconds, method=method)
 
     def clear(self) -> None:

@@ -38,15 +38,21 @@ def int_arg(name: str, default: int, maximum: int | None = None, minimum: int = 
     if raw == "":
         return default
     if not re.fullmatch(r"-?\d{1,9}", raw):
-        raise query_error(f"Query validation error: 'Expected type integer but found type string'"
-                          f" on property {name}.")
+        raise query_error(
+            f"Query validation error: 'Expected type integer but found type string'"
+            f" on property {name}."
+        )
     value = int(raw)
     if value < minimum:
-        raise query_error(f"Query validation error: 'Value {value} is less than minimum"
-                          f" {minimum}' on property {name}.")
+        raise query_error(
+            f"Query validation error: 'Value {value} is less than minimum"
+            f" {minimum}' on property {name}."
+        )
     if maximum is not None and value > maximum:
-        raise query_error(f"Query validation error: 'Value {value} is greater than maximum"
-                          f" {maximum}' on property {name}.")
+        raise query_error(
+            f"Query validation error: 'Value {value} is greater than maximum"
+            f" {maximum}' on property {name}."
+        )
     return value
 
 
@@ -54,8 +60,9 @@ def bool_arg(name: str, default: bool = False) -> bool:
     raw = request.args.get(name, "").lower()
     if raw in ("", "true", "false"):
         return default if raw == "" else raw == "true"
-    raise query_error(f"Query validation error: 'Expected type boolean but found type string'"
-                      f" on property {name}.")
+    raise query_error(
+        f"Query validation error: 'Expected type boolean but found type string' on property {name}."
+    )
 
 
 def page_window(per_page_max: int = 100) -> tuple[int, int]:
@@ -81,15 +88,24 @@ def parse_time(value: str) -> int | None:
 
 def _criterion(name: str, value: str) -> Criterion:
     if name not in SEARCHABLE_FIELDS:
-        raise query_error(f"Query validation error: cannot search on {name!r} here; "
-                          f"searchable: {', '.join(sorted(SEARCHABLE_FIELDS))}")
+        raise query_error(
+            f"Query validation error: cannot search on {name!r} here; "
+            f"searchable: {', '.join(sorted(SEARCHABLE_FIELDS))}"
+        )
     if name in _RANGE_FIELDS:
         match = _RANGE.match(value)
         if not match:
-            raise query_error(f"Query validation error: search {name} with a range, "
-                              f"e.g. {name}:[2024-01-01T00:00:00.000Z TO *]")
-        return Criterion(name, low=parse_time(match["low"]), high=parse_time(match["high"]),
-                         low_inclusive=match["open"] == "[", high_inclusive=match["close"] == "]")
+            raise query_error(
+                f"Query validation error: search {name} with a range, "
+                f"e.g. {name}:[2024-01-01T00:00:00.000Z TO *]"
+            )
+        return Criterion(
+            name,
+            low=parse_time(match["low"]),
+            high=parse_time(match["high"]),
+            low_inclusive=match["open"] == "[",
+            high_inclusive=match["close"] == "]",
+        )
     if value[0] in "[{":
         raise query_error(f"Query validation error: ranges are not supported on {name}")
     text = value.strip('"')
@@ -127,8 +143,10 @@ def parse_sort(value: str | None) -> tuple[str, bool]:
         return "created_at", False
     name, _, order = value.partition(":")
     if name not in _SORTABLE or order not in ("1", "-1"):
-        raise query_error(f"Query validation error: sort must be one of "
-                          f"{', '.join(sorted(_SORTABLE))} followed by :1 or :-1")
+        raise query_error(
+            f"Query validation error: sort must be one of "
+            f"{', '.join(sorted(_SORTABLE))} followed by :1 or :-1"
+        )
     return name, order == "-1"
 
 
@@ -151,12 +169,14 @@ def user_json(user: DevIdpUser) -> dict[str, Any]:
         "picture": user.picture,
         "created_at": iso(user.created_at),
         "updated_at": iso(user.updated_at),
-        "identities": [{
-            "connection": "Username-Password-Authentication",
-            "provider": provider or "auth0",
-            "user_id": local_id,
-            "isSocial": False,
-        }],
+        "identities": [
+            {
+                "connection": "Username-Password-Authentication",
+                "provider": provider or "auth0",
+                "user_id": local_id,
+                "isSocial": False,
+            }
+        ],
         "app_metadata": user.app_metadata,
         "blocked": user.blocked,
     }
@@ -176,5 +196,9 @@ def role_json(role: DevIdpRole) -> dict[str, str]:
 
 
 def role_member_json(user: DevIdpUser) -> dict[str, str]:
-    return {"user_id": user.subject, "email": user.email, "name": user.name,
-            "picture": user.picture}
+    return {
+        "user_id": user.subject,
+        "email": user.email,
+        "name": user.name,
+        "picture": user.picture,
+    }

@@ -90,13 +90,15 @@ class ManagementTokenGenerator(JWTBearerTokenGenerator):
     def get_audiences(self, client: ClientMixin, user: object, scope: str) -> str:
         return self.settings.management_audience
 
-    def get_extra_claims(self, client: ClientMixin, grant_type: str, user: object,
-                         scope: str) -> dict[str, Any]:
+    def get_extra_claims(
+        self, client: ClientMixin, grant_type: str, user: object, scope: str
+    ) -> dict[str, Any]:
         return {"azp": client.get_client_id(), "gty": "client-credentials"}
 
 
-def register_management_grant(server: AuthorizationServer, settings: DevIdpSettings,
-                              store: DevIdpStore) -> None:
+def register_management_grant(
+    server: AuthorizationServer, settings: DevIdpSettings, store: DevIdpStore
+) -> None:
     """Let the management application get tokens for ``<issuer>/api/v2/`` and nothing else."""
     audience = settings.management_audience
 
@@ -108,7 +110,8 @@ def register_management_grant(server: AuthorizationServer, settings: DevIdpSetti
             asked = self.request.payload.data.get("audience")
             if asked != audience:
                 raise ServiceNotEnabled(
-                    f"Service not enabled within domain: {asked}" if asked
+                    f"Service not enabled within domain: {asked}"
+                    if asked
                     else f"Send audience={audience} (the Management API's identifier)."
                 )
 

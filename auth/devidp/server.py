@@ -167,16 +167,24 @@ class DevTokenGenerator(JWTBearerTokenGenerator):
     def get_auth_time(self, user: Principal) -> int:
         return user.auth_time
 
-    def get_extra_claims(self, client: DevClient, grant_type: str, user: Principal,
-                         scope: str) -> dict[str, Any]:
+    def get_extra_claims(
+        self, client: DevClient, grant_type: str, user: Principal, scope: str
+    ) -> dict[str, Any]:
         return {"azp": client.get_client_id(), self.settings.roles_claim: list(user.user.roles)}
 
-    def generate(self, grant_type: str, client: DevClient, user: Principal | None = None,
-                 scope: str | None = None, expires_in: int | None = None,
-                 include_refresh_token: bool = True) -> dict[str, Any]:
+    def generate(
+        self,
+        grant_type: str,
+        client: DevClient,
+        user: Principal | None = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
         offline = "offline_access" in scope_to_list(scope or "")
-        return super().generate(grant_type, client, user, scope, expires_in,
-                                include_refresh_token and offline)
+        return super().generate(
+            grant_type, client, user, scope, expires_in, include_refresh_token and offline
+        )
 
 
 def _principal(store: DevIdpStore, subject: str, sid: str, auth_time: int) -> Principal | None:
@@ -208,8 +216,9 @@ def build_grants(store: DevIdpStore) -> tuple[type, type]:
                 auth_time=principal.auth_time,
             )
 
-        def query_authorization_code(self, code: str,
-                                     client: DevClient) -> AuthorizationCode | None:
+        def query_authorization_code(
+            self, code: str, client: DevClient
+        ) -> AuthorizationCode | None:
             return store.claim_authorization_code(code, client.get_client_id())
 
         def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
@@ -247,9 +256,13 @@ def build_end_session(store: DevIdpStore, sign_out: Callable[[], None]) -> type:
         def get_algorithms(self) -> list[str]:
             return ["RS256"]
 
-        def is_post_logout_redirect_uri_legitimate(self, request: OAuth2Request, uri: str,
-                                                   client: DevClient | None,
-                                                   logout_hint: str | None) -> bool:
+        def is_post_logout_redirect_uri_legitimate(
+            self,
+            request: OAuth2Request,
+            uri: str,
+            client: DevClient | None,
+            logout_hint: str | None,
+        ) -> bool:
             return client is not None
 
         def end_session(self, end_session_request: EndSessionRequest) -> None:
@@ -258,8 +271,9 @@ def build_end_session(store: DevIdpStore, sign_out: Callable[[], None]) -> type:
     return EndSession
 
 
-def create_authorization_server(app: Flask, settings: DevIdpSettings,
-                                store: DevIdpStore) -> AuthorizationServer:
+def create_authorization_server(
+    app: Flask, settings: DevIdpSettings, store: DevIdpStore
+) -> AuthorizationServer:
     client = DevClient(settings)
     clients: dict[str, ClientMixin] = {client.client_id: client}
     if settings.management_enabled:
@@ -284,16 +298,15 @@ def create_authorization_server(app: Flask, settings: DevIdpSettings,
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
     server.register_token_generator("default", DevTokenGenerator(settings, store))
     code_grant, refresh_grant = build_grants(store)
-    server.register_grant(
-        code_grant, [S256Required(required=True), DevOpenIDCode(settings, store)]
-    )
+    server.register_grant(code_grant, [S256Required(required=True), DevOpenIDCode(settings, store)])
     server.register_grant(refresh_grant, [DevOpenIDRefresh(settings, store)])
     register_management_grant(server, settings, store)
     return server
 
 
-def create_resource_protector(settings: DevIdpSettings, store: DevIdpStore,
-                              audience: str | None = None) -> ResourceProtector:
+def create_resource_protector(
+    settings: DevIdpSettings, store: DevIdpStore, audience: str | None = None
+) -> ResourceProtector:
     """Checks bearer access tokens: ours, unexpired, for ``audience`` (default: the portal's API,
     what /userinfo accepts; the Management API passes its own)."""
 

@@ -42,9 +42,7 @@ def _make_engine(database_url: str) -> Engine:
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if url.database in (None, "", ":memory:"):
-        return create_engine(
-            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
+        return create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -100,8 +98,10 @@ class DevIdpStore(UserDirectory):
             return  # another worker is upgrading the same file
         self._create_tables()
         with self._session.begin() as db:
-            db.add_all(User(subject=r.subject, email=r.email, name=r.name,
-                            password_hash=r.password_hash) for r in rows)
+            db.add_all(
+                User(subject=r.subject, email=r.email, name=r.name, password_hash=r.password_hash)
+                for r in rows
+            )
         for row in rows:
             self.set_roles(row.subject, json.loads(row.roles_json or "[]"))
 
@@ -180,12 +180,27 @@ class DevIdpStore(UserDirectory):
 
     # -- refresh tokens --------------------------------------------------------------------------
 
-    def save_refresh_token(self, token: str, *, client_id: str, subject: str, sid: str,
-                           scope: str, auth_time: int, ttl: int) -> None:
+    def save_refresh_token(
+        self,
+        token: str,
+        *,
+        client_id: str,
+        subject: str,
+        sid: str,
+        scope: str,
+        auth_time: int,
+        ttl: int,
+    ) -> None:
         now = int(time.time())
         row = RefreshToken(
-            token_hash=_hash_token(token), client_id=client_id, subject=subject, sid=sid,
-            scope=scope, auth_time=auth_time, issued_at=now, expires_at=now + ttl,
+            token_hash=_hash_token(token),
+            client_id=client_id,
+            subject=subject,
+            sid=sid,
+            scope=scope,
+            auth_time=auth_time,
+            issued_at=now,
+            expires_at=now + ttl,
         )
         with self._session.begin() as db:
             db.add(row)

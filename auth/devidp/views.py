@@ -60,8 +60,18 @@ def discovery_document(settings: DevIdpSettings) -> dict[str, Any]:
         "scopes_supported": list(SCOPES_SUPPORTED),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid",
-            "email", "email_verified", "name", settings.roles_claim,
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "sid",
+            "email",
+            "email_verified",
+            "name",
+            settings.roles_claim,
         ],
         "request_parameter_supported": False,
     }
@@ -84,8 +94,13 @@ def _oauth_json_error(error: OAuth2Error) -> Response:
     return response
 
 
-def register_views(app: Flask, settings: DevIdpSettings, store: DevIdpStore,
-                   server: AuthorizationServer, protector: ResourceProtector) -> None:
+def register_views(
+    app: Flask,
+    settings: DevIdpSettings,
+    store: DevIdpStore,
+    server: AuthorizationServer,
+    protector: ResourceProtector,
+) -> None:
     """Attach every route and error handler; closures keep one app's store away from another's."""
     client_id, redirect_uris = settings.client_id, settings.redirect_uris
 
@@ -131,13 +146,20 @@ def register_views(app: Flask, settings: DevIdpSettings, store: DevIdpStore,
         requested_client = request.values.get("client_id")
         redirect_uri = request.values.get("redirect_uri")
         if requested_client != client_id:
-            return _error_page(400, "Unknown application",
-                               f"No application with client_id {requested_client!r} is registered.",
-                               NOT_SENT_BACK)
+            return _error_page(
+                400,
+                "Unknown application",
+                f"No application with client_id {requested_client!r} is registered.",
+                NOT_SENT_BACK,
+            )
         if redirect_uri not in redirect_uris:
-            return _error_page(400, "Callback URL not allowed",
-                               f"redirect_uri {redirect_uri!r} is not registered for this client"
-                               " (exact match required).", NOT_SENT_BACK)
+            return _error_page(
+                400,
+                "Callback URL not allowed",
+                f"redirect_uri {redirect_uri!r} is not registered for this client"
+                " (exact match required).",
+                NOT_SENT_BACK,
+            )
         is_login_post = request.method == "POST" and "csrf_token" in request.form
         principal = None if is_login_post else current_principal()
         try:
@@ -153,10 +175,14 @@ def register_views(app: Flask, settings: DevIdpSettings, store: DevIdpStore,
         if not form.validate():
             return login_page(form, 400, "The form expired. Please try again.")
         if form.cancel.data:
-            return server.handle_error_response(None, AccessDeniedError(
-                "The user cancelled the sign-in.",
-                redirect_uri=redirect_uri, state=request.values.get("state"),
-            ))
+            return server.handle_error_response(
+                None,
+                AccessDeniedError(
+                    "The user cancelled the sign-in.",
+                    redirect_uri=redirect_uri,
+                    state=request.values.get("state"),
+                ),
+            )
         user = store.authenticate(form.email.data or "", form.password.data or "")
         if user is None:
             return login_page(form, 401, "Wrong email or password.")
@@ -195,8 +221,10 @@ def register_views(app: Flask, settings: DevIdpSettings, store: DevIdpStore,
             return response
         note = ""
         if request.values.get("post_logout_redirect_uri"):
-            note = ("Not redirected: the post_logout_redirect_uri is not registered, or the request"
-                    " named no client (send id_token_hint or client_id).")
+            note = (
+                "Not redirected: the post_logout_redirect_uri is not registered, or the request"
+                " named no client (send id_token_hint or client_id)."
+            )
         return render_template("devidp/signed_out.html", note=note)
 
     @app.get("/.well-known/openid-configuration")
