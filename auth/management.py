@@ -29,6 +29,7 @@ from .management_common import (
     ExportExpired,
     ManagementError,
     RemoteUser,
+    TooManyResults,
     UserNotFound,
     auth0_time,
     error_fields,
@@ -39,7 +40,14 @@ from .management_export import download_export
 from .management_token import shared_token_source
 from .tiers import Tier
 
-__all__ = ["ExportExpired", "ManagementClient", "ManagementError", "RemoteUser", "UserNotFound"]
+__all__ = [
+    "ExportExpired",
+    "ManagementClient",
+    "ManagementError",
+    "RemoteUser",
+    "TooManyResults",
+    "UserNotFound",
+]
 
 T = TypeVar("T")
 #: Auth0 pages through at most this many results of a search.
@@ -188,7 +196,7 @@ class ManagementClient:
             )
             total = _number(result.response.total, what)
             if total > reachable:
-                raise ManagementError(
+                raise TooManyResults(
                     f"more than {reachable} users match {query!r} ({total}): "
                     "Auth0 pages through only 1000; use export_users"
                 )

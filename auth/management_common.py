@@ -53,6 +53,10 @@ class ExportExpired(ManagementError):
     """Auth0 no longer has this export job (jobs expire); start a new export."""
 
 
+class TooManyResults(ManagementError):
+    """A search matches more users than Auth0 pages through (1000); use the export instead."""
+
+
 def excerpt(value: Any, limit: int = 200) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= limit else text[:limit] + "..."

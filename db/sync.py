@@ -25,6 +25,7 @@ from auth.management import (
     ManagementClient,
     ManagementError,
     RemoteUser,
+    TooManyResults,
     UserNotFound,
 )
 from auth.tiers import Tier
@@ -168,8 +169,19 @@ class UserSync:
         return users
 
     def _incremental(self, run: SyncRun, since: datetime) -> None:
+        """Changed users only; when more changed than a search can return, a full sync instead."""
+        changed = self.client.updated_since(since)
+        try:
+            first = next(changed, None)
+        except TooManyResults:
+            log.info("more users changed since %s than a search returns: syncing in full", since)
+            with self.database.transaction() as db:
+                db.execute(update(SyncRun).where(SyncRun.id == run.id).values(mode="full"))
+            run.mode = "full"
+            self._full(run, {})
+            return
         done = 0
-        for batch in _batches(self.client.updated_since(since), self.batch_size):
+        for batch in _batches(chain([first] if first else [], changed), self.batch_size):
             roles = {remote.user_id: self.client.user_roles(remote.user_id) for remote in batch}
             outcome = Outcome()
             with self.database.transaction() as db:

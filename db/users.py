@@ -52,6 +52,29 @@ def record_sign_in(database: Database, sign_in: SignIn) -> User:
     raise RuntimeError(f"could not record sign-in for {sign_in.subject!r}")
 
 
+def ensure_users(database: Database, people: Sequence[SignIn]) -> int:
+    """Add the people missing from the table (the development provider's demo users), leaving
+    existing rows alone; returns how many were added."""
+    added = 0
+    with database.transaction() as db:
+        known = set(
+            db.scalars(select(User.subject).where(User.subject.in_([p.subject for p in people])))
+        )
+        for person in people:
+            if person.subject not in known:
+                db.add(
+                    User(
+                        subject=person.subject,
+                        email=person.email,
+                        name=person.name,
+                        roles=list(person.roles),
+                        tier=Tier.from_roles(person.roles).value,
+                    )
+                )
+                added += 1
+    return added
+
+
 def _upsert(session: Session, sign_in: SignIn) -> User:
     user = session.scalars(select(User).where(User.subject == sign_in.subject)).one_or_none()
     if user is None:

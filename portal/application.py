@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -22,9 +23,11 @@ from auth.gate import Gate
 from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
 from auth.responses import html_response
 from auth.tiers import Tier
+from db.users import SignIn, ensure_users
 from portal.config import DEV_IDP_MOUNT, Settings, load_settings
 from portal.discovery import Product, Status, discover
 from portal.pages import ErrorPages
+from portal.scheduler import IncrementalSyncScheduler
 from portal.services import Services
 from portal.startup import allow_plain_http_in_development, prepare_instance
 from portal.web import create_portal_app
@@ -101,6 +104,14 @@ def _dev_idp(settings: Settings) -> tuple[Callable, list[tuple[str, str, str]]]:
     return idp, users
 
 
+def _known_demo_users(services: Services) -> None:
+    """The demo users exist in the table from the start, so `portal token` works at once."""
+    ensure_users(
+        services.database,
+        [SignIn(u.subject, u.email, u.name, list(u.roles)) for u in DEMO_USERS],
+    )
+
+
 def create_application(settings: Settings | None = None) -> Callable:
     settings = settings or load_settings()
     allow_plain_http_in_development(settings)
@@ -123,6 +134,10 @@ def create_application(settings: Settings | None = None) -> Callable:
     dev_users: list[tuple[str, str, str]] = []
     if settings.uses_dev_idp:
         mounts[DEV_IDP_MOUNT], dev_users = _dev_idp(settings)
+        _known_demo_users(services)
+    if settings.incremental_sync_minutes and settings.management_credentials:
+        interval = timedelta(minutes=settings.incremental_sync_minutes)
+        IncrementalSyncScheduler(services, interval).start()
     portal_app = create_portal_app(services, dev_users=dev_users)
     application: Callable = DispatcherMiddleware(portal_app, mounts)
     if settings.trusted_proxies:

@@ -147,6 +147,15 @@ def test_an_incremental_sync_reads_only_users_changed_since(idp, database):
     assert (five.name, six.blocked) == ("Renamed Five", True)
 
 
+def test_an_incremental_sync_with_over_1000_changes_syncs_in_full(idp, database):
+    syncer(idp, database).full()
+    for number in range(1001):
+        idp.store.update_user(subject(number), name=f"Renamed {number}")
+    run = syncer(idp, database).incremental()
+    assert counts(run) == ("succeeded", 0, 1001, 0, USERS + 4 - 1001, 0)
+    assert run.mode == "full"
+
+
 def test_an_incremental_sync_needs_a_full_one_first(idp, database):
     with pytest.raises(SyncError, match="run a full sync first"):
         syncer(idp, database).incremental()

@@ -1,0 +1,79 @@
+"""Incremental syncs every few minutes, from inside the portal's own processes.
+
+Every worker on every node runs this loop, but a sync starts only when none succeeded within the
+interval and none is running, so the cluster as a whole syncs about once per interval without a
+separate scheduler to deploy. The sync's own run bookkeeping keeps two ticks from overlapping.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from db.models import SyncRun, utcnow
+from db.sync import SyncError
+from portal.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class IncrementalSyncScheduler:
+    def __init__(self, services: Services, interval: timedelta) -> None:
+        self.services = services
+        self.interval = interval
+        self._stop = threading.Event()
+
+    def due(self) -> bool:
+        """No sync succeeded within the interval and none is running now."""
+        with self.services.database.transaction() as db:
+            recent = db.scalar(
+                select(SyncRun.id)
+                .where(
+                    (SyncRun.status == "running")
+                    | (
+                        (SyncRun.status == "succeeded")
+                        & (SyncRun.started_at > utcnow() - self.interval)
+                    )
+                )
+                .limit(1)
+            )
+        return recent is None
+
+    def tick(self) -> str:
+        """One look at the clock: 'ran', 'skipped' (not due) or 'failed' (logged). The very first
+        sync of a new installation is a full one: there is nothing to be incremental to."""
+        if not self.due():
+            return "skipped"
+        syncer = self.services.user_sync()
+        try:
+            run = syncer.incremental() if self._synced_before() else syncer.full()
+        except SyncError as error:
+            log.warning("scheduled incremental sync did not run: %s", error)
+            return "failed"
+        log.info("scheduled %s sync: run %s, %s updated", run.mode, run.id, run.updated)
+        return "ran"
+
+    def _synced_before(self) -> bool:
+        with self.services.database.transaction() as db:
+            return (
+                db.scalar(select(SyncRun.id).where(SyncRun.status == "succeeded").limit(1))
+                is not None
+            )
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop, name="incremental-sync", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        seconds = self.interval.total_seconds()
+        while not self._stop.wait(seconds * random.uniform(0.9, 1.1)):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("the incremental sync scheduler failed; it will try again")

@@ -1,0 +1,70 @@
+"""The background incremental sync: runs when due, skips otherwise, never crashes the worker."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from db.models import SyncRun
+from portal.config import Settings
+from portal.discovery import Discovery
+from portal.scheduler import IncrementalSyncScheduler
+from portal.services import Services
+from tests.support.idp import MANAGEMENT_CLIENT, start_idp
+
+
+@pytest.fixture
+def idp(tmp_path):
+    server = start_idp(tmp_path / "idp.sqlite3")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def idp_faults(idp):
+    return idp.controls.faults
+
+
+@pytest.fixture
+def services(database, idp):
+    settings = Settings(
+        secret_key="s" * 40,
+        database_url=database.url,
+        oidc_issuer=idp.issuer,
+        oidc_client_id="portal-tests",
+        management_client_id=MANAGEMENT_CLIENT[0],
+        management_client_secret=MANAGEMENT_CLIENT[1],
+    )
+    return Services.build(settings, Discovery([], []))
+
+
+def runs(services):
+    with services.database.transaction() as db:
+        return [(r.mode, r.status) for r in db.scalars(select(SyncRun).order_by(SyncRun.id))]
+
+
+def test_the_first_tick_of_a_new_installation_syncs_in_full(services):
+    scheduler = IncrementalSyncScheduler(services, timedelta(minutes=5))
+    assert scheduler.tick() == "ran"
+    assert runs(services) == [("full", "succeeded")]
+
+
+def test_a_sync_that_fails_is_reported_and_the_scheduler_keeps_going(services, idp_faults):
+    idp_faults.fail("/api/v2/roles*", 403, times=50)
+    scheduler = IncrementalSyncScheduler(services, timedelta(minutes=5))
+    assert scheduler.tick() == "failed"
+    assert runs(services) == [("full", "failed")]
+
+
+def test_a_recent_sync_makes_the_tick_skip(services):
+    services.user_sync().full()
+    scheduler = IncrementalSyncScheduler(services, timedelta(minutes=5))
+    assert scheduler.tick() == "skipped"
+    assert runs(services) == [("full", "succeeded")]
+
+
+def test_once_the_interval_has_passed_the_tick_runs_an_incremental_sync(services):
+    services.user_sync().full()
+    scheduler = IncrementalSyncScheduler(services, timedelta(seconds=0))
+    assert scheduler.tick() == "ran"
+    assert runs(services) == [("full", "succeeded"), ("incremental", "succeeded")]
