@@ -13,7 +13,9 @@ per machine, see "Websockets in your product" in the README (many-connection mod
 """
 
 import os
+import shutil
 import signal
+import tempfile
 import threading
 
 from portal.config import load_settings
@@ -38,12 +40,31 @@ keepalive = 5
 # No max_requests: recycling a worker would cut every socket it holds.
 max_requests = 0
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-accesslog = "-"
+# The portal writes its own access line per request (logger `portal.access`: method, path,
+# status, duration, request id, user id, product; JSON in production), so gunicorn's is off by
+# default; PORTAL_GUNICORN_ACCESSLOG=- turns it back on.
+accesslog = os.environ.get("PORTAL_GUNICORN_ACCESSLOG") or None
+
+# Metrics from every worker: prometheus-client's multiprocess mode keeps each worker's values in
+# files here, and /metrics sums them. Set before any worker imports prometheus_client.
+_metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"portal-metrics-{os.getpid()}")
+)
 
 
 def on_starting(server: object) -> None:
-    """Once, in the master, before any worker: the instance folder, the dev secret, migrations."""
+    """Once, in the master, before any worker: the instance folder, the dev secret, migrations,
+    and an empty metrics folder (values of a previous run must not be summed in)."""
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, exist_ok=True)
     prepare_instance(load_settings())
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker's live gauges (open websockets) stop counting when it exits."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
 
 
 def post_worker_init(worker: object) -> None:
@@ -59,11 +80,13 @@ def post_worker_init(worker: object) -> None:
     stop = signal.getsignal(signal.SIGTERM)
 
     def close_sockets_then_stop(signum: int, frame: object) -> None:
-        threading.Thread(
-            target=registry.close_all,
-            args=(1001, "The server is restarting. Reconnect in a moment."),
-            daemon=True,
-        ).start()
+        args = (1001, "The server is restarting. Reconnect in a moment.")  # see auth/sockets.py
+        if "gevent" in type(worker).__module__:  # a signal handler may not block the gevent hub
+            import gevent
+
+            gevent.spawn(registry.close_all, *args)
+        else:
+            threading.Thread(target=registry.close_all, args=args, daemon=True).start()
         if callable(stop):
             stop(signum, frame)
 

@@ -75,12 +75,14 @@ from auth.identity import (
     ProductInfo,
 )
 from auth.sockets import PortalWebSocket
+from auth.token_errors import register_token_errors
 
 log = logging.getLogger(__name__)
 
 #: Pings keep idle sockets open through proxies (which drop them after ~60 s) and find dead
 #: clients; 64 KiB bounds what one message can make a worker hold. Products may change both.
 WEBSOCKET_DEFAULTS: dict[str, Any] = {"ping_interval": 25.0, "max_message_size": 64 * 1024}
+_SOCKET_OPTIONS = (*WEBSOCKET_DEFAULTS, "send_timeout", "subprotocols")
 INTERNAL_ERROR = 1011
 
 #: Where the Gate puts the token the sign-out form must POST to ``/logout`` as ``token``.
@@ -130,6 +132,7 @@ class AuthFlask(Flask):
             PORTAL_NAME="Portal",
         )
         self.context_processor(self._portal_context)
+        register_token_errors(self)
 
     @cached_property
     def jinja_loader(self) -> BaseLoader | None:  # type: ignore[override]
@@ -224,8 +227,7 @@ class PortalSock(Sock):
     def route(
         self, path: str, bp: Blueprint | None = None, **kwargs: Any
     ) -> Callable[[Callable], Callable]:
-        route_options = {k: kwargs.pop(k) for k in WEBSOCKET_DEFAULTS if k in kwargs}
-        route_options.update((k, kwargs.pop(k)) for k in ("send_timeout",) if k in kwargs)
+        route_options = {name: kwargs.pop(name) for name in _SOCKET_OPTIONS if name in kwargs}
 
         def decorator(handler: Callable) -> Callable:
             @wraps(handler)

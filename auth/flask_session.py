@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask, Request, Response, request
 from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
 
 from auth.sessions import COOKIE_NAME, SessionStore
@@ -24,10 +25,15 @@ class ServerSession(CallbackDict, SessionMixin):
         self.modified = False
         self.rotate = False
         self.ended = False
+        self.sealed_tokens: str | None = None
+        self.idp_sid: str | None = None
+        self.failure: Exception | None = None
 
-    def sign_in(self, user_id: int) -> None:
+    def sign_in(self, user_id: int, *, sealed_tokens: str | None, idp_sid: str | None) -> None:
         """Bind the session to a user under a new id, so an id planted before sign-in is useless."""
         self.user_id = user_id
+        self.sealed_tokens = sealed_tokens
+        self.idp_sid = idp_sid
         self.rotate = True
         self.modified = True
 
@@ -50,12 +56,19 @@ class DatabaseSessionInterface(SessionInterface):
         if request.path.startswith(self.sessionless):
             return ServerSession(None, None, None)
         raw_id = self.store.id_from_cookie(request.cookies.get(COOKIE_NAME))
-        stored = self.store.load(raw_id) if raw_id else None
+        try:
+            stored = self.store.load(raw_id) if raw_id else None
+        except SQLAlchemyError as error:
+            broken = ServerSession(None, None, None)
+            broken.failure = error
+            return broken
         if stored is None:
             return ServerSession(None, None, None)
         return ServerSession(stored.data, stored.raw_id, stored.user_id)
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]
+        if session is None or session.failure is not None:
+            return
         if session.ended:
             if session.raw_id:
                 self.store.revoke(session.raw_id)
@@ -74,6 +87,8 @@ class DatabaseSessionInterface(SessionInterface):
             session.user_id,
             user_agent=request.user_agent.string,
             ip_address=request.remote_addr or "",
+            tokens=session.sealed_tokens,
+            idp_sid=session.idp_sid,
         )
         response.set_cookie(
             COOKIE_NAME,

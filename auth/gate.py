@@ -11,7 +11,10 @@ products above it, and cannot plant one in the browser.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterable
+from dataclasses import replace
+from functools import partial
 from typing import Protocol
 from urllib.parse import quote, urlencode
 
@@ -22,16 +25,20 @@ from auth.bearer import BearerError
 from auth.identity import (
     AUTH_METHOD_ENVIRON_KEY,
     LOGOUT_TOKEN_ENVIRON_KEY,
+    MOUNT_ENVIRON_KEY,
     PRODUCT_ENVIRON_KEY,
     SOCKET_GUARD_ENVIRON_KEY,
     USER_ENVIRON_KEY,
     PortalUser,
     ProductInfo,
 )
+from auth.log_context import note
+from auth.metrics import GATE_DECISIONS
 from auth.resolver import Identity, IdentityResolver
 from auth.responses import html_response, json_response
 from auth.sessions import COOKIE_NAME
 from auth.sockets import SocketRegistry
+from auth.user_tokens import UserTokens
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +48,6 @@ _STRIPPED_PREFIXES = (
     "HTTP_X_AUTH_",
     "HTTP_X_USER",
     "HTTP_X_FORWARDED_USER",
-    "portal.",
 )
 _STRIPPED_KEYS = frozenset(
     {
@@ -140,6 +146,7 @@ class Gate:
         *,
         allowed_origins: frozenset[str],
         sockets: SocketRegistry | None = None,
+        tokens: UserTokens | None = None,
         secure_cookies: bool = False,
     ) -> None:
         self.app = app
@@ -148,13 +155,17 @@ class Gate:
         self.render_error = render_error
         self.allowed_origins = allowed_origins
         self.sockets = sockets
+        self.tokens = tokens
         self.secure_cookies = secure_cookies
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         strip_identity_headers(environ)
+        environ[MOUNT_ENVIRON_KEY] = self.product.key
+        note(product=self.product.key)
         if is_websocket(environ) and environ.get("HTTP_ORIGIN", self._any_allowed()) not in (
             self.allowed_origins
         ):
+            self._decided(None, "denied")
             return json_response(start_response, 403, _FOREIGN_ORIGIN)
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         method = "bearer" if scheme.lower() == "bearer" else "session"
@@ -164,6 +175,7 @@ class Gate:
             else:
                 identity = self.resolver.resolve(environ)
         except BearerError as error:
+            self._decided(None, "unauthenticated")
             return json_response(
                 start_response,
                 401,
@@ -174,20 +186,65 @@ class Gate:
             log.exception("could not check the session for %s", self.product.key)
             return self._unavailable(environ, start_response)
         if identity is None:
+            self._decided(None, "unauthenticated" if wants_json(environ) else "redirected")
             return self._anonymous(environ, start_response)
+        note(user_id=identity.user.id)
         if identity.blocked:
+            self._decided(identity, "blocked")
             return self._blocked(identity, environ, start_response)
         if not identity.opens(self.product):
+            self._decided(identity, "denied")
             return self._too_low(identity, environ, start_response)
+        self._decided(identity, "allowed")
         strip_portal_cookie(environ)
-        environ[USER_ENVIRON_KEY] = identity.user
+        environ[USER_ENVIRON_KEY] = replace(
+            identity.user, token_source=self._token_source(method, token.strip(), identity)
+        )
         environ[PRODUCT_ENVIRON_KEY] = self.product
         environ[LOGOUT_TOKEN_ENVIRON_KEY] = identity.logout_token
         environ[AUTH_METHOD_ENVIRON_KEY] = method
         environ["REMOTE_USER"] = identity.user.subject
         if self.sockets is not None and is_websocket(environ):
             environ[SOCKET_GUARD_ENVIRON_KEY] = self.sockets.guard(identity, self.product)
-        return self.app(environ, _private(start_response))
+        return self._product(environ, _private(start_response), identity)
+
+    def _product(
+        self, environ: dict, start_response: Callable, identity: Identity
+    ) -> Iterable[bytes]:
+        """The product's answer; if it raises before answering, a 500 page for this request
+        alone (the product's own frameworks usually catch first; bare WSGI apps may not)."""
+        try:
+            return self.app(environ, start_response)
+        except StopIteration:
+            raise
+        except Exception:
+            log.exception("product %s failed a request", self.product.key)
+            page = self.render_error(
+                status=500,
+                heading=f"{self.product.title} hit an error",
+                message="This request failed inside the product; it has been logged. The rest "
+                "of the portal works as usual.",
+                user=identity.user,
+                action_url="/",
+                action_label="Back to your dashboard",
+                logout_token=identity.logout_token,
+            )
+            return html_response(start_response, 500, page, exc_info=sys.exc_info())
+
+    def _decided(self, identity: Identity | None, decision: str) -> None:
+        tier = identity.user.tier.value if identity else "anonymous"
+        GATE_DECISIONS.labels(self.product.key, tier, decision).inc()
+
+    def _token_source(
+        self, method: str, bearer: str, identity: Identity
+    ) -> Callable[[], str] | None:
+        """What `current_user.access_token()` answers: the caller's own bearer token, or the
+        session's access token, refreshed when needed."""
+        if method == "bearer":
+            return lambda: bearer
+        if self.tokens is None:
+            return None
+        return partial(self.tokens.access_token, identity.session_id)
 
     def _any_allowed(self) -> str:
         """Clients that send no Origin are not browsers, so cross-site hijacking does not apply."""

@@ -9,7 +9,8 @@ request headers, which any client can send.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from auth.tiers import Tier
@@ -17,11 +18,22 @@ from auth.tiers import Tier
 USER_ENVIRON_KEY = "portal.user"
 PRODUCT_ENVIRON_KEY = "portal.product"
 SOCKET_GUARD_ENVIRON_KEY = "portal.socket_guard"
+#: The product (`tier/name`) whose mount took the request, allowed or not: for metrics and logs.
+MOUNT_ENVIRON_KEY = "portal.mount"
 #: "session" (the portal's cookie) or "bearer" (an access token): how this request proved who it
 #: is. Cookie-authenticated state changes need CSRF protection; bearer ones can't be forged.
 AUTH_METHOD_ENVIRON_KEY = "portal.auth_method"
 METADATA_FILE = "product.toml"
 LOGOUT_TOKEN_ENVIRON_KEY = "portal.logout_token"  # noqa: S105 - an environ key, not a secret
+
+
+class TokenUnavailable(RuntimeError):
+    """No access token can be had for this request right now (the identity provider is
+    unreachable, or the request carries no tokens); try again later."""
+
+
+class SignInAgain(TokenUnavailable):
+    """The sign-in behind this request is over (refresh refused, session ended)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,16 @@ class PortalUser:
     email: str
     name: str
     tier: Tier
+    token_source: Callable[[], str] | None = field(default=None, compare=False, repr=False)
+
+    def access_token(self) -> str:
+        """A valid access token to call APIs as this user; refreshed first when near expiry.
+
+        Raises SignInAgain when the sign-in is over, TokenUnavailable when it can't be had now.
+        """
+        if self.token_source is None:
+            raise TokenUnavailable("this request carries no access token")
+        return self.token_source()
 
     @property
     def display_name(self) -> str:

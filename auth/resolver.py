@@ -11,11 +11,10 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from werkzeug.http import parse_cookie
-
 from auth.bearer import BearerError, BearerVerifier, token_fingerprint
 from auth.identity import PortalUser, ProductInfo
 from auth.sessions import COOKIE_NAME, SessionStore
+from auth.tiers import Tier
 from db.users import to_portal_user, user_with_grants
 
 MAX_CACHED = 10_000
@@ -30,8 +29,11 @@ class Identity:
     grants: frozenset[str] = frozenset()
 
     def opens(self, product: ProductInfo) -> bool:
-        """The user's tier opens the product, or an admin granted this one product to them."""
-        return self.user.tier.opens(product.tier) or product.key in self.grants
+        """The user's tier opens the product, or an admin granted this one product to them;
+        admin products hold the portal's own services, so only the admin tier opens them."""
+        if self.user.tier.opens(product.tier):
+            return True
+        return product.tier is not Tier.ADMIN and product.key in self.grants
 
 
 class IdentityResolver:
@@ -47,23 +49,28 @@ class IdentityResolver:
         self.cache_seconds = cache_seconds
         self.bearer = bearer
         self._cache: dict[str, tuple[float, Identity | None]] = {}
+        self._cookies: dict[str, str] = {}
         self._forgotten = 0
         self._lock = threading.Lock()
 
     def session_id(self, environ: dict) -> str | None:
-        cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
-        return self.store.id_from_cookie(cookies.get(COOKIE_NAME))
+        return self.store.id_from_cookie(session_cookie(environ))
 
     def resolve(self, environ: dict) -> Identity | None:
-        raw_id = self.session_id(environ)
-        if raw_id is None:
+        """The cache is keyed by the cookie as sent, so a hit costs no parsing or signature
+        check; only a miss verifies the signature (and a bad one is never cached)."""
+        cookie = session_cookie(environ)
+        if not cookie:
             return None
         now = time.monotonic()
         with self._lock:
-            hit = self._cache.get(raw_id)
+            hit = self._cache.get(cookie)
             generation = self._forgotten
         if hit is not None and hit[0] > now:
             return hit[1]
+        raw_id = self.store.id_from_cookie(cookie)
+        if raw_id is None:
+            return None
         identity = self._load(raw_id)
         with self._lock:
             if generation != self._forgotten:
@@ -72,7 +79,9 @@ class IdentityResolver:
                 self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
                 if len(self._cache) >= MAX_CACHED:
                     self._cache.clear()
-            self._cache[raw_id] = (now + self.cache_seconds, identity)
+                self._cookies = {r: c for r, c in self._cookies.items() if c in self._cache}
+            self._cache[cookie] = (now + self.cache_seconds, identity)
+            self._cookies[raw_id] = cookie
         return identity
 
     def resolve_bearer(self, token: str) -> Identity:
@@ -108,7 +117,7 @@ class IdentityResolver:
     def forget(self, raw_id: str) -> None:
         """Drop a session from this worker's cache, including answers being loaded right now."""
         with self._lock:
-            self._cache.pop(raw_id, None)
+            self._cache.pop(self._cookies.pop(raw_id, ""), None)
             self._forgotten += 1
 
     def end_session(self, raw_id: str) -> None:
@@ -128,3 +137,12 @@ class IdentityResolver:
             logout_token=self.store.logout_token(raw_id),
             grants=found.grants,
         )
+
+
+def session_cookie(environ: dict) -> str | None:
+    """The portal's session cookie as sent; a plain split, since its value never needs quoting."""
+    for part in environ.get("HTTP_COOKIE", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE_NAME:
+            return value or None
+    return None

@@ -9,7 +9,12 @@ from http import HTTPStatus
 
 
 def _respond(
-    start_response: Callable, status: int, body: bytes, content_type: str, extra: list | None
+    start_response: Callable,
+    status: int,
+    body: bytes,
+    content_type: str,
+    extra: list | None,
+    exc_info: object = None,
 ) -> Iterable[bytes]:
     headers = [
         ("Content-Type", content_type),
@@ -17,7 +22,7 @@ def _respond(
         ("Cache-Control", "no-store"),
         *(extra or []),
     ]
-    start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers, exc_info)
     return [body]
 
 
@@ -28,6 +33,14 @@ def json_response(
 
 
 def html_response(
-    start_response: Callable, status: int, page: str, extra: list | None = None
+    start_response: Callable,
+    status: int,
+    page: str,
+    extra: list | None = None,
+    exc_info: object = None,
 ) -> Iterable[bytes]:
-    return _respond(start_response, status, page.encode(), "text/html; charset=utf-8", extra)
+    """`exc_info` when answering for a failed app, so a server that already sent headers can
+    abort the response instead of appending to it."""
+    return _respond(
+        start_response, status, page.encode(), "text/html; charset=utf-8", extra, exc_info
+    )

@@ -113,8 +113,11 @@ class SessionStore:
         *,
         user_agent: str = "",
         ip_address: str = "",
+        tokens: str | None = None,
+        idp_sid: str | None = None,
     ) -> str:
-        """Write the session, creating it (with a fresh id) when ``raw_id`` is None or gone."""
+        """Write the session, creating it (with a fresh id) when ``raw_id`` is None or gone;
+        `tokens` (sealed) and `idp_sid` arrive with a sign-in and are kept until it ends."""
         now = utcnow()
         payload = json.dumps(data, separators=(",", ":"))
         with self.database.transaction() as db:
@@ -133,14 +136,73 @@ class SessionStore:
             row.data = payload
             row.user_id = user_id
             row.last_seen_at = now
+            if tokens is not None:
+                row.tokens = tokens
+            if idp_sid is not None:
+                row.idp_sid = idp_sid[:255]
         return raw_id
+
+    def load_tokens(self, raw_id: str) -> tuple[str | None, int] | None:
+        """The sealed tokens of a live session and their version; None when the session ended."""
+        with self.database.transaction() as db:
+            row = db.get(Session, session_key(raw_id))
+            if row is None or not self.is_live(row, utcnow()):
+                return None
+            return row.tokens, row.tokens_version
+
+    def claim_refresh(self, raw_id: str, version: int, seconds: float) -> bool:
+        """Take the right to refresh this version of the tokens; False if another process has."""
+        now = utcnow()
+        with self.database.transaction() as db:
+            result = db.execute(
+                update(Session)
+                .where(
+                    Session.id == session_key(raw_id),
+                    Session.tokens_version == version,
+                    Session.refreshing_until.is_(None) | (Session.refreshing_until < now),
+                )
+                .values(refreshing_until=now + timedelta(seconds=seconds))
+            )
+            return result.rowcount == 1
+
+    def release_refresh(self, raw_id: str) -> None:
+        with self.database.transaction() as db:
+            db.execute(
+                update(Session)
+                .where(Session.id == session_key(raw_id))
+                .values(refreshing_until=None)
+            )
+
+    def save_tokens(self, raw_id: str, sealed: str, version: int) -> None:
+        with self.database.transaction() as db:
+            db.execute(
+                update(Session)
+                .where(Session.id == session_key(raw_id), Session.tokens_version == version)
+                .values(tokens=sealed, tokens_version=version + 1, refreshing_until=None)
+            )
+
+    def revoke_provider_session(self, *, sid: str | None, subject: str | None) -> int:
+        """End the sessions a back-channel logout names: by the provider's `sid`, else every
+        session of the user `subject`; returns how many were open."""
+        with self.database.transaction() as db:
+            query = update(Session).where(Session.revoked_at.is_(None))
+            if sid:
+                query = query.where(Session.idp_sid == sid)
+            if subject:
+                users = select(User.id).where(User.subject == subject).scalar_subquery()
+                query = query.where(Session.user_id == users)
+            result = db.execute(
+                query.values(revoked_at=utcnow(), data="{}", tokens=None),
+                execution_options={"synchronize_session": False},
+            )
+            return result.rowcount
 
     def revoke(self, raw_id: str) -> None:
         with self.database.transaction() as db:
             db.execute(
                 update(Session)
                 .where(Session.id == session_key(raw_id), Session.revoked_at.is_(None))
-                .values(revoked_at=utcnow(), data="{}")
+                .values(revoked_at=utcnow(), data="{}", tokens=None)
             )
 
     def purge(self, *, older_than: timedelta = PURGE_AFTER) -> int:
@@ -158,7 +220,7 @@ class SessionStore:
             result = db.execute(
                 update(Session)
                 .where(Session.user_id == user_id, Session.revoked_at.is_(None))
-                .values(revoked_at=utcnow(), data="{}")
+                .values(revoked_at=utcnow(), data="{}", tokens=None)
             )
             return result.rowcount
 

@@ -29,25 +29,19 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from simple_websocket import ConnectionClosed, Server
-from sqlalchemy import select as select_rows
-from sqlalchemy import update
 
 from auth.identity import ProductInfo
 from auth.resolver import Identity, IdentityResolver
-from auth.sessions import TOUCH_INTERVAL, session_key
-from auth.tiers import Tier
-from db.models import Session, User, utcnow
+from db.users import to_portal_user, user_with_grants
 
 log = logging.getLogger(__name__)
 
 SESSION_ENDED = 4001
 ACCESS_REVOKED = 4003
-GOING_AWAY = 1001
 MAX_REASON_BYTES = 123  # what a close frame can carry
-_SESSIONS_PER_QUERY = 500
 
 
 def close_reason(text: str) -> str:
@@ -149,13 +143,12 @@ def close_socket(ws: Server, code: int, reason: str) -> None:
 class _Watched:
     ws: Server
     product: ProductInfo
-    session_id: str
+    identity: Identity
 
-
-@dataclass(frozen=True)
-class _Access:
-    tier: Tier
-    refused: bool
+    @property
+    def holder(self) -> str:
+        """What the socket's access hangs on: its session, or the user of its access token."""
+        return self.identity.session_id or f"bearer:{self.identity.user.subject}"
 
 
 class SocketGuard:
@@ -169,7 +162,7 @@ class SocketGuard:
     @contextlib.contextmanager
     def watch(self, ws: Server) -> Iterator[Server]:
         """Keep `ws` under watch while the block runs: it is closed when its access ends."""
-        entry = _Watched(ws, self._product, self._identity.session_id)
+        entry = _Watched(ws, self._product, self._identity)
         self._registry.add(entry)
         try:
             yield ws
@@ -192,7 +185,7 @@ class SocketRegistry:
 
     def add(self, entry: _Watched) -> None:
         with self._lock:
-            self._sockets.setdefault(entry.session_id, set()).add(entry)
+            self._sockets.setdefault(entry.holder, set()).add(entry)
             if self._watcher is None:
                 self._watcher = threading.Thread(
                     target=self._watch, name="portal-socket-watcher", daemon=True
@@ -201,11 +194,11 @@ class SocketRegistry:
 
     def discard(self, entry: _Watched) -> None:
         with self._lock:
-            entries = self._sockets.get(entry.session_id)
+            entries = self._sockets.get(entry.holder)
             if entries is not None:
                 entries.discard(entry)
                 if not entries:
-                    del self._sockets[entry.session_id]
+                    del self._sockets[entry.holder]
 
     def count(self) -> int:
         with self._lock:
@@ -214,7 +207,7 @@ class SocketRegistry:
     def close_session(self, session_id: str, reason: str) -> None:
         """Close this worker's sockets of one session at once (sign-out on this worker)."""
         with self._lock:
-            entries = list(self._sockets.get(session_id, ()))
+            entries = list(self._sockets.get(session_id, ())) if session_id else []
         for entry in entries:
             close_socket(entry.ws, SESSION_ENDED, f"Your session ended: {reason}.")
 
@@ -226,19 +219,17 @@ class SocketRegistry:
             close_socket(entry.ws, code, reason)
 
     def check(self) -> None:
-        """One pass: re-read every watched session (one query per 500 of them, not one per
-        socket) and close the sockets whose session, user or tier no longer opens their product."""
+        """One pass: re-read each watched session (or token user) once, however many sockets it
+        has, and close the sockets it no longer opens."""
         with self._lock:
-            watched = {sid: list(entries) for sid, entries in self._sockets.items()}
-        if not watched:
-            return
-        access = self._read_access(list(watched))
-        for session_id, entries in watched.items():
-            found = access.get(session_id)
-            if found is None:
-                self.resolver.forget(session_id)
+            watched = [list(entries) for entries in self._sockets.values()]
+        for entries in watched:
+            then = entries[0].identity
+            now = self._current(then)
+            if now is None and then.session_id:
+                self.resolver.forget(then.session_id)
             for entry in entries:
-                verdict = _verdict(found, entry.product)
+                verdict = _verdict(now, entry.product)
                 if verdict is not None:
                     close_socket(entry.ws, *verdict)
 
@@ -250,40 +241,36 @@ class SocketRegistry:
             except Exception:
                 log.exception("could not re-check open websockets; trying again")
 
-    def _read_access(self, session_ids: list[str]) -> dict[str, _Access]:
-        """Live sessions and their users, straight from the database (not the resolver's cache,
-        which may be seconds behind). A live socket is use, so it keeps its session from idling
-        out, as a request would; the absolute lifetime still ends it."""
+    def _current(self, then: Identity) -> Identity | None:
+        """The identity as the database has it now, not as the resolver's cache remembers it.
+
+        Sessions are read with `load_with_user`, so a live socket counts as use and keeps its
+        session from idling out (the absolute lifetime still ends it). A socket opened with an
+        access token has no session: its user is re-read, and its tier stays capped by the
+        token's (the tier it was let in with).
+        """
         store = self.resolver.store
-        now = utcnow()
-        found: dict[str, _Access] = {}
-        with store.database.transaction() as db:
-            for start in range(0, len(session_ids), _SESSIONS_PER_QUERY):
-                chunk = session_ids[start : start + _SESSIONS_PER_QUERY]
-                by_key = {session_key(sid): sid for sid in chunk}
-                rows = db.execute(
-                    select_rows(Session, User)
-                    .join(User, Session.user_id == User.id)
-                    .where(Session.id.in_(by_key))
-                ).all()
-                stale = []
-                for row, user in rows:
-                    if store.is_live(row, now):
-                        found[by_key[row.id]] = _Access(Tier.parse(user.tier), user.refused)
-                        if row.last_seen_at < now - TOUCH_INTERVAL:
-                            stale.append(row.id)
-                if stale:
-                    db.execute(
-                        update(Session).where(Session.id.in_(stale)).values(last_seen_at=now)
-                    )
-        return found
+        if then.session_id:
+            found = store.load_with_user(then.session_id)
+            if found is None:
+                return None
+            user, grants = found.user, found.grants
+        else:
+            by_subject = user_with_grants(store.database, then.user.subject)
+            if by_subject is None:
+                return None
+            user, grants = by_subject
+        portal_user = to_portal_user(user)
+        if not then.session_id and then.user.tier.rank < portal_user.tier.rank:
+            portal_user = replace(portal_user, tier=then.user.tier)
+        return replace(then, user=portal_user, blocked=user.refused, grants=grants)
 
 
-def _verdict(access: _Access | None, product: ProductInfo) -> tuple[int, str] | None:
-    if access is None:
+def _verdict(now: Identity | None, product: ProductInfo) -> tuple[int, str] | None:
+    if now is None:
         return SESSION_ENDED, "Your session ended. Sign in again to reconnect."
-    if access.refused:
+    if now.blocked:
         return ACCESS_REVOKED, "Your account is blocked."
-    if not access.tier.opens(product.tier):
+    if not now.opens(product):
         return ACCESS_REVOKED, f"Your tier no longer opens {product.key}."
     return None

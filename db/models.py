@@ -87,6 +87,7 @@ class Session(Base):
     __table_args__ = (
         Index("ix_sessions_user_id", "user_id"),
         Index("ix_sessions_expires_at", "expires_at"),
+        Index("ix_sessions_idp_sid", "idp_sid"),
         {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"},
     )
 
@@ -101,6 +102,13 @@ class Session(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     user_agent: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     ip_address: Mapped[str] = mapped_column(String(45), nullable=False, default="")
+    #: The identity provider's session id (`sid`), so its back-channel logout can end this one.
+    idp_sid: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: The user's tokens (access, refresh, ID), encrypted with a key derived from the secret.
+    tokens: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tokens_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: Set while one process refreshes the tokens, so the others wait instead of refreshing too.
+    refreshing_until: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 
 
 class AuditEvent(Base):
@@ -172,3 +180,13 @@ class Grant(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class SeenLogoutToken(Base):
+    """Back-channel logout tokens already acted on (by `jti`), so a replay is refused."""
+
+    __tablename__ = "seen_logout_tokens"
+    __table_args__ = ({"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"},)
+
+    jti: Mapped[str] = mapped_column(Identifier, primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)

@@ -28,6 +28,7 @@ from auth.management import (
     TooManyResults,
     UserNotFound,
 )
+from auth.metrics import SYNC_RUNS, SYNC_USERS
 from auth.tiers import Tier
 from db.audit import Source, record
 from db.engine import Database
@@ -381,6 +382,7 @@ class UserSync:
         return self._finish(run, "succeeded", None)
 
     def _finish(self, run: SyncRun, status: str, error: str | None) -> SyncRun:
+        SYNC_RUNS.labels(run.mode, status).inc()
         with self.database.transaction() as db:
             row = db.get(SyncRun, run.id)
             row.status = status
@@ -389,7 +391,10 @@ class UserSync:
             if status == "succeeded":
                 row.cursor = None
         with self.database.transaction() as db:
-            return db.get(SyncRun, run.id)
+            finished = db.get(SyncRun, run.id)
+        for outcome in ("created", "updated", "deleted", "unchanged", "failed"):
+            SYNC_USERS.labels(outcome).inc(getattr(finished, outcome))
+        return finished
 
     def _last_success_start(self) -> datetime | None:
         with self.database.transaction() as db:

@@ -127,6 +127,8 @@ class UserAdmin:
         tier, _, name = product.partition("/")
         if tier not in TIER_NAMES or not name.isidentifier():
             raise AdminError(f"{product!r} is not a product (expected <tier>/<name>)")
+        if tier == Tier.ADMIN.value:
+            raise AdminError("Admin products cannot be granted: make the person an admin instead.")
         if expires_at is not None and expires_at <= utcnow():
             raise AdminError("The expiry must be in the future.")
         user = self.find(who)

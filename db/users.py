@@ -54,25 +54,32 @@ def record_sign_in(database: Database, sign_in: SignIn) -> User:
 
 def ensure_users(database: Database, people: Sequence[SignIn]) -> int:
     """Add the people missing from the table (the development provider's demo users), leaving
-    existing rows alone; returns how many were added."""
-    added = 0
+    existing rows alone; returns how many were added. Workers booting together may race to add
+    the same people: the loser finds them added and adds nothing."""
+    for _attempt in range(2):
+        try:
+            return _add_missing(database, people)
+        except IntegrityError:
+            continue
+    return 0
+
+
+def _add_missing(database: Database, people: Sequence[SignIn]) -> int:
     with database.transaction() as db:
-        known = set(
-            db.scalars(select(User.subject).where(User.subject.in_([p.subject for p in people])))
-        )
-        for person in people:
-            if person.subject not in known:
-                db.add(
-                    User(
-                        subject=person.subject,
-                        email=person.email,
-                        name=person.name,
-                        roles=list(person.roles),
-                        tier=Tier.from_roles(person.roles).value,
-                    )
+        subjects = [person.subject for person in people]
+        known = set(db.scalars(select(User.subject).where(User.subject.in_(subjects))))
+        missing = [person for person in people if person.subject not in known]
+        for person in missing:
+            db.add(
+                User(
+                    subject=person.subject,
+                    email=person.email,
+                    name=person.name,
+                    roles=list(person.roles),
+                    tier=Tier.from_roles(person.roles).value,
                 )
-                added += 1
-    return added
+            )
+    return len(missing)
 
 
 def _upsert(session: Session, sign_in: SignIn) -> User:

@@ -2,7 +2,7 @@
 
 This is the request path of DESIGN.md, built once per process:
 
-    ProxyFix (only with trusted proxies) -> DispatcherMiddleware
+    ProxyFix (only with trusted proxies) -> RequestContext -> ProductMounts (DispatcherMiddleware)
         "/"              -> portal app
         "/<tier>/<name>" -> Gate(tier) -> product
         "/idp"           -> development identity provider (only when no issuer is configured)
@@ -13,19 +13,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from urllib.parse import urlsplit
 
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth.authflask import AuthFlask
 from auth.devidp import DEMO_USERS, DevIdpSettings, create_dev_idp
 from auth.gate import Gate
 from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
+from auth.metrics import BROKEN_PRODUCTS
 from auth.responses import html_response
 from auth.tiers import Tier
 from db.users import SignIn, ensure_users
 from portal.config import DEV_IDP_MOUNT, Settings, load_settings
 from portal.discovery import Product, Status, discover
+from portal.mounts import ProductMounts
+from portal.observability import RequestContext, configure_logging, portal_csp
 from portal.pages import ErrorPages
 from portal.scheduler import IncrementalSyncScheduler
 from portal.services import Services
@@ -89,6 +92,10 @@ def dev_idp_settings(settings: Settings, *, issuer: str, portal_url: str) -> Dev
         post_logout_redirect_uris=(f"{portal_url}/",),
         roles_claim=settings.roles_claim,
         audience=settings.api_audience,
+        access_token_ttl=settings.dev_idp_access_token_ttl,
+        id_token_ttl=settings.dev_idp_access_token_ttl,
+        refresh_token_ttl=settings.dev_idp_refresh_token_ttl,
+        backchannel_logout_uri=f"{portal_url}/backchannel-logout",
         management_client_id=management[0],
         management_client_secret=management[1],
         management_rate_limit=settings.dev_idp_management_rate_limit,
@@ -114,23 +121,25 @@ def _known_demo_users(services: Services) -> None:
 
 def create_application(settings: Settings | None = None) -> Callable:
     settings = settings or load_settings()
+    configure_logging(json_lines=settings.json_logs)
     allow_plain_http_in_development(settings)
     prepare_instance(settings)
     discovery = discover(settings.apps_dir, settings.apps_patterns)
     services = Services.build(settings, discovery)
 
-    mounts: dict[str, Callable] = {
-        product.mount_path: Gate(
+    def mount(product: Product) -> Callable:
+        return Gate(
             _product_app(product, services),
             product.info,
             services.resolver,
             services.pages,
             allowed_origins=frozenset({settings.origin, *settings.websocket_origins}),
             sockets=services.sockets,
+            tokens=services.tokens,
             secure_cookies=settings.secure_cookies,
         )
-        for product in discovery.mounted()
-    }
+
+    mounts: dict[str, Callable] = {}
     dev_users: list[tuple[str, str, str]] = []
     if settings.uses_dev_idp:
         mounts[DEV_IDP_MOUNT], dev_users = _dev_idp(settings)
@@ -139,11 +148,18 @@ def create_application(settings: Settings | None = None) -> Callable:
         interval = timedelta(minutes=settings.incremental_sync_minutes)
         IncrementalSyncScheduler(services, interval).start()
     portal_app = create_portal_app(services, dev_users=dev_users)
-    application: Callable = DispatcherMiddleware(portal_app, mounts)
+    application: Callable = RequestContext(
+        ProductMounts(portal_app, mounts, services, mount),
+        https=settings.secure_cookies,
+        portal_csp=portal_csp([urlsplit(settings.issuer)._replace(path="").geturl()]),
+    )
     if settings.trusted_proxies:
         hops = settings.trusted_proxies
         application = ProxyFix(application, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     application.services = services  # type: ignore[attr-defined]
+    application.portal_app = portal_app  # type: ignore[attr-defined]
+    application.dev_idp = mounts.get(DEV_IDP_MOUNT)  # type: ignore[attr-defined]
     loaded = sum(p.status is Status.LOADED for p in discovery.products)
+    BROKEN_PRODUCTS.set(sum(p.status is Status.BROKEN for p in discovery.products))
     log.info("portal ready: %d products mounted, %d loaded", len(discovery.mounted()), loaded)
     return application

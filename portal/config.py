@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -53,6 +54,8 @@ class Settings:
     site_name: str = "Portal"
     dev_idp_database_url: str = ""
     dev_idp_management_rate_limit: int = 0
+    dev_idp_access_token_ttl: int = 3600
+    dev_idp_refresh_token_ttl: int = 30 * 24 * 3600
     management_client_id: str = ""
     management_client_secret: str = ""
     webhook_secret: str = ""
@@ -60,6 +63,13 @@ class Settings:
     websocket_origins: tuple[str, ...] = ()
     incremental_sync_minutes: int = 0
     oidc_audience: str = ""
+    auth0_domain: str = ""
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    metrics_token: str = ""
+    json_logs: bool = False
+    redis_url: str = ""
+    login_rate_limit: str = "20/minute"
+    apps_recheck_seconds: float = 10.0
     management_domain_issuer: str = ""
 
     @property
@@ -153,6 +163,25 @@ def _env_seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name, "").split()
+    for value in raw:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name} must list networks like 10.0.0.0/8, got {value!r}") from None
+    return tuple(raw) or default
+
+
+def _log_format(env: Mapping[str, str], environment: str) -> str:
+    value = env.get("PORTAL_LOG_FORMAT", "").strip() or (
+        "json" if environment == "production" else "text"
+    )
+    if value not in {"json", "text"}:
+        raise ConfigError(f"PORTAL_LOG_FORMAT must be json or text, got {value!r}")
+    return value
+
+
 def _development_secret(instance_path: Path) -> str:
     """A random secret kept in the instance folder, so restarts keep sessions in development.
 
@@ -187,7 +216,12 @@ def _issuer_from(env: Mapping[str, str]) -> str:
     if issuer and domain:
         raise ConfigError("set either OIDC_ISSUER or AUTH0_DOMAIN, not both")
     if domain:
-        issuer = f"https://{domain.removeprefix('https://').rstrip('/')}/"
+        host = domain.removeprefix("https://").rstrip("/")
+        if not host or "/" in host or " " in host or "." not in host:
+            raise ConfigError(
+                f"AUTH0_DOMAIN must be a host name like tenant.eu.auth0.com, got {domain!r}"
+            )
+        issuer = f"https://{host}/"
     return issuer
 
 
@@ -221,6 +255,8 @@ def load_settings(
             raise ConfigError("PORTAL_BASE_URL must be https in production (cookies are Secure)")
         if not issuer:
             raise ConfigError("OIDC_ISSUER or AUTH0_DOMAIN is required in production")
+        if not issuer.startswith("https://"):
+            raise ConfigError(f"OIDC_ISSUER must be an https URL in production, got {issuer!r}")
         for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "DATABASE_URL"):
             if not env.get(name, "").strip():
                 raise ConfigError(f"{name} is required in production")
@@ -262,11 +298,24 @@ def load_settings(
         dev_idp_database_url=env.get("DEV_IDP_DATABASE_URL", "").strip()
         or f"sqlite:///{instance_path / 'devidp.sqlite3'}",
         dev_idp_management_rate_limit=_env_count(env, "DEV_IDP_MANAGEMENT_RATE_LIMIT"),
+        dev_idp_access_token_ttl=_env_positive_int(
+            env, "DEV_IDP_ACCESS_TOKEN_TTL", Settings.dev_idp_access_token_ttl
+        ),
+        dev_idp_refresh_token_ttl=_env_positive_int(
+            env, "DEV_IDP_REFRESH_TOKEN_TTL", Settings.dev_idp_refresh_token_ttl
+        ),
         management_client_id=env.get("AUTH0_MANAGEMENT_CLIENT_ID", "").strip(),
         management_client_secret=env.get("AUTH0_MANAGEMENT_CLIENT_SECRET", "").strip(),
         webhook_secret=webhook_secret,
         incremental_sync_minutes=_env_count(env, "PORTAL_INCREMENTAL_SYNC_MINUTES"),
         oidc_audience=env.get("OIDC_AUDIENCE", "").strip(),
+        metrics_allow=_networks(env, "PORTAL_METRICS_ALLOW", Settings.metrics_allow),
+        metrics_token=env.get("PORTAL_METRICS_TOKEN", "").strip(),
+        json_logs=_log_format(env, environment) == "json",
+        redis_url=env.get("REDIS_URL", "").strip(),
+        apps_recheck_seconds=_env_seconds(env, "PORTAL_APPS_RECHECK_SECONDS", 10.0),
+        login_rate_limit=env.get("PORTAL_LOGIN_RATE_LIMIT", Settings.login_rate_limit).strip(),
+        auth0_domain=env.get("AUTH0_DOMAIN", "").strip().removeprefix("https://").rstrip("/"),
         websocket_origins=tuple(
             origin.rstrip("/") for origin in env.get("PORTAL_WEBSOCKET_ORIGINS", "").split()
         ),

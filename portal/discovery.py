@@ -11,7 +11,7 @@ import importlib.util
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatchcase
@@ -64,8 +64,17 @@ def selected(key: str, patterns: Sequence[str]) -> bool:
     return not any(fnmatchcase(key, p) for p in excludes)
 
 
-def discover(apps_dir: Path, patterns: Sequence[str] = (), *, load: bool = True) -> Discovery:
+def discover(
+    apps_dir: Path,
+    patterns: Sequence[str] = (),
+    *,
+    load: bool = True,
+    keep: Mapping[str, Product] | None = None,
+) -> Discovery:
+    """Every product folder under `apps_dir`; products in `keep` (by `tier/name`) are reused as
+    they are instead of imported again, so a rescan loads only what is new."""
     products: list[Product] = []
+    keep = keep or {}
     ignored: list[str] = []
     if not apps_dir.is_dir():
         log.warning("apps folder %s does not exist; no products are served", apps_dir)
@@ -82,9 +91,21 @@ def discover(apps_dir: Path, patterns: Sequence[str] = (), *, load: bool = True)
         tier_dir = apps_dir / tier.value
         if tier_dir.is_dir():
             products.extend(
-                _product(tier, folder, patterns, load) for folder in sorted(_subfolders(tier_dir))
+                keep.get(f"{tier.value}/{folder.name}") or _product(tier, folder, patterns, load)
+                for folder in sorted(_subfolders(tier_dir))
             )
     return Discovery(products, ignored)
+
+
+def folder_listing(apps_dir: Path) -> frozenset[str]:
+    """The `tier/name` folders as they are on disk now: cheap enough to compare every few
+    seconds, so new, removed and moved products are noticed without a restart."""
+    found = set()
+    for tier in TIER_NAMES:
+        tier_dir = apps_dir / tier
+        if tier_dir.is_dir():
+            found.update(f"{tier}/{folder.name}" for folder in _subfolders(tier_dir))
+    return frozenset(found)
 
 
 def _subfolders(path: Path) -> Iterable[Path]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import requests
-
-from auth.bearer import HTTP_TIMEOUT, BearerVerifier, IssuerKeys
+from auth.bearer import BearerVerifier, IssuerKeys
 from auth.management import ManagementClient
+from auth.oidc import IssuerMetadata, refresher
 from auth.resolver import IdentityResolver
 from auth.sessions import SessionStore
 from auth.sockets import SocketRegistry
+from auth.user_tokens import TokenVault, UserTokens
 from db.engine import Database
 from db.sync import Progress, UserSync
 from db.user_admin import UserAdmin
@@ -29,6 +29,9 @@ class Services:
     pages: ErrorPages
     discovery: Discovery
     sockets: SocketRegistry
+    metadata: IssuerMetadata
+    issuer_keys: IssuerKeys
+    tokens: UserTokens
     _management: ManagementClient | None = field(default=None, repr=False)
 
     def management(self) -> ManagementClient:
@@ -67,8 +70,15 @@ class Services:
             idle=timedelta(minutes=settings.session_idle_minutes),
             lifetime=timedelta(hours=settings.session_max_hours),
         )
+        metadata = IssuerMetadata(settings.issuer)
+        keys = IssuerKeys(lambda: metadata.get()["jwks_uri"])
         resolver = IdentityResolver(
-            store, settings.identity_cache_seconds, bearer=_bearer_verifier(settings)
+            store, settings.identity_cache_seconds, bearer=_bearer_verifier(settings, keys)
+        )
+        tokens = UserTokens(
+            store,
+            TokenVault(settings.derived_secret("portal.user-tokens")),
+            refresher(metadata, settings.client_id, settings.client_secret),
         )
         return cls(
             settings=settings,
@@ -76,24 +86,20 @@ class Services:
             store=store,
             resolver=resolver,
             sockets=SocketRegistry(resolver),
+            metadata=metadata,
+            issuer_keys=keys,
+            tokens=tokens,
             pages=ErrorPages(settings.site_name),
             discovery=discovery,
         )
 
 
-def _bearer_verifier(settings: Settings) -> BearerVerifier | None:
+def _bearer_verifier(settings: Settings, keys: IssuerKeys) -> BearerVerifier | None:
     if not settings.api_audience:
         return None
-    discovery_url = settings.issuer.rstrip("/") + "/.well-known/openid-configuration"
-
-    def jwks_uri() -> str:
-        response = requests.get(discovery_url, timeout=HTTP_TIMEOUT)
-        response.raise_for_status()
-        return response.json()["jwks_uri"]
-
     return BearerVerifier(
         issuer=settings.issuer,
         audience=settings.api_audience,
-        keys=IssuerKeys(jwks_uri),
+        keys=keys,
         roles_claim=settings.roles_claim,
     )

@@ -7,8 +7,11 @@ from urllib.parse import urlencode, urlsplit
 
 from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, redirect, request, session
+from flask_limiter import Limiter
 
+from auth.metrics import LOGINS
 from auth.oidc import ISSUER_UNREACHABLE, SIGN_IN_ERRORS, end_session_url, id_token_claims
+from auth.user_tokens import TokenSet
 from db.users import SignIn, record_sign_in
 from portal.rendering import Rendering
 
@@ -41,10 +44,11 @@ def describe(error: Exception) -> str:
     return f"The identity provider's answer could not be accepted ({description})."
 
 
-def create_signin(rendering: Rendering, oauth: OAuth) -> Blueprint:
+def create_signin(rendering: Rendering, oauth: OAuth, limiter: Limiter) -> Blueprint:
     services = rendering.services
     settings = services.settings
     signin = Blueprint("signin", __name__)
+    per_address = limiter.shared_limit(settings.login_rate_limit or "1000/second", "sign-in")
 
     def sign_in_failed(message: str) -> object:
         return rendering.error(
@@ -52,6 +56,7 @@ def create_signin(rendering: Rendering, oauth: OAuth) -> Blueprint:
         )
 
     @signin.get("/login")
+    @per_address
     def login() -> object:
         target = safe_next(request.args.get("next"))
         canonical = urlsplit(settings.base_url).netloc
@@ -68,6 +73,8 @@ def create_signin(rendering: Rendering, oauth: OAuth) -> Blueprint:
             return redirect(f"{settings.base_url}/login?{query}")
         if rendering.identity() is not None:
             return redirect(target)
+        if not services.metadata.reachable():
+            return rendering.issuer_down()
         session["next"] = target
         try:
             return oauth.idp.authorize_redirect(settings.callback_url)
@@ -76,12 +83,14 @@ def create_signin(rendering: Rendering, oauth: OAuth) -> Blueprint:
             return rendering.issuer_down()
 
     @signin.get("/callback")
+    @per_address
     def callback() -> object:
         try:
             token = oauth.idp.authorize_access_token(
                 claims_options=id_token_claims(oauth.idp.load_server_metadata(), settings.client_id)
             )
         except SIGN_IN_ERRORS as error:
+            LOGINS.labels("failed").inc()
             log.warning("sign-in failed: %s", error)
             return sign_in_failed(describe(error))
         except ISSUER_UNREACHABLE:
@@ -103,6 +112,7 @@ def create_signin(rendering: Rendering, oauth: OAuth) -> Blueprint:
             ),
         )
         if user.refused:
+            LOGINS.labels("refused").inc()
             session.end()
             return rendering.error(
                 403,
@@ -112,8 +122,9 @@ def create_signin(rendering: Rendering, oauth: OAuth) -> Blueprint:
             )
         target = safe_next(session.get("next"))
         session.clear()
-        session["id_token"] = token.get("id_token")
-        session.sign_in(user.id)
+        sealed = services.tokens.vault.seal(TokenSet.from_response(token))
+        session.sign_in(user.id, sealed_tokens=sealed, idp_sid=claims.get("sid"))
+        LOGINS.labels("succeeded").inc()
         log.info("user %s signed in", user.id)
         return redirect(target)
 
@@ -137,15 +148,16 @@ def create_signin(rendering: Rendering, oauth: OAuth) -> Blueprint:
                 action_url="/logout",
                 action_label="Sign out",
             )
-        id_token = session.get("id_token")
+        tokens = services.tokens.tokens(raw_id)
         services.resolver.end_session(raw_id)
         services.sockets.close_session(raw_id, "signed out")
         session.end()
         issuer_logout = end_session_url(
             oauth,
-            id_token=id_token if isinstance(id_token, str) else None,
+            id_token=tokens.id_token if tokens else None,
             return_to=settings.base_url + "/",
             client_id=settings.client_id,
+            auth0_domain=settings.auth0_domain,
         )
         return redirect(issuer_logout or "/")
 

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, g, jsonify, session
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from auth.flask_session import DatabaseSessionInterface
 from auth.oidc import register_issuer
 from auth.resolver import Identity
 from auth.tiers import TIERS_DESCENDING, Tier
+from portal.account import create_account
 from portal.discovery import Product, Status
+from portal.health import create_health
 from portal.hooks import create_hooks
+from portal.rate_limits import create_limiter
 from portal.rendering import Rendering
 from portal.services import Services
 from portal.signin import create_signin
@@ -61,8 +65,18 @@ def create_portal_app(services: Services, *, dev_users: list[tuple[str, str, str
         scopes=settings.oidc_scopes,
     )
     rendering = Rendering(services)
-    app.register_blueprint(create_signin(rendering, oauth))
+    limiter = create_limiter(app, settings)
+    app.register_blueprint(create_signin(rendering, oauth, limiter))
     app.register_blueprint(create_hooks(services))
+    app.register_blueprint(create_account(rendering))
+    app.register_blueprint(create_health(services))
+
+    @app.before_request
+    def session_store_reachable() -> None:
+        """A session that couldn't be read because the database is down answers 503 (below)."""
+        failure = getattr(session, "failure", None)
+        if failure is not None:
+            raise failure
 
     @app.after_request
     def personal_pages_stay_private(response: Response) -> Response:
@@ -99,13 +113,20 @@ def create_portal_app(services: Services, *, dev_users: list[tuple[str, str, str
         ]
         return jsonify(user=who.user.to_json(), tier=who.user.tier.value, products=products)
 
-    @app.get("/healthz")
-    def healthz() -> object:
-        return jsonify(status="ok")
-
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         return rendering.error(error.code or 500, error.name, error.description or "")
+
+    @app.errorhandler(SQLAlchemyError)
+    def database_unavailable(_error: SQLAlchemyError) -> Response:
+        log.exception("the database failed a portal request")
+        response = rendering.error(
+            503,
+            "Temporarily unavailable",
+            "The portal cannot reach its database right now. Please try again in a minute.",
+        )
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_error(_error: Exception) -> Response:

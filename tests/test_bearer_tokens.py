@@ -54,7 +54,7 @@ def call(portal, token, path=GREETING):
 
 
 def issued(portal, email):
-    return portal.application.mounts["/idp"].extensions["devidp"].access_token_for(email)
+    return portal.devidp.access_token_for(email)
 
 
 def test_a_token_from_the_provider_opens_a_product_json_route(portal):

@@ -67,3 +67,24 @@ def test_portal_apps_patterns_are_split_on_spaces_and_commas(tmp_path):
 def test_a_base_url_with_a_path_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="PORTAL_BASE_URL"):
         load_settings({"PORTAL_INSTANCE_PATH": str(tmp_path), "PORTAL_BASE_URL": "http://h/portal"})
+
+
+@pytest.mark.parametrize("domain", ["tenant", "tenant.auth0.com/path", "https://", "a b.auth0.com"])
+def test_a_malformed_auth0_domain_is_named(domain):
+    with pytest.raises(ConfigError, match="AUTH0_DOMAIN must be a host name"):
+        load_settings(production(AUTH0_DOMAIN=domain))
+
+
+def test_production_refuses_a_plain_http_issuer():
+    with pytest.raises(ConfigError, match="OIDC_ISSUER must be an https URL in production"):
+        load_settings(production(AUTH0_DOMAIN=None, OIDC_ISSUER="http://idp.example.org/"))
+
+
+def test_production_refuses_a_plain_http_base_url():
+    with pytest.raises(ConfigError, match="PORTAL_BASE_URL must be https in production"):
+        load_settings(production(PORTAL_BASE_URL="http://portal.example.org"))
+
+
+def test_oidc_scopes_without_openid_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="OIDC_SCOPES must include openid"):
+        load_settings({"PORTAL_INSTANCE_PATH": str(tmp_path), "OIDC_SCOPES": "profile email"})

@@ -126,7 +126,7 @@ def test_the_login_redirect_keeps_the_original_path_and_query(portal):
     "headers",
     [
         {"Accept": "application/json"},
-        {"Authorization": "Bearer not-a-token"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
         {"Upgrade": "websocket", "Connection": "Upgrade"},
     ],
 )

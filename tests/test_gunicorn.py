@@ -47,3 +47,15 @@ def test_the_gate_refuses_on_gunicorn_too(served):
     assert http.get(served.base_url + "/admin/manage/", timeout=10).status_code == 403
     anonymous = requests.get(served.base_url + "/stable/hello/", allow_redirects=False, timeout=10)
     assert anonymous.status_code == 302
+
+
+def test_metrics_are_summed_over_the_workers(served):
+    for _ in range(20):
+        requests.get(served.base_url + "/healthz", headers={"Connection": "close"}, timeout=10)
+    text = requests.get(served.base_url + "/metrics", timeout=10).text
+    line = next(
+        line
+        for line in text.splitlines()
+        if line.startswith('portal_requests_total{product="portal",status="200"}')
+    )
+    assert float(line.split()[-1]) >= 20

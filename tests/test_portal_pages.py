@@ -36,8 +36,20 @@ def test_sign_in_with_the_issuer_down_is_a_clear_503(https_site):
 
 
 def test_the_session_cookie_is_secure_on_https(https_site):
-    response = https_site.get("/login", base_url="https://portal.test")
-    cookie = response.headers["Set-Cookie"]
+    from flask import Flask, session
+
+    from auth.flask_session import DatabaseSessionInterface
+
+    services = https_site.application.services
+    app = Flask(__name__)
+    app.session_interface = DatabaseSessionInterface(services.store, secure=True)
+
+    @app.get("/")
+    def touch():
+        session["seen"] = True
+        return "ok"
+
+    cookie = app.test_client().get("/").headers["Set-Cookie"]
     assert "Secure" in cookie
     assert "HttpOnly" in cookie
 

@@ -10,6 +10,7 @@ from tests.support.live import start_live_server
 from tests.support.signin import sign_in
 
 BROKEN = "import json\nraise RuntimeError('cannot reach the model store')\n"
+RAISING = "def app(environ, start_response):\n    raise ZeroDivisionError('oops')\n"
 
 
 @pytest.fixture(scope="module")
@@ -17,6 +18,8 @@ def site(tmp_path_factory):
     apps = tmp_path_factory.mktemp("apps")
     for key in ("stable/hello", "ea/forecast", "devel/inspector"):
         shutil.copytree(PROJECT_ROOT / "apps" / key, apps / key)
+    (apps / "stable" / "raising").mkdir()
+    (apps / "stable" / "raising" / "__init__.py").write_text(RAISING)
     (apps / "stable" / "broken").mkdir()
     (apps / "stable" / "broken" / "__init__.py").write_text(BROKEN)
     shutil.copytree(PROJECT_ROOT / "apps/stable/hello", apps / "beta" / "hello")
@@ -77,3 +80,12 @@ def test_a_folder_that_is_not_a_tier_is_not_mounted(site):
     http = sign_in(site.base_url, "admin")
     assert http.get(site.base_url + "/beta/hello/", timeout=10).status_code == 404
     assert site.services.discovery.ignored == ["beta"]
+
+
+def test_a_product_raising_in_a_request_gets_a_500_page_for_that_request_only(site):
+    http = sign_in(site.base_url, "stable")
+    failed = http.get(site.base_url + "/stable/raising/", timeout=10)
+    assert failed.status_code == 500
+    assert "raising hit an error" in failed.text
+    assert "ZeroDivisionError" not in failed.text
+    assert http.get(site.base_url + "/stable/hello/", timeout=10).status_code == 200

@@ -12,6 +12,7 @@ PRODUCTS = {
     "devel/inspector": "devel",
     "ea/disagg": "ea",
     "ea/forecast": "ea",
+    "ea/live": "ea",
     "stable/disagg": "stable",
     "stable/hello": "stable",
 }

@@ -101,3 +101,8 @@ def test_an_unknown_user_is_a_clear_error(admin):
         AdminError, match=re.escape("no user with email or id 'nobody@example.org'")
     ):
         admin.set_tier("nobody@example.org", Tier.EA, actor="cli:ops")
+
+
+def test_admin_products_cannot_be_granted(admin, ea_user):
+    with pytest.raises(AdminError, match="Admin products cannot be granted"):
+        admin.grant(ea_user, "admin/manage", expires_at=None, actor="cli:ops")

@@ -10,6 +10,10 @@ from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select
 
+from .backchannel import BackchannelLogout, DeliveryLog
+from .counters import RequestCounter
+from .keys import DEFAULT_GRACE_SECONDS
+from .login_limits import Limit, LoginLimiter
 from .management_api import register_management_api
 from .management_http import Faults, RateLimiter
 from .models import User
@@ -42,6 +46,10 @@ class DevIdp:
     Tests reach the Management API's knobs here: ``rate_limiter.limit`` (requests per second,
     0 = unlimited) changes the limit at runtime, and ``faults`` (test-only) makes chosen requests
     fail, answer malformed JSON or stall; see :class:`~auth.devidp.management_http.Faults`.
+
+    Also for tests, counted in this process only: ``token_requests`` (token endpoint calls by
+    ``grant_type``) and ``backchannel_deliveries`` (every logout token POSTed to the portal).
+    ``backchannel.transport`` / ``backchannel.timeout`` change how logout tokens are sent.
     """
 
     settings: DevIdpSettings
@@ -49,6 +57,34 @@ class DevIdp:
     server: AuthorizationServer
     rate_limiter: RateLimiter
     faults: Faults = field(default_factory=Faults)
+    token_requests: RequestCounter = field(default_factory=RequestCounter)
+    #: Filled in after construction when not given, so ``DevIdp(settings, store, ...)`` still works.
+    backchannel: BackchannelLogout = field(default=None)  # type: ignore[assignment]
+    #: Failed sign-ins per account and per address (see :mod:`.login_limits`); tests may set
+    #: ``login_limiter.clock`` to move time on. Also filled in when not given.
+    login_limiter: LoginLimiter = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.backchannel is None:  # built without create_dev_idp: a sender of its own
+            object.__setattr__(self, "backchannel", BackchannelLogout(self.settings, self.store))
+        if self.login_limiter is None:
+            object.__setattr__(self, "login_limiter", make_login_limiter(self.settings, self.store))
+
+    @property
+    def backchannel_deliveries(self) -> DeliveryLog:
+        """Every back-channel logout this process tried: uri, sid, token, status or error."""
+        return self.backchannel.deliveries
+
+    def end_provider_sessions(self, subject: str) -> int:
+        """Sign ``subject`` out at the provider everywhere, as if from another application:
+        every provider session ends and the portal gets one logout token per session.
+        Returns how many sessions ended (0 when none was active)."""
+        return self.backchannel.end_sessions(subject)
+
+    def rotate_keys(self, grace_seconds: int = DEFAULT_GRACE_SECONDS) -> str:
+        """Sign with a new key from now on (returns its kid); the previous key stays in the JWKS
+        for ``grace_seconds`` and is then retired, for every process sharing the store."""
+        return self.store.rotate_signing_key(grace_seconds)
 
     def access_token_for(self, email: str, scope: str = "openid profile email") -> str:
         """The access token this user's sign-in would get, without a browser (`portal token`)."""
@@ -86,11 +122,39 @@ def create_dev_idp(settings: DevIdpSettings) -> Flask:
     store = DevIdpStore(settings.database_url)
     store.seed_demo_users()
     server = create_authorization_server(app, settings, store)
-    register_views(app, settings, store, server, create_resource_protector(settings, store))
-    idp = DevIdp(settings, store, server, RateLimiter(settings.management_rate_limit))
+    idp = DevIdp(
+        settings,
+        store,
+        server,
+        RateLimiter(settings.management_rate_limit),
+        backchannel=BackchannelLogout(settings, store),
+    )
+    register_views(
+        app,
+        settings,
+        store,
+        server,
+        create_resource_protector(settings, store),
+        idp.backchannel,
+        idp.token_requests,
+        idp.login_limiter,
+    )
     register_management_api(app, settings, store, idp.faults, idp.rate_limiter)
     app.extensions[EXTENSION_KEY] = idp
     return app
+
+
+def make_login_limiter(settings: DevIdpSettings, store: DevIdpStore) -> LoginLimiter:
+    """The login form's limits, counted in the store every worker shares."""
+    return LoginLimiter(
+        store.sessions,
+        per_account=Limit(
+            settings.login_failures_per_account, settings.login_account_window_seconds
+        ),
+        per_address=Limit(
+            settings.login_failures_per_address, settings.login_address_window_seconds
+        ),
+    )
 
 
 def get_store(app: Flask) -> DevIdpStore:

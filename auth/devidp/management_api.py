@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from .directory import DevIdpRole, DevIdpUser
 from .exports import ExportJobs
 from .management_http import Auth0Error, Faults, RateLimiter, error_response
+from .management_keys import register_signing_key_routes
 from .management_query import (
     bool_arg,
     int_arg,
@@ -311,4 +312,5 @@ def register_management_api(
             raise Auth0Error(404, "No export file at this address (expired or never made).")
         return send_file(path, mimetype="application/gzip", download_name="users.json.gz")
 
+    register_signing_key_routes(route, store)
     app.register_blueprint(api)

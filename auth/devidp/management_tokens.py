@@ -31,6 +31,8 @@ MANAGEMENT_SCOPES = (
     "read:role_members",
     "create:role_members",
     "delete:role_members",
+    "read:signing_keys",
+    "create:signing_keys",
 )
 
 

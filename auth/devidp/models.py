@@ -12,7 +12,7 @@ import time
 
 from authlib.integrations.sqla_oauth2 import OAuth2AuthorizationCodeMixin
 from authlib.oauth2.rfc6749 import TokenMixin
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Auth0 rejects a code after a minute; so does this provider.
@@ -82,7 +82,8 @@ class ExportJob(Base):
 
 
 class SigningKey(Base):
-    """One RSA key per generation; the highest generation signs, recent ones stay in the JWKS.
+    """One RSA key per generation; the highest generation signs, older ones stay in the JWKS
+    until ``retire_at`` (set when a newer key replaces them; None = not replaced yet).
 
     ``generation`` is unique so two processes creating the first key at once cannot both win.
     """
@@ -93,6 +94,7 @@ class SigningKey(Base):
     generation: Mapped[int] = mapped_column(Integer, unique=True)
     private_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(Integer, default=_now)
+    retire_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class LoginSession(Base):
@@ -104,6 +106,20 @@ class LoginSession(Base):
     subject: Mapped[str] = mapped_column(String(191), index=True)
     auth_time: Mapped[int] = mapped_column(Integer, default=_now)
     ended_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class LoginFailure(Base):
+    """One failed sign-in at the login form, counted against an email (as a SHA-256 digest)
+    or a client address; see :mod:`.login_limits`. Rows older than their window are deleted
+    as new failures for the same key arrive."""
+
+    __tablename__ = "devidp_login_failures"
+    __table_args__ = (Index("ix_devidp_login_failures_key", "kind", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(191))
+    at: Mapped[float] = mapped_column(Float)
 
 
 class AuthorizationCode(Base, OAuth2AuthorizationCodeMixin):

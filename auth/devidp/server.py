@@ -16,7 +16,12 @@ from typing import Any
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Request
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, scope_to_list
+from authlib.oauth2.rfc6749 import (
+    ClientMixin,
+    InvalidGrantError,
+    InvalidRequestError,
+    scope_to_list,
+)
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator, JWTBearerTokenValidator
@@ -235,9 +240,14 @@ def build_grants(store: DevIdpStore) -> tuple[type, type]:
         def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
             return store.claim_refresh_token(refresh_token)
 
-        def authenticate_user(self, refresh_token: RefreshToken) -> Principal | None:
+        def authenticate_user(self, refresh_token: RefreshToken) -> Principal:
+            """A blocked or deleted user's refresh is ``invalid_grant``, as Auth0 answers it
+            (authlib's default, ``invalid_request``, reads to a client as its own mistake)."""
             token = refresh_token
-            return _principal(store, token.subject, token.sid, token.auth_time)
+            principal = _principal(store, token.subject, token.sid, token.auth_time)
+            if principal is None:
+                raise InvalidGrantError("user is blocked")
+            return principal
 
         def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
             """Nothing to do: the token was revoked the moment it was presented."""

@@ -44,6 +44,14 @@ class DevIdpSettings:
     management_client_secret: str = ""
     #: Management API requests per second per token holder, like a tenant's limit; 0 = unlimited.
     management_rate_limit: int = 0
+    #: The portal's OpenID Connect Back-Channel Logout endpoint; empty = send no logout tokens.
+    backchannel_logout_uri: str = ""
+    #: Failed sign-ins allowed per email per window before its form answers 429; 0 = no limit.
+    login_failures_per_account: int = 5
+    login_account_window_seconds: int = 5 * 60
+    #: Failed sign-ins allowed per client address per window (any emails); 0 = no limit.
+    login_failures_per_address: int = 30
+    login_address_window_seconds: int = 60
 
     @property
     def base_url(self) -> str:

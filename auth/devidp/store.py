@@ -4,7 +4,7 @@ Every gunicorn worker opens the same store, so nothing lives only in process mem
 by one worker is redeemed by another, and the signing key is created once (a unique generation
 number decides the race) and read by all. One-time things (codes, refresh tokens) are claimed
 with a single conditional UPDATE, which is atomic even when two workers try at the same moment.
-Users and roles are in :mod:`.directory`.
+Users and roles are in :mod:`.directory`, signing keys and their rotation in :mod:`.keys`.
 """
 
 from __future__ import annotations
@@ -16,21 +16,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from joserfc.jwk import KeySet, RSAKey
-from sqlalchemy import Engine, create_engine, event, func, inspect, select, text, update
+from sqlalchemy import Engine, create_engine, event, inspect, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from werkzeug.security import check_password_hash
 
 from .directory import DevIdpUser, UserDirectory
-from .models import AuthorizationCode, Base, LoginSession, RefreshToken, SigningKey, User
+from .keys import SigningKeys
+from .models import AuthorizationCode, Base, LoginSession, RefreshToken, User
 from .settings import DEMO_USERS
-
-#: The current key and the one before it, so tokens signed just before a rotation still verify.
-_PUBLISHED_KEY_GENERATIONS = 2
-_KEY_PARAMETERS = {"use": "sig", "alg": "RS256"}
 
 
 def _hash_token(token: str) -> str:
@@ -56,16 +52,15 @@ def _make_engine(database_url: str) -> Engine:
     return engine
 
 
-class DevIdpStore(UserDirectory):
+class DevIdpStore(SigningKeys, UserDirectory):
     """Users and OAuth state of the provider; also the API tests and tools use to arrange users."""
 
     def __init__(self, database_url: str) -> None:
         self.engine = _make_engine(database_url)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
-        self._keys: dict[str, RSAKey] = {}
         self._create_tables()
         self._upgrade_legacy_users()
-        self._ensure_signing_key()
+        self._init_signing_keys()
         self.ensure_default_roles()
 
     @property
@@ -138,12 +133,29 @@ class DevIdpStore(UserDirectory):
             row = db.get(LoginSession, sid)
         return row if row is not None and row.ended_at is None else None
 
-    def end_login_session(self, sid: str) -> None:
+    def end_login_session(self, sid: str) -> str | None:
+        """End the session; its subject when this call ended it, None when it was not active.
+
+        The conditional UPDATE decides between workers ending the same session at once, so
+        exactly one of them sends the back-channel logout for it."""
         with self._session.begin() as db:
-            db.execute(
+            ended = db.execute(
                 update(LoginSession)
                 .where(LoginSession.sid == sid, LoginSession.ended_at.is_(None))
                 .values(ended_at=int(time.time()))
+            ).rowcount
+            subject = db.scalar(select(LoginSession.subject).where(LoginSession.sid == sid))
+        return subject if ended else None
+
+    def active_login_sessions(self, subject: str) -> list[str]:
+        """The ids of this user's provider sessions that have not ended, oldest first."""
+        with self._session() as db:
+            return list(
+                db.scalars(
+                    select(LoginSession.sid)
+                    .where(LoginSession.subject == subject, LoginSession.ended_at.is_(None))
+                    .order_by(LoginSession.auth_time, LoginSession.sid)
+                ).all()
             )
 
     # -- authorization codes ---------------------------------------------------------------------
@@ -218,61 +230,3 @@ class DevIdpStore(UserDirectory):
                 return None
             row = db.get(RefreshToken, token_hash)
         return None if row is None or row.is_expired() else row
-
-    # -- signing keys ----------------------------------------------------------------------------
-
-    def signing_key(self) -> RSAKey:
-        """The private key of the newest generation, the one new tokens are signed with."""
-        with self._session() as db:
-            kid = db.scalar(select(SigningKey.kid).order_by(SigningKey.generation.desc()).limit(1))
-        if kid is None:
-            self._ensure_signing_key()
-            return self.signing_key()
-        return self._load_key(kid)
-
-    def signing_key_set(self) -> KeySet:
-        """The current key alone, as a set, so joserfc writes its ``kid`` into each header."""
-        return KeySet([self.signing_key()])
-
-    def public_jwks(self) -> dict[str, Any]:
-        with self._session() as db:
-            kids = db.scalars(
-                select(SigningKey.kid)
-                .order_by(SigningKey.generation.desc())
-                .limit(_PUBLISHED_KEY_GENERATIONS)
-            ).all()
-        return KeySet([self._load_key(kid) for kid in kids]).as_dict(private=False)
-
-    def rotate_signing_key(self) -> str:
-        """Start signing with a new key; the previous one stays published. Returns the new kid."""
-        while True:
-            with self._session() as db:
-                newest = db.scalar(select(func.max(SigningKey.generation))) or 0
-            kid = self._insert_key(newest + 1)
-            if kid is not None:
-                return kid
-
-    def _ensure_signing_key(self) -> None:
-        with self._session() as db:
-            exists = db.scalar(select(SigningKey.kid).limit(1)) is not None
-        if not exists:
-            self._insert_key(1)
-
-    def _insert_key(self, generation: int) -> str | None:
-        """Insert a fresh key as ``generation``; None when another process took that number."""
-        key = RSAKey.generate_key(2048, parameters=dict(_KEY_PARAMETERS), private=True)
-        kid = key.thumbprint()
-        pem = key.as_pem(private=True).decode()
-        try:
-            with self._session.begin() as db:
-                db.add(SigningKey(kid=kid, generation=generation, private_pem=pem))
-        except IntegrityError:
-            return None
-        return kid
-
-    def _load_key(self, kid: str) -> RSAKey:
-        if kid not in self._keys:
-            with self._session() as db:
-                pem = db.scalar(select(SigningKey.private_pem).where(SigningKey.kid == kid))
-            self._keys[kid] = RSAKey.import_key(pem, parameters={"kid": kid, **_KEY_PARAMETERS})
-        return self._keys[kid]

@@ -6,6 +6,7 @@ who mistypes a parameter should read what went wrong, never a traceback.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -16,6 +17,9 @@ from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
 from wtforms import EmailField, PasswordField, SubmitField
 
+from .backchannel import BackchannelLogout
+from .counters import RequestCounter
+from .login_limits import LoginLimiter
 from .management_api import MANAGEMENT_PREFIXES
 from .management_http import error_response
 from .server import SCOPES_SUPPORTED, Principal, build_end_session, identity_claims
@@ -74,10 +78,18 @@ def discovery_document(settings: DevIdpSettings) -> dict[str, Any]:
             settings.roles_claim,
         ],
         "request_parameter_supported": False,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }
 
 
 NOT_SENT_BACK = "The request was not sent back to the application."
+
+
+def too_many_attempts(seconds: int) -> str:
+    """The 429 message: the same whether the account exists or not, and whichever limit hit."""
+    wait = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
+    return f"Too many failed sign-in attempts. Please wait {wait} before trying again."
 
 
 def _error_page(status: int, title: str, message: str, note: str = "") -> tuple[str, int]:
@@ -100,6 +112,9 @@ def register_views(
     store: DevIdpStore,
     server: AuthorizationServer,
     protector: ResourceProtector,
+    backchannel: BackchannelLogout,
+    token_requests: RequestCounter,
+    login_limiter: LoginLimiter,
 ) -> None:
     """Attach every route and error handler; closures keep one app's store away from another's."""
     client_id, redirect_uris = settings.client_id, settings.redirect_uris
@@ -113,10 +128,15 @@ def register_views(
             return None
         return Principal(user, login.sid, login.auth_time)
 
-    def sign_out() -> None:
+    def sign_out(notify: bool = True) -> None:
+        """End the browser's provider session; with ``notify``, tell the portal (back-channel)
+        before the browser is answered. Signing in again in the same browser replaces the
+        session quietly: the portal's callback is about to replace its own session anyway."""
         sid = session.get("sid")
         if isinstance(sid, str):
-            store.end_login_session(sid)
+            subject = store.end_login_session(sid)
+            if subject is not None and notify:
+                backchannel.notify(subject, sid)
         session.clear()
 
     server.register_endpoint(build_end_session(store, sign_out))
@@ -183,10 +203,17 @@ def register_views(
                     state=request.values.get("state"),
                 ),
             )
-        user = store.authenticate(form.email.data or "", form.password.data or "")
+        email, address = form.email.data or "", request.remote_addr or ""
+        wait = login_limiter.retry_after(address, email)
+        if wait:
+            page, status = login_page(form, 429, too_many_attempts(wait))
+            return page, status, {"Retry-After": str(wait)}
+        user = store.authenticate(email, form.password.data or "")
         if user is None:
+            login_limiter.record_failure(address, email)
             return login_page(form, 401, "Wrong email or password.")
-        sign_out()
+        login_limiter.record_success(email)
+        sign_out(notify=False)
         login = store.start_login_session(user.subject)
         session["sid"] = login.sid
         principal = Principal(user, login.sid, login.auth_time)
@@ -194,6 +221,7 @@ def register_views(
 
     @app.post("/oauth/token")
     def token() -> Response:
+        token_requests.add(request.form.get("grant_type") or "")
         return server.create_token_response()
 
     @app.route("/userinfo", methods=["GET", "POST"])

@@ -34,9 +34,12 @@ class LiveServer:
 
     @property
     def idp_store(self):
-        from auth.devidp import get_store
+        return self.devidp.store
 
-        return get_store(self.application.mounts["/idp"])
+    @property
+    def devidp(self):
+        """The development provider's controls: store, faults, counters, token minting."""
+        return self.application.dev_idp.extensions["devidp"]
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -60,7 +63,7 @@ def start_live_server(
         instance_path=instance_path,
         apps_dir=apps_dir,
         dev_idp_database_url=f"sqlite:///{instance_path / 'devidp.sqlite3'}",
-        **{"webhook_secret": WEBHOOK_SECRET, **overrides},
+        **{"webhook_secret": WEBHOOK_SECRET, "login_rate_limit": "", **overrides},
     )
     application = create_application(settings)
     server.app = application

@@ -31,6 +31,7 @@ class Gunicorn:
             "PORTAL_BASE_URL": self.base_url,
             "PORTAL_BIND": f"127.0.0.1:{self.port}",
             "PORTAL_WORKERS": str(workers),
+            "PORTAL_LOGIN_RATE_LIMIT": "",
             **env,
         }
         log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -51,7 +52,7 @@ class Gunicorn:
             try:
                 if requests.get(self.base_url + "/healthz", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             time.sleep(0.2)
         self.stop()

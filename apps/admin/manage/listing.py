@@ -22,7 +22,7 @@ from apps.admin.manage.forms import InputError, parse_date
 from auth.tiers import TIER_NAMES
 from db.models import User
 
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
 SORTS: dict[str, InstrumentedAttribute] = {

@@ -1,0 +1,182 @@
+"""The console's JSON API for scripts: the same reads and changes as the pages.
+
+With the portal's session cookie a change needs the CSRF token in an `X-CSRFToken` header (from
+`GET api/csrf`); with a bearer token it needs none. Every refusal is JSON with a `message`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from flask_wtf.csrf import generate_csrf
+
+from apps.admin.manage import actions
+from apps.admin.manage.audit_log import AuditFilter, find_events
+from apps.admin.manage.background import latest_runs, run_json, schedule
+from apps.admin.manage.context import services
+from apps.admin.manage.details import (
+    detail_json,
+    event_json,
+    grant_json,
+    load_detail,
+    product_reach,
+    user_json,
+)
+from apps.admin.manage.errors import ConsoleError
+from apps.admin.manage.formatting import iso
+from apps.admin.manage.forms import InputError, parse_expiry, parse_tier
+from apps.admin.manage.listing import UserFilter, find_users
+from apps.admin.manage.views.sync import runner
+from apps.admin.manage.views.user_actions import MAX_BULK
+from db.models import utcnow
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _body() -> dict:
+    """The request's JSON object; an empty body reads as `{}` (block, unblock need nothing)."""
+    if not request.get_data():
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ConsoleError(400, "The body must be a JSON object.")
+    return body
+
+
+def _changed(subject: str, message: str) -> Response:
+    return jsonify(message=message, user=user_json(actions.find_user(subject)))
+
+
+@blueprint.get("/csrf")
+def csrf_token() -> Response:
+    return jsonify(csrf_token=generate_csrf())
+
+
+@blueprint.get("/users")
+def list_users() -> Response:
+    chosen = UserFilter.from_args(request.args)
+    with services().database.transaction() as db:
+        page = find_users(db, chosen)
+    return jsonify(
+        users=[user_json(user) for user in page.users],
+        matches=page.matches,
+        capped=page.capped,
+        next=page.next_cursor,
+        prev=page.prev_cursor,
+    )
+
+
+@blueprint.get("/users/<subject>")
+def get_user(subject: str) -> Response:
+    user = actions.find_user(subject)
+    current = services()
+    with current.database.transaction() as db:
+        detail = load_detail(db, user, current.store)
+    return jsonify(detail_json(detail))
+
+
+@blueprint.post("/users/<subject>/tier")
+def set_tier(subject: str) -> Response:
+    tier = parse_tier(_body().get("tier"))
+    return _changed(subject, actions.change_tier(subject, tier))
+
+
+@blueprint.post("/users/<subject>/block")
+def block(subject: str) -> Response:
+    return _changed(subject, actions.set_blocked(subject, True))
+
+
+@blueprint.post("/users/<subject>/unblock")
+def unblock(subject: str) -> Response:
+    return _changed(subject, actions.set_blocked(subject, False))
+
+
+@blueprint.post("/users/<subject>/sessions/end")
+def end_sessions(subject: str) -> Response:
+    return _changed(subject, actions.end_sessions(subject))
+
+
+@blueprint.post("/users/<subject>/grants")
+def grant(subject: str) -> tuple[Response, int]:
+    body = _body()
+    product = body.get("product")
+    if not isinstance(product, str):
+        raise InputError("product must be a product's key, like devel/inspector.")
+    made, message = actions.grant(subject, product, parse_expiry(body.get("expires_at")))
+    return jsonify(message=message, grant=grant_json(made)), 201
+
+
+@blueprint.delete("/grants/<int:grant_id>")
+def revoke(grant_id: int) -> Response:
+    return jsonify(message=actions.revoke_grant(grant_id))
+
+
+@blueprint.post("/users/bulk")
+def bulk() -> Response:
+    body = _body()
+    subjects = body.get("subjects")
+    if not isinstance(subjects, list) or not all(isinstance(s, str) for s in subjects):
+        raise InputError("subjects must be a list of user ids.")
+    if not 0 < len(subjects) <= MAX_BULK:
+        raise InputError(f"subjects must name between 1 and {MAX_BULK} users.")
+    action = body.get("action")
+    if action == "tier":
+        tier = parse_tier(body.get("tier"))
+        results = actions.for_each(subjects, lambda s: actions.change_tier(s, tier))
+    elif action in ("block", "unblock"):
+        blocked = action == "block"
+        results = actions.for_each(subjects, lambda s: actions.set_blocked(s, blocked))
+    else:
+        raise InputError(f"action must be tier, block or unblock, not {action!r}.")
+    return jsonify(
+        results=[{"subject": r.subject, "ok": r.ok, "message": r.message} for r in results]
+    )
+
+
+@blueprint.get("/products")
+def products() -> Response:
+    current = services()
+    with current.database.transaction() as db:
+        reach = product_reach(db, current.discovery.products)
+    return jsonify(
+        products=[
+            {
+                "key": p.info.key,
+                "tier": p.info.tier.value,
+                "name": p.info.name,
+                "title": p.info.title,
+                "mount_path": p.mount_path,
+                "status": p.status.value,
+                "error": p.error,
+                "users_by_tier": reach[p.info.key].by_tier if p.info.key in reach else None,
+                "users_by_grant": reach[p.info.key].by_grant if p.info.key in reach else None,
+            }
+            for p in current.discovery.products
+        ]
+    )
+
+
+@blueprint.get("/sync")
+def sync_status() -> Response:
+    current = services()
+    with current.database.transaction() as db:
+        runs = latest_runs(db)
+    now = utcnow()
+    plan = schedule(current.settings.incremental_sync_minutes, runs)
+    return jsonify(
+        runs=[run_json(run, now) for run in runs],
+        schedule={**plan, "last_at": iso(plan["last_at"]), "next_at": iso(plan["next_at"])},
+    )
+
+
+@blueprint.post("/sync")
+def start_sync() -> tuple[Response, int]:
+    runner().start(services())
+    return jsonify(message="A full sync has started.", status_url=url_for("api.sync_status")), 202
+
+
+@blueprint.get("/audit")
+def audit() -> Response:
+    chosen = AuditFilter.from_args(request.args)
+    with services().database.transaction() as db:
+        events, older = find_events(db, chosen)
+    return jsonify(events=[event_json(e) for e in events], older=older)

@@ -1,0 +1,24 @@
+"""Every product discovery found, whether it is served, and how many users can open it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from apps.admin.manage.context import services
+from apps.admin.manage.details import product_reach
+
+blueprint = Blueprint("products", __name__)
+
+
+@blueprint.get("/products")
+def index() -> str:
+    current = services()
+    products = current.discovery.products
+    with current.database.transaction() as db:
+        reach = product_reach(db, products)
+    return render_template(
+        "manage/products.html",
+        products=products,
+        reach=reach,
+        ignored=current.discovery.ignored,
+    )

@@ -1,0 +1,169 @@
+"""The forms on a user's page and the bulk form on the users table.
+
+Each POST either changes something and redirects to the user's page with what happened (so a
+reload does not repeat it), or shows the page again with the exact reason nothing changed.
+Changes that take access away answer first with a confirmation page, whose button repeats the
+POST with `confirm=yes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+
+from apps.admin.manage import actions
+from apps.admin.manage.errors import ConsoleError
+from apps.admin.manage.forms import InputError, confirmed, parse_expiry, parse_tier
+from apps.admin.manage.views.users import render_user
+
+blueprint = Blueprint("user_actions", __name__)
+MAX_BULK = 200
+
+
+def _act(subject: str, change: Callable[[], str | Response]) -> Response:
+    try:
+        outcome = change()
+    except ConsoleError as error:
+        if error.status == 404:
+            raise
+        return render_user(subject, status=error.status, error=error.message)
+    if isinstance(outcome, Response):
+        return outcome
+    flash(outcome, "success")
+    return redirect(url_for("users.user_page", subject=subject), 303)
+
+
+def _confirm(heading: str, message: str, button: str, **fields: object) -> Response:
+    """Ask before taking access away; the answer re-sends this same form, confirmed."""
+    body = render_template(
+        "manage/confirm.html",
+        heading=heading,
+        message=message,
+        button=button,
+        action=request.path,
+        fields=fields,
+        back=request.referrer or url_for("users.index"),
+    )
+    return Response(body)
+
+
+@blueprint.post("/users/<subject>/tier")
+def change_tier(subject: str) -> Response:
+    def change() -> str | Response:
+        tier = parse_tier(request.form.get("tier"))
+        user = actions.find_user(subject)
+        if actions.lowers(user, tier) and not confirmed(request.form.get("confirm")):
+            return _confirm(
+                f"Lower the tier of {actions.label(user)}?",
+                f"They go from {user.tier} to {tier.value} and lose the products in between "
+                "at their next request.",
+                f"Lower to {tier.value}",
+                tier=tier.value,
+            )
+        return actions.change_tier(subject, tier)
+
+    return _act(subject, change)
+
+
+@blueprint.post("/users/<subject>/block")
+def block(subject: str) -> Response:
+    def change() -> str | Response:
+        user = actions.find_user(subject)
+        if not confirmed(request.form.get("confirm")):
+            return _confirm(
+                f"Block {actions.label(user)}?",
+                "They are blocked in Auth0 and here, every session they have open ends, and "
+                "they cannot sign in until unblocked.",
+                "Block",
+            )
+        return actions.set_blocked(subject, True)
+
+    return _act(subject, change)
+
+
+@blueprint.post("/users/<subject>/unblock")
+def unblock(subject: str) -> Response:
+    return _act(subject, lambda: actions.set_blocked(subject, False))
+
+
+@blueprint.post("/users/<subject>/sessions/end")
+def end_sessions(subject: str) -> Response:
+    def change() -> str | Response:
+        user = actions.find_user(subject)
+        if not confirmed(request.form.get("confirm")):
+            return _confirm(
+                f"End every session of {actions.label(user)}?",
+                "They are signed out everywhere and have to sign in again.",
+                "End sessions",
+            )
+        return actions.end_sessions(subject)
+
+    return _act(subject, change)
+
+
+@blueprint.post("/users/<subject>/grants")
+def grant(subject: str) -> Response:
+    def change() -> str:
+        expires_at = parse_expiry(request.form.get("expires_at", ""))
+        _made, message = actions.grant(subject, request.form.get("product", ""), expires_at)
+        return message
+
+    return _act(subject, change)
+
+
+@blueprint.post("/users/<subject>/grants/<int:grant_id>/revoke")
+def revoke(subject: str, grant_id: int) -> Response:
+    def change() -> str | Response:
+        if not confirmed(request.form.get("confirm")):
+            return _confirm(
+                f"Revoke grant {grant_id}?",
+                "The user can no longer open that product unless their tier opens it.",
+                "Revoke",
+            )
+        return actions.revoke_grant(grant_id, subject)
+
+    return _act(subject, change)
+
+
+@blueprint.post("/users/bulk")
+def bulk() -> Response:
+    subjects = list(dict.fromkeys(request.form.getlist("subject")))
+    action = request.form.get("action", "")
+    if not subjects:
+        raise InputError("Select at least one user first.")
+    if len(subjects) > MAX_BULK:
+        raise InputError(f"Select at most {MAX_BULK} users at a time.")
+    change, takes_away, summary = _bulk_change(action, subjects)
+    if takes_away and not confirmed(request.form.get("confirm")):
+        body = render_template(
+            "manage/confirm.html",
+            heading=f"{summary} for {len(subjects)} users?",
+            message="This takes access away from some of them.",
+            button=summary,
+            action=request.path,
+            fields={"action": action, "tier": request.form.get("tier", "")},
+            subjects=subjects,
+            back=request.referrer or url_for("users.index"),
+        )
+        return Response(body)
+    results = actions.for_each(subjects, change)
+    return Response(render_template("manage/bulk_result.html", results=results, summary=summary))
+
+
+def _bulk_change(action: str, subjects: list[str]) -> tuple[Callable[[str], str], bool, str]:
+    """The change to apply to each user, whether it takes access away, and its name."""
+    if action == "tier":
+        tier = parse_tier(request.form.get("tier"))
+        lowered = False
+        for subject in subjects:
+            try:
+                lowered = lowered or actions.lowers(actions.find_user(subject), tier)
+            except ConsoleError:
+                continue
+        return (lambda s: actions.change_tier(s, tier)), lowered, f"Set the tier to {tier.value}"
+    if action == "block":
+        return (lambda s: actions.set_blocked(s, True)), True, "Block"
+    if action == "unblock":
+        return (lambda s: actions.set_blocked(s, False)), False, "Unblock"
+    raise InputError(f"action must be tier, block or unblock, not {action!r}.")

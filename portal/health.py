@@ -1,0 +1,86 @@
+"""`/healthz` (the process is alive), `/readyz` (it can serve) and `/metrics` (Prometheus)."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import os
+
+from flask import Blueprint, Response, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from portal.discovery import Status
+from portal.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def create_health(services: Services) -> Blueprint:
+    health = Blueprint("health", __name__)
+    settings = services.settings
+    allowed = [ipaddress.ip_network(cidr, strict=False) for cidr in settings.metrics_allow]
+
+    @health.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok")
+
+    @health.get("/readyz")
+    def readyz() -> Response:
+        """Ready when the database answers and the issuer's metadata is at hand; products are
+        reported, since a broken product doesn't make the portal unready."""
+        checks: dict[str, str] = {}
+        try:
+            with services.database.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except SQLAlchemyError as error:
+            checks["database"] = f"unreachable: {type(error).__name__}"
+        try:
+            services.metadata.get()
+            checks["identity_provider"] = "ok"
+        except Exception as error:  # any failure to reach or parse the issuer's metadata
+            checks["identity_provider"] = f"metadata unavailable: {type(error).__name__}"
+        counts = {status.value: 0 for status in Status}
+        for product in services.discovery.products:
+            counts[product.status.value] += 1
+        ready = all(value == "ok" for value in checks.values())
+        response = jsonify(status="ready" if ready else "not ready", checks=checks, products=counts)
+        response.status_code = 200 if ready else 503
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @health.get("/metrics")
+    def metrics() -> Response:
+        if not _may_scrape(allowed, settings.metrics_token):
+            response = jsonify(error="forbidden", message="Metrics are not open to this client.")
+            response.status_code = 403
+            return response
+        registry = None
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        body = generate_latest(registry) if registry else generate_latest()
+        return Response(
+            body, mimetype=CONTENT_TYPE_LATEST.split(";")[0], headers={"Cache-Control": "no-store"}
+        )
+
+    return health
+
+
+def _may_scrape(allowed: list, token: str) -> bool:
+    """From an allowed address, or with the metrics token as a bearer token."""
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if (
+        token
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(presented.encode(), token.encode())
+    ):
+        return True
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    return any(address in network for network in allowed)

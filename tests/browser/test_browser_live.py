@@ -1,0 +1,49 @@
+"""The live sample in a real browser: the page's own websocket, through the Gate, round-trips."""
+
+import pytest
+
+from tests.support.live import start_live_server
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("instance")
+    live = start_live_server(
+        database_url=f"sqlite:///{instance / 'portal.sqlite3'}", instance_path=instance
+    )
+    yield live
+    live.stop()
+
+
+def test_an_ea_user_sends_a_message_and_sees_it_come_back(site, page):
+    page.goto(site.base_url + "/login?next=/ea/live/")
+    page.get_by_label("Email").fill("ea@example.com")
+    page.get_by_label("Password").fill("ea")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(site.base_url + "/ea/live/")
+
+    status = page.locator("#live-status")
+    status.filter(has_text="Connected as Eve Early").wait_for()
+    page.get_by_label("Message").fill("hello from chromium")
+    page.get_by_role("button", name="Send").click()
+
+    echo = page.locator("#live-feed .live__echo")
+    echo.filter(has_text="hello from chromium").wait_for()
+    assert echo.first.locator(".live__who").inner_text() == "Echo"
+
+
+def test_signing_out_elsewhere_closes_the_pages_socket(site, page):
+    page.goto(site.base_url + "/login?next=/ea/live/")
+    page.get_by_label("Email").fill("ea@example.com")
+    page.get_by_label("Password").fill("ea")
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("#live-status").filter(has_text="Connected").wait_for()
+
+    other = page.context.new_page()
+    other.goto(site.base_url + "/ea/live/")
+    other.get_by_role("button", name="Sign out").click()
+
+    page.locator("#live-status").filter(has_text="Disconnected (4001)").wait_for()
+    assert page.get_by_role("button", name="Send").is_disabled()

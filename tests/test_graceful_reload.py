@@ -1,0 +1,54 @@
+"""`kill -HUP` reloads gunicorn's workers gracefully and picks up a new product folder.
+
+gunicorn keeps the listening socket in the master, so connections keep being accepted while the
+workers are replaced. A gthread worker that is stopping can still reset a connection it had just
+accepted (seen here: at most one per reload under a tight request loop); nginx in front retries
+such idempotent requests on its own. What must hold: the reload needs no restart, new workers
+serve the new product, and requests succeed again as soon as they are up.
+"""
+
+import shutil
+import signal
+import time
+
+import requests
+
+from portal.config import PROJECT_ROOT
+from tests.support.processes import Gunicorn
+
+PRODUCT = (
+    "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'new']\n"
+)
+
+
+def test_a_hup_reload_replaces_the_workers_and_serves_a_new_product(tmp_path):
+    apps = tmp_path / "apps"
+    shutil.copytree(PROJECT_ROOT / "apps" / "stable" / "hello", apps / "stable" / "hello")
+    log = tmp_path / "gunicorn.log"
+    server = Gunicorn(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
+            "PORTAL_INSTANCE_PATH": str(tmp_path / "instance"),
+            "PORTAL_APPS_DIR": str(apps),
+            "PORTAL_APPS_RECHECK_SECONDS": "3600",
+        },
+        workers=2,
+        log_path=log,
+    )
+    try:
+        (apps / "ea" / "fresh").mkdir(parents=True)
+        (apps / "ea" / "fresh" / "__init__.py").write_text(PRODUCT)
+        server.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while log.read_text().count("portal ready") < 4 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert log.read_text().count("portal ready") == 4
+        statuses = {
+            requests.get(server.base_url + "/healthz", timeout=10).status_code for _ in range(20)
+        }
+        assert statuses == {200}
+        anonymous = requests.get(server.base_url + "/ea/fresh/", allow_redirects=False, timeout=10)
+        assert anonymous.status_code == 302
+        assert server.process.poll() is None
+    finally:
+        server.stop()
