@@ -50,7 +50,11 @@ def render_user(subject: str, *, status: int = 200, error: str | None = None) ->
     with current.database.transaction() as db:
         detail = load_detail(db, user, current.store)
     tier = Tier.parse(user.tier)
-    grantable = [p for p in current.discovery.products if not tier.opens(p.info.tier)]
+    grantable = [
+        p
+        for p in current.discovery.products
+        if not tier.opens(p.info.tier) and p.info.tier is not Tier.ADMIN
+    ]
     body = render_template(
         "manage/user.html",
         detail=detail,
