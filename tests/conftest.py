@@ -25,3 +25,29 @@ def database(request, tmp_path_factory):
         database = Database(url)
         yield database
         database.dispose()
+
+
+@pytest.fixture(scope="module")
+def https_site(tmp_path_factory):
+    """A portal whose public origin is https and whose identity provider cannot be reached,
+    driven in-process (werkzeug's test client)."""
+    from werkzeug.test import Client
+
+    from portal.application import create_application
+    from portal.config import Settings
+
+    instance = tmp_path_factory.mktemp("instance")
+    application = create_application(
+        Settings(
+            secret_key="https-site-secret-0123456789-abcdefghijklmnop",
+            database_url=f"sqlite:///{instance / 'portal.sqlite3'}",
+            base_url="https://portal.test",
+            instance_path=instance,
+            oidc_issuer="https://127.0.0.1:9/",
+            oidc_client_id="portal",
+            oidc_client_secret="client-secret",
+            metrics_token="metrics-token-0123456789",
+        )
+    )
+    yield Client(application)
+    application.services.database.dispose()

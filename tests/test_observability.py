@@ -4,17 +4,11 @@ import io
 import json
 import logging
 
-import pytest
 import requests
-from werkzeug.test import Client
 
 from auth.log_context import LOG_CONTEXT
-from portal.application import create_application
-from portal.config import Settings
 from portal.observability import configure_logging
 from tests.support.signin import sign_in
-
-SECRET = "observability-tests-secret-0123456789abcdef"
 
 
 def test_every_response_carries_a_request_id(portal):
@@ -74,46 +68,27 @@ def test_metrics_count_requests_and_gate_decisions(portal):
     assert "portal_broken_products" in text
 
 
-@pytest.fixture(scope="module")
-def https_portal(tmp_path_factory):
-    instance = tmp_path_factory.mktemp("instance")
-    application = create_application(
-        Settings(
-            secret_key=SECRET,
-            database_url=f"sqlite:///{instance / 'portal.sqlite3'}",
-            base_url="https://portal.test",
-            instance_path=instance,
-            oidc_issuer="https://127.0.0.1:9/",
-            oidc_client_id="portal",
-            oidc_client_secret="client-secret",
-            metrics_token="metrics-token-0123456789",
-        )
-    )
-    yield Client(application)
-    application.services.database.dispose()
-
-
-def test_https_responses_carry_hsts(https_portal):
-    answer = https_portal.get("/healthz", base_url="https://portal.test")
+def test_https_responses_carry_hsts(https_site):
+    answer = https_site.get("/healthz", base_url="https://portal.test")
     assert answer.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
 
 
-def test_readyz_is_503_naming_the_part_that_fails(https_portal):
-    answer = https_portal.get("/readyz", base_url="https://portal.test")
+def test_readyz_is_503_naming_the_part_that_fails(https_site):
+    answer = https_site.get("/readyz", base_url="https://portal.test")
     assert answer.status_code == 503
     assert answer.json["checks"]["database"] == "ok"
     assert answer.json["checks"]["identity_provider"].startswith("metadata unavailable")
 
 
-def test_metrics_refuse_other_addresses(https_portal):
-    answer = https_portal.get(
+def test_metrics_refuse_other_addresses(https_site):
+    answer = https_site.get(
         "/metrics", base_url="https://portal.test", environ_base={"REMOTE_ADDR": "10.9.8.7"}
     )
     assert answer.status_code == 403
 
 
-def test_metrics_open_to_the_metrics_token_from_anywhere(https_portal):
-    answer = https_portal.get(
+def test_metrics_open_to_the_metrics_token_from_anywhere(https_site):
+    answer = https_site.get(
         "/metrics",
         base_url="https://portal.test",
         environ_base={"REMOTE_ADDR": "10.9.8.7"},

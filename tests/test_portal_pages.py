@@ -1,32 +1,5 @@
 """The portal's own pages and errors, through the WSGI stack in-process."""
 
-import pytest
-from werkzeug.test import Client
-
-from portal.application import create_application
-from portal.config import Settings
-
-SECRET = "portal-tests-secret-0123456789-abcdefghijklmnop"
-
-
-@pytest.fixture(scope="module")
-def https_site(tmp_path_factory):
-    """A portal whose public origin is https and whose identity provider cannot be reached."""
-    instance = tmp_path_factory.mktemp("instance")
-    application = create_application(
-        Settings(
-            secret_key=SECRET,
-            database_url=f"sqlite:///{instance / 'portal.sqlite3'}",
-            base_url="https://portal.test",
-            instance_path=instance,
-            oidc_issuer="https://127.0.0.1:9/",
-            oidc_client_id="portal",
-            oidc_client_secret="client-secret",
-        )
-    )
-    yield Client(application)
-    application.services.database.dispose()
-
 
 def test_sign_in_with_the_issuer_down_is_a_clear_503(https_site):
     response = https_site.get("/login", base_url="https://portal.test")
