@@ -4,9 +4,13 @@ import io
 import json
 import logging
 
+import pytest
 import requests
+from werkzeug.test import Client
 
 from auth.log_context import LOG_CONTEXT
+from portal.application import create_application
+from portal.config import Settings
 from portal.observability import configure_logging
 from tests.support.signin import sign_in
 
@@ -117,3 +121,31 @@ def test_json_log_lines_carry_the_request_context():
         "ea/forecast",
     )
     assert line["level"] == "INFO"
+
+
+def proxied_portal(tmp_path, trusted_proxies):
+    application = create_application(
+        Settings(
+            secret_key="proxy-tests-secret-0123456789-abcdefghijklmn",
+            database_url=f"sqlite:///{tmp_path / 'portal.sqlite3'}",
+            base_url="https://portal.test",
+            instance_path=tmp_path,
+            oidc_issuer="https://127.0.0.1:9/",
+            oidc_client_id="portal",
+            oidc_client_secret="client-secret",
+            trusted_proxies=trusted_proxies,
+        )
+    )
+    return Client(application)
+
+
+@pytest.mark.parametrize(("trusted", "status"), [(1, 200), (0, 403)])
+def test_forwarded_addresses_count_only_behind_a_trusted_proxy(tmp_path, trusted, status):
+    client = proxied_portal(tmp_path, trusted)
+    answer = client.get(
+        "/metrics",
+        base_url="https://portal.test",
+        environ_base={"REMOTE_ADDR": "10.1.2.3"},
+        headers={"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "https"},
+    )
+    assert answer.status_code == status
