@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from simple_websocket import ConnectionClosed, Server
 
 from auth.identity import ProductInfo
+from auth.metrics import WEBSOCKETS_OPEN
 from auth.resolver import Identity, IdentityResolver
 from db.users import to_portal_user, user_with_grants
 
@@ -164,9 +165,12 @@ class SocketGuard:
         """Keep `ws` under watch while the block runs: it is closed when its access ends."""
         entry = _Watched(ws, self._product, self._identity)
         self._registry.add(entry)
+        open_sockets = WEBSOCKETS_OPEN.labels(self._product.key)
+        open_sockets.inc()
         try:
             yield ws
         finally:
+            open_sockets.dec()
             self._registry.discard(entry)
 
 

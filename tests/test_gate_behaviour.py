@@ -6,7 +6,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from tests.support.live import start_live_server
+from tests.support.live import private_site
 from tests.support.raw import raw_get
 from tests.support.signin import sign_in
 
@@ -30,14 +30,8 @@ def site(tmp_path_factory):
     apps = tmp_path_factory.mktemp("apps")
     (apps / "stable" / "echo").mkdir(parents=True)
     (apps / "stable" / "echo" / "__init__.py").write_text(textwrap.dedent(ECHO))
-    instance = tmp_path_factory.mktemp("instance")
-    live = start_live_server(
-        database_url=f"sqlite:///{instance / 'portal.sqlite3'}",
-        instance_path=instance,
-        apps_dir=apps,
-    )
-    yield live
-    live.stop()
+    with private_site(tmp_path_factory, apps_dir=apps) as live:
+        yield live
 
 
 def test_the_product_never_sees_the_portal_session_cookie(site):

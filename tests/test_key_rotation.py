@@ -4,19 +4,15 @@ import jwt
 import pytest
 import requests
 
-from tests.support.live import start_live_server
+from tests.support.live import private_site
 from tests.support.signin import sign_in
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """A portal of its own, so no other test has touched its cache of the issuer's keys."""
-    instance = tmp_path_factory.mktemp("instance")
-    live = start_live_server(
-        database_url=f"sqlite:///{instance / 'portal.sqlite3'}", instance_path=instance
-    )
-    yield live
-    live.stop()
+    with private_site(tmp_path_factory) as live:
+        yield live
 
 
 def bearer(site, token):

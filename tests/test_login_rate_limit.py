@@ -3,19 +3,13 @@
 import pytest
 import requests
 
-from tests.support.live import start_live_server
+from tests.support.live import private_site
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    instance = tmp_path_factory.mktemp("instance")
-    live = start_live_server(
-        database_url=f"sqlite:///{instance / 'portal.sqlite3'}",
-        instance_path=instance,
-        login_rate_limit="3/minute",
-    )
-    yield live
-    live.stop()
+    with private_site(tmp_path_factory, login_rate_limit="3/minute") as live:
+        yield live
 
 
 def test_sign_in_attempts_past_the_limit_get_429_with_retry_after(site):

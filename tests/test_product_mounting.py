@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from portal.config import PROJECT_ROOT
-from tests.support.live import start_live_server
+from tests.support.live import private_site
 from tests.support.signin import sign_in
 
 BROKEN = "import json\nraise RuntimeError('cannot reach the model store')\n"
@@ -23,15 +23,10 @@ def site(tmp_path_factory):
     (apps / "stable" / "broken").mkdir()
     (apps / "stable" / "broken" / "__init__.py").write_text(BROKEN)
     shutil.copytree(PROJECT_ROOT / "apps/stable/hello", apps / "beta" / "hello")
-    instance = tmp_path_factory.mktemp("instance")
-    live = start_live_server(
-        database_url=f"sqlite:///{instance / 'portal.sqlite3'}",
-        instance_path=instance,
-        apps_dir=apps,
-        apps_patterns=("stable/*", "devel/*", "!devel/inspector"),
-    )
-    yield live
-    live.stop()
+    with private_site(
+        tmp_path_factory, apps_dir=apps, apps_patterns=("stable/*", "devel/*", "!devel/inspector")
+    ) as live:
+        yield live
 
 
 def test_a_broken_product_answers_503_without_details_for_stable_users(site):

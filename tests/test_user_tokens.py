@@ -9,7 +9,7 @@ import requests
 from sqlalchemy import select
 
 from db.models import Session
-from tests.support.live import start_live_server
+from tests.support.live import private_site
 from tests.support.signin import sign_in
 
 ACCESS_TTL = 4
@@ -35,15 +35,8 @@ def site(tmp_path_factory):
     apps = tmp_path_factory.mktemp("apps")
     (apps / "stable" / "tokens").mkdir(parents=True)
     (apps / "stable" / "tokens" / "__init__.py").write_text(textwrap.dedent(TOKENS_PRODUCT))
-    instance = tmp_path_factory.mktemp("instance")
-    live = start_live_server(
-        database_url=f"sqlite:///{instance / 'portal.sqlite3'}",
-        instance_path=instance,
-        apps_dir=apps,
-        dev_idp_access_token_ttl=ACCESS_TTL,
-    )
-    yield live
-    live.stop()
+    with private_site(tmp_path_factory, apps_dir=apps, dev_idp_access_token_ttl=ACCESS_TTL) as live:
+        yield live
 
 
 def idp(site):  # the development provider's controls and counters

@@ -4,10 +4,11 @@ sample product on both databases, and a plain Flask product using `PortalSock` d
 import textwrap
 
 import pytest
+import requests
 from websockets.sync.client import connect
 
 from auth.sockets import MAX_REASON_BYTES, close_reason
-from tests.support.live import start_live_server
+from tests.support.live import private_site
 from tests.support.signin import sign_in
 from tests.support.websockets import (
     logout,
@@ -19,7 +20,7 @@ from tests.support.websockets import (
     ws_url,
 )
 
-PLAIN = '''
+PLAIN = """
 import json
 
 from flask import Flask, request
@@ -59,7 +60,7 @@ def boom(ws):
 @app.get("/")
 def index():
     return "plain"
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -67,14 +68,8 @@ def plain_site(tmp_path_factory):
     apps = tmp_path_factory.mktemp("apps")
     (apps / "stable" / "plain").mkdir(parents=True)
     (apps / "stable" / "plain" / "__init__.py").write_text(textwrap.dedent(PLAIN))
-    instance = tmp_path_factory.mktemp("instance")
-    live = start_live_server(
-        database_url=f"sqlite:///{instance / 'portal.sqlite3'}",
-        instance_path=instance,
-        apps_dir=apps,
-    )
-    yield live
-    live.stop()
+    with private_site(tmp_path_factory, apps_dir=apps) as live:
+        yield live
 
 
 def test_the_sample_echoes_and_broadcasts_within_one_process(portal):
@@ -116,9 +111,7 @@ def test_a_tier_drop_closes_the_socket(portal):
 
 def test_a_socket_opened_with_an_access_token_lives_until_the_users_access_changes(portal):
     portal.services.user_sync().one("auth0|demo-devel")
-    token = portal.devidp.access_token_for(
-        "devel@example.com"
-    )
+    token = portal.devidp.access_token_for("devel@example.com")
     url = ws_url(portal.base_url, "/ea/live/ws")
     headers = {"Authorization": f"Bearer {token}"}
     try:
@@ -180,3 +173,17 @@ def test_close_reasons_fit_a_close_frame():
     reason = close_reason("é" * 100)
     assert len(reason.encode()) <= MAX_REASON_BYTES
     assert reason == "é" * 61
+
+
+def open_gauge(portal):
+    for line in requests.get(portal.base_url + "/metrics", timeout=10).text.splitlines():
+        if line.startswith('portal_websockets_open{product="ea/live"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_open_sockets_are_counted_by_product(portal):
+    before = open_gauge(portal)
+    with open_socket(portal.base_url, "/ea/live/ws", sign_in(portal.base_url, "ea")) as ws:
+        receive_json(ws)
+        assert open_gauge(portal) == before + 1

@@ -2,19 +2,15 @@
 
 import pytest
 
-from tests.support.live import start_live_server
+from tests.support.live import private_site
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    instance = tmp_path_factory.mktemp("instance")
-    live = start_live_server(
-        database_url=f"sqlite:///{instance / 'portal.sqlite3'}", instance_path=instance
-    )
-    yield live
-    live.stop()
+    with private_site(tmp_path_factory) as live:
+        yield live
 
 
 def test_an_ea_user_sends_a_message_and_sees_it_come_back(site, page):

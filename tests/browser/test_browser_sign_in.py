@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.live import start_live_server
+from tests.support.live import private_site
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,12 +19,8 @@ SCREENSHOTS = ROOT / ("docs" if UPDATE_SCREENSHOTS else "test-artifacts")
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    instance = tmp_path_factory.mktemp("instance")
-    live = start_live_server(
-        database_url=f"sqlite:///{instance / 'portal.sqlite3'}", instance_path=instance
-    )
-    yield live
-    live.stop()
+    with private_site(tmp_path_factory) as live:
+        yield live
 
 
 def test_devel_user_signs_in_opens_a_devel_product_and_signs_out(site, page):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,3 +74,17 @@ def start_live_server(
     )
     thread.start()
     return LiveServer(base_url, settings, application, server, thread)
+
+
+@contextmanager
+def private_site(tmp_path_factory, **overrides) -> Iterator[LiveServer]:
+    """A site of a test module's own, on a SQLite file: for tests that change its settings or
+    its apps folder, or must not share caches with other modules."""
+    instance = tmp_path_factory.mktemp("instance")
+    live = start_live_server(
+        database_url=f"sqlite:///{instance / 'portal.sqlite3'}", instance_path=instance, **overrides
+    )
+    try:
+        yield live
+    finally:
+        live.stop()
