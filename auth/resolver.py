@@ -53,9 +53,6 @@ class IdentityResolver:
         self._forgotten = 0
         self._lock = threading.Lock()
 
-    def session_id(self, environ: dict) -> str | None:
-        return self.store.id_from_cookie(session_cookie(environ))
-
     def resolve(self, environ: dict) -> Identity | None:
         """The cache is keyed by the cookie as sent, so a hit costs no parsing or signature
         check; only a miss verifies the signature (and a bad one is never cached)."""
