@@ -21,7 +21,7 @@ COPY portal ./portal
 COPY auth ./auth
 COPY db ./db
 COPY migrations ./migrations
-RUN /opt/venv/bin/pip install .
+RUN /opt/venv/bin/pip install '.[samples]'
 
 FROM python:${PYTHON_VERSION}-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.http import dump_cookie
 
 from auth.bearer import BearerError
+from auth.cookies import scoped_cookie
 from auth.identity import (
     AUTH_METHOD_ENVIRON_KEY,
     LOGOUT_TOKEN_ENVIRON_KEY,
@@ -116,15 +117,18 @@ def original_path(environ: dict) -> str:
     return f"{path}?{query}" if query else path
 
 
-def _private(start_response: Callable) -> Callable:
-    """Responses behind the Gate are per person: never shared by caches, never set our cookie."""
+def _private(start_response: Callable, mount_path: str) -> Callable:
+    """Responses behind the Gate are per person: never shared by caches, never set our cookie,
+    and the product's own cookies stay within its mount (see `auth.cookies`)."""
 
     def private_start_response(status: str, headers: list, exc_info: object = None) -> Callable:
-        kept = [
-            (name, value)
-            for name, value in headers
-            if not (name.lower() == "set-cookie" and value.split("=", 1)[0].strip() == COOKIE_NAME)
-        ]
+        kept = []
+        for name, value in headers:
+            if name.lower() == "set-cookie":
+                value = scoped_cookie(value, mount_path, forbidden=(COOKIE_NAME,))
+                if value is None:
+                    continue
+            kept.append((name, value))
         names = {name.lower() for name, _ in kept}
         if "cache-control" not in names:
             kept.append(("Cache-Control", "private"))
@@ -204,9 +208,12 @@ class Gate:
         environ[LOGOUT_TOKEN_ENVIRON_KEY] = identity.logout_token
         environ[AUTH_METHOD_ENVIRON_KEY] = method
         environ["REMOTE_USER"] = identity.user.subject
+        private = _private(start_response, self.product.mount_path)
         if self.sockets is not None and is_websocket(environ):
-            environ[SOCKET_GUARD_ENVIRON_KEY] = self.sockets.guard(identity, self.product)
-        return self._product(environ, _private(start_response), identity)
+            with self.sockets.holding(identity, self.product, environ) as guard:
+                environ[SOCKET_GUARD_ENVIRON_KEY] = guard
+                return self._product(environ, private, identity)
+        return self._product(environ, private, identity)
 
     def _product(
         self, environ: dict, start_response: Callable, identity: Identity

@@ -2,11 +2,12 @@
 
 The Gate checks a websocket's upgrade request like any other. But a socket outlives its upgrade:
 when its session ends (sign-out, back-channel logout, an admin), its user is blocked or its tier
-drops below the product's, the server must close it. The Gate hands each accepted upgrade a
-:class:`SocketGuard` (`environ["portal.socket_guard"]`); the product's websocket route registers
-its socket with it (`auth.authflask.PortalSock` does this for every route), and one watcher thread
-per process re-reads the identity behind every registered socket and closes the ones that no
-longer open their product, with a close code the page can act on:
+drops below the product's, the server must close it. So the Gate registers every upgrade it lets
+through with this process's :class:`SocketRegistry`, whatever the product serves it with (a
+`PortalSock` route, plain flask-sock, any WSGI websocket library): it hands the product a
+:class:`GuardedSocket` in place of the server's raw connection, and one watcher thread per
+process re-reads the identity behind every registered socket and closes the ones that no longer
+open their product, with a close code the page can act on:
 
     4001  the session ended (signed out, ended by an admin, expired): sign in again
     4003  the user is blocked or removed, or their tier no longer opens this product
@@ -17,6 +18,9 @@ longer open their product, with a close code the page can act on:
 
 4001 and 4003 are application codes (4000 + the HTTP status the same request would now get), so
 a page can tell "sign in again" from "this is no longer yours" without parsing the reason text.
+A `PortalSock` route is closed through its own socket object (a clean closing handshake that
+wakes its `receive`); any other is sent the close frame on the guarded connection, which then
+refuses further writes, so the product's library sees the connection end.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from simple_websocket import ConnectionClosed, Server
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import CloseConnection
 
 from auth.identity import ProductInfo
 from auth.metrics import WEBSOCKETS_OPEN
@@ -50,8 +56,8 @@ def close_reason(text: str) -> str:
     return text.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
 
 
-class _SerialSocket:
-    """The connection as simple-websocket sees it: one writer at a time, whole frames, no hang.
+class GuardedSocket:
+    """The connection as a websocket library sees it: one writer at a time, whole frames, no hang.
 
     simple-websocket writes from the route's thread, its own reader thread (pings, pongs, the
     closing handshake) and, in the portal, from broadcasts and the watcher: frames must not
@@ -60,23 +66,29 @@ class _SerialSocket:
     server (gunicorn, werkzeug) owns the descriptor and closes it when the request ends.
     """
 
-    def __init__(self, sock: socket.socket, lock: threading.RLock, send_timeout: float) -> None:
+    def __init__(self, sock: socket.socket, send_timeout: float = 5.0) -> None:
         self._sock = sock
-        self._lock = lock
+        self.lock = threading.RLock()
         self._send_timeout = send_timeout
+        self._terminated = False
 
     def send(self, data: bytes) -> int:
-        with self._lock:
-            view = memoryview(data)
-            deadline = time.monotonic() + self._send_timeout
-            while view:
-                try:
-                    view = view[self._sock.send(view, socket.MSG_DONTWAIT) :]
-                except BlockingIOError:
-                    if not self._writable_before(deadline):
-                        self.close()
-                        raise TimeoutError(errno.ETIMEDOUT, "the client stopped reading") from None
+        with self.lock:
+            if self._terminated:
+                raise BrokenPipeError(errno.EPIPE, "the portal closed this websocket")
+            self._send_all(data)
         return len(data)
+
+    def _send_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        deadline = time.monotonic() + self._send_timeout
+        while view:
+            try:
+                view = view[self._sock.send(view, socket.MSG_DONTWAIT) :]
+            except BlockingIOError:
+                if not self._writable_before(deadline):
+                    self.close()
+                    raise TimeoutError(errno.ETIMEDOUT, "the client stopped reading") from None
 
     def _writable_before(self, deadline: float) -> bool:
         remaining = deadline - time.monotonic()
@@ -85,6 +97,22 @@ class _SerialSocket:
         poller = select.poll()  # not select(): a worker with many sockets has descriptors > 1024
         poller.register(self._sock, select.POLLOUT)
         return bool(poller.poll(remaining * 1000))
+
+    def terminate(self, code: int, reason: str, wait: float = 2.0) -> None:
+        """Close from outside the product's websocket library: a close frame, then no more
+        writes; the client's answer (or `wait` seconds) ends the library's reading too."""
+        frame = Connection(ConnectionType.SERVER).send(CloseConnection(code, close_reason(reason)))
+        with self.lock:
+            if self._terminated:
+                return
+            self._terminated = True
+            with contextlib.suppress(OSError, TimeoutError):
+                self._send_all(frame)
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_WR)
+        timer = threading.Timer(wait, self.close)
+        timer.daemon = True
+        timer.start()
 
     def recv(self, size: int) -> bytes:
         return self._sock.recv(size)
@@ -97,6 +125,22 @@ class _SerialSocket:
             self._sock.shutdown(socket.SHUT_RDWR)
 
 
+#: Where each server puts the raw connection that websocket libraries take over.
+_SERVER_SOCKET_KEYS = ("werkzeug.socket", "gunicorn.socket")
+
+
+def guard_connection(environ: dict) -> GuardedSocket | None:
+    """Put a GuardedSocket in the environ in place of the server's connection, so the portal can
+    close the socket whichever library the product upgrades it with."""
+    for key in _SERVER_SOCKET_KEYS:
+        raw = environ.get(key)
+        if raw is not None:
+            guarded = raw if isinstance(raw, GuardedSocket) else GuardedSocket(raw)
+            environ[key] = guarded
+            return guarded
+    return None
+
+
 class PortalWebSocket(Server):
     """simple-websocket's Server, safe to use from several threads at once.
 
@@ -106,12 +150,15 @@ class PortalWebSocket(Server):
     """
 
     def __init__(self, environ: dict, *, send_timeout: float = 5.0, **options: object) -> None:
-        self._send_lock = threading.RLock()
         self._send_timeout = send_timeout
         super().__init__(environ, **options)
 
     def handshake(self) -> None:
-        self.sock = _SerialSocket(self.sock, self._send_lock, self._send_timeout)
+        """Outside the portal (a product's own tests) the connection is guarded here; behind the
+        Gate it already is, and frames share its one lock."""
+        if not isinstance(self.sock, GuardedSocket):
+            self.sock = GuardedSocket(self.sock, self._send_timeout)
+        self._send_lock = self.sock.lock
         super().handshake()
 
     def send(self, data: str | bytes) -> None:
@@ -140,102 +187,110 @@ def close_socket(ws: Server, code: int, reason: str) -> None:
         ws.close(reason=code, message=close_reason(reason))
 
 
-@dataclass(eq=False)
-class _Watched:
-    ws: Server
-    product: ProductInfo
-    identity: Identity
+class SocketGuard:
+    """One upgrade the Gate let through: who holds it, for which product, and how to close it."""
+
+    def __init__(
+        self, identity: Identity, product: ProductInfo, connection: GuardedSocket | None
+    ) -> None:
+        self.identity = identity
+        self.product = product
+        self._connection = connection
+        self._ws: Server | None = None
 
     @property
     def holder(self) -> str:
         """What the socket's access hangs on: its session, or the user of its access token."""
         return self.identity.session_id or f"bearer:{self.identity.user.subject}"
 
-
-class SocketGuard:
-    """One accepted upgrade's identity, bound to the registry; products call `watch(ws)`."""
-
-    def __init__(self, registry: SocketRegistry, identity: Identity, product: ProductInfo) -> None:
-        self._registry = registry
-        self._identity = identity
-        self._product = product
-
     @contextlib.contextmanager
     def watch(self, ws: Server) -> Iterator[Server]:
-        """Keep `ws` under watch while the block runs: it is closed when its access ends."""
-        entry = _Watched(ws, self._product, self._identity)
-        self._registry.add(entry)
-        open_sockets = WEBSOCKETS_OPEN.labels(self._product.key)
-        open_sockets.inc()
+        """Close `ws` itself (a clean closing handshake) while the block runs; `PortalSock`
+        routes do this for every socket."""
+        self._ws = ws
         try:
             yield ws
         finally:
-            open_sockets.dec()
-            self._registry.discard(entry)
+            self._ws = None
+
+    def close(self, code: int, reason: str) -> None:
+        if self._ws is not None:
+            close_socket(self._ws, code, reason)
+        elif self._connection is not None:
+            self._connection.terminate(code, reason)
 
 
 @dataclass(eq=False)
 class SocketRegistry:
-    """This process's watched sockets by session, and the one thread that re-checks them."""
+    """This process's guarded sockets by session, and the one thread that re-checks them."""
 
     resolver: IdentityResolver
     check_interval: float = 2.0
-    _sockets: dict[str, set[_Watched]] = field(default_factory=dict, init=False)
+    _sockets: dict[str, set[SocketGuard]] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _watcher: threading.Thread | None = field(default=None, init=False)
 
-    def guard(self, identity: Identity, product: ProductInfo) -> SocketGuard:
-        return SocketGuard(self, identity, product)
+    @contextlib.contextmanager
+    def holding(
+        self, identity: Identity, product: ProductInfo, environ: dict
+    ) -> Iterator[SocketGuard]:
+        """Register the upgrade in `environ` while the product serves it (for a websocket, the
+        product's call lasts as long as the socket)."""
+        guard = SocketGuard(identity, product, guard_connection(environ))
+        self._add(guard)
+        open_sockets = WEBSOCKETS_OPEN.labels(product.key)
+        open_sockets.inc()
+        try:
+            yield guard
+        finally:
+            open_sockets.dec()
+            self._discard(guard)
 
-    def add(self, entry: _Watched) -> None:
+    def _add(self, guard: SocketGuard) -> None:
         with self._lock:
-            self._sockets.setdefault(entry.holder, set()).add(entry)
+            self._sockets.setdefault(guard.holder, set()).add(guard)
             if self._watcher is None:
                 self._watcher = threading.Thread(
                     target=self._watch, name="portal-socket-watcher", daemon=True
                 )
                 self._watcher.start()
 
-    def discard(self, entry: _Watched) -> None:
+    def _discard(self, guard: SocketGuard) -> None:
         with self._lock:
-            entries = self._sockets.get(entry.holder)
-            if entries is not None:
-                entries.discard(entry)
-                if not entries:
-                    del self._sockets[entry.holder]
-
-    def count(self) -> int:
-        with self._lock:
-            return sum(len(entries) for entries in self._sockets.values())
+            guards = self._sockets.get(guard.holder)
+            if guards is not None:
+                guards.discard(guard)
+                if not guards:
+                    del self._sockets[guard.holder]
 
     def close_session(self, session_id: str, reason: str) -> None:
         """Close this worker's sockets of one session at once (sign-out on this worker)."""
         with self._lock:
-            entries = list(self._sockets.get(session_id, ())) if session_id else []
-        for entry in entries:
-            close_socket(entry.ws, SESSION_ENDED, f"Your session ended: {reason}.")
+            guards = list(self._sockets.get(session_id, ())) if session_id else []
+        for guard in guards:
+            guard.close(SESSION_ENDED, f"Your session ended: {reason}.")
 
     def close_all(self, code: int, reason: str) -> None:
         """Close every socket of this worker, e.g. with 1001 when it is told to stop."""
         with self._lock:
-            entries = [entry for entries in self._sockets.values() for entry in entries]
-        for entry in entries:
-            close_socket(entry.ws, code, reason)
+            guards = [guard for guards in self._sockets.values() for guard in guards]
+        for guard in guards:
+            guard.close(code, reason)
 
     def check(self) -> None:
         """One pass: re-read each watched session (or token user) once, however many sockets it
         has, and close the sockets it no longer opens."""
         with self._lock:
-            watched = [list(entries) for entries in self._sockets.values()]
-        for entries in watched:
-            then = entries[0].identity
+            watched = [list(guards) for guards in self._sockets.values()]
+        for guards in watched:
+            then = guards[0].identity
             now = self._current(then)
             if now is None and then.session_id:
                 self.resolver.forget(then.session_id)
-            for entry in entries:
-                verdict = _verdict(now, entry.product)
+            for guard in guards:
+                verdict = _verdict(now, guard.product)
                 if verdict is not None:
-                    close_socket(entry.ws, *verdict)
+                    guard.close(*verdict)
 
     def _watch(self) -> None:
         while True:

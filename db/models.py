@@ -190,3 +190,18 @@ class SeenLogoutToken(Base):
 
     jti: Mapped[str] = mapped_column(Identifier, primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+
+
+class ProductMove(Base):
+    """A product folder moved to another tier: its old address redirects to the new one.
+
+    Kept in the database rather than in a process, so every worker and node answers the old
+    address the same way, and a restart does not forget it.
+    """
+
+    __tablename__ = "product_moves"
+    __table_args__ = ({"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"},)
+
+    old_key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    new_key: Mapped[str] = mapped_column(String(160), nullable=False)
+    moved_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)

@@ -21,12 +21,12 @@ from auth.authflask import AuthFlask
 from auth.devidp import DEMO_USERS, DevIdpSettings, create_dev_idp
 from auth.gate import Gate
 from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
-from auth.metrics import BROKEN_PRODUCTS
 from auth.responses import html_response
 from auth.tiers import Tier
 from db.users import SignIn, ensure_users
 from portal.config import DEV_IDP_MOUNT, Settings, load_settings
-from portal.discovery import Product, Status, discover
+from portal.discovery import Loading, Product, Status, discover
+from portal.loader import ImportMarks
 from portal.mounts import ProductMounts
 from portal.observability import RequestContext, configure_logging, portal_csp
 from portal.pages import ErrorPages
@@ -56,12 +56,16 @@ class BrokenProduct:
                 "The rest of the portal works as usual."
             ),
             user=user,
-            details=(self.product.traceback or self.product.error) if insider else None,
+            details=self._details() if insider else None,
             action_url="/",
             action_label="Back to your dashboard",
             logout_token=environ.get(LOGOUT_TOKEN_ENVIRON_KEY),
         )
         return html_response(start_response, 503, page)
+
+    def _details(self) -> str | None:
+        error, trace = self.product.error, self.product.traceback
+        return f"{error}\n\n{trace}" if error and trace else error or trace
 
 
 def _product_app(product: Product, services: Services) -> Callable:
@@ -124,7 +128,11 @@ def create_application(settings: Settings | None = None) -> Callable:
     configure_logging(json_lines=settings.json_logs)
     allow_plain_http_in_development(settings)
     prepare_instance(settings)
-    discovery = discover(settings.apps_dir, settings.apps_patterns)
+    loading = Loading(
+        timeout=settings.import_timeout_seconds,
+        marks=ImportMarks(settings.instance_path / "importing"),
+    )
+    discovery = discover(settings.apps_dir, settings.apps_patterns, loading=loading)
     services = Services.build(settings, discovery)
 
     def mount(product: Product) -> Callable:
@@ -148,8 +156,9 @@ def create_application(settings: Settings | None = None) -> Callable:
         interval = timedelta(minutes=settings.incremental_sync_minutes)
         IncrementalSyncScheduler(services, interval).start()
     portal_app = create_portal_app(services, dev_users=dev_users)
+    product_mounts = ProductMounts(portal_app, mounts, services, mount, loading=loading)
     application: Callable = RequestContext(
-        ProductMounts(portal_app, mounts, services, mount),
+        product_mounts,
         https=settings.secure_cookies,
         portal_csp=portal_csp([urlsplit(settings.issuer)._replace(path="").geturl()]),
     )
@@ -159,7 +168,7 @@ def create_application(settings: Settings | None = None) -> Callable:
     application.services = services  # type: ignore[attr-defined]
     application.portal_app = portal_app  # type: ignore[attr-defined]
     application.dev_idp = mounts.get(DEV_IDP_MOUNT)  # type: ignore[attr-defined]
+    application.mounts = product_mounts  # type: ignore[attr-defined]
     loaded = sum(p.status is Status.LOADED for p in discovery.products)
-    BROKEN_PRODUCTS.set(sum(p.status is Status.BROKEN for p in discovery.products))
     log.info("portal ready: %d products mounted, %d loaded", len(discovery.mounted()), loaded)
     return application

@@ -8,10 +8,14 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from auth.tiers import TIER_NAMES, Tier
+from db.engine import Database
+from db.product_moves import record_move
 from portal.cli_users import users
-from portal.config import DEFAULT_BASE_URL, DEV_CLIENT_ID, ConfigError, load_settings
+from portal.config import DEFAULT_BASE_URL, DEV_CLIENT_ID, ConfigError, Settings, load_settings
+from portal.startup import prepare_instance
 
 
 def _split_product(value: str) -> tuple[Tier, str]:
@@ -24,7 +28,7 @@ def _split_product(value: str) -> tuple[Tier, str]:
         raise click.BadParameter(str(error)) from None
 
 
-def _settings() -> object:
+def _settings() -> Settings:
     try:
         return load_settings()
     except ConfigError as error:
@@ -92,7 +96,10 @@ def new_app(product: str) -> None:
         folder = create_product(_settings().apps_dir, tier, name)
     except (ValueError, FileExistsError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Created {folder}; it is served at /{tier.value}/{name}/ on the next start.")
+    click.echo(
+        f"Created {folder}. It is served at /{tier.value}/{name}/ (a running portal picks it up "
+        f"at once). Run its test: make test-app APP={tier.value}/{name}"
+    )
 
 
 @main.command()
@@ -103,11 +110,35 @@ def promote(product: str, new_tier: str) -> None:
     from portal.scaffold import promote_product
 
     tier, name = _split_product(product)
+    settings = _settings()
+    source = settings.apps_dir / tier.value / name
     try:
-        folder = promote_product(_settings().apps_dir, tier, name, Tier.parse(new_tier))
+        folder = promote_product(settings.apps_dir, tier, name, Tier.parse(new_tier))
     except (ValueError, FileExistsError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Moved to {folder}; it is served at /{new_tier}/{name}/ on the next start.")
+    _record_move(settings, f"{tier.value}/{name}", f"{new_tier}/{name}")
+    click.echo(
+        f"Moved {source} to {folder}. It is served at /{new_tier}/{name}/ (a running portal "
+        f"picks the move up at once), and /{tier.value}/{name}/ redirects there."
+    )
+
+
+def _record_move(settings: Settings, old: str, new: str) -> None:
+    """Record the move where every portal node finds it, even those that never saw the folder
+    move (development brings its own database up to date first, as `portal serve` does)."""
+    database = Database(settings.database_url)
+    try:
+        if not settings.production:
+            prepare_instance(settings)
+        record_move(database, old, new)
+    except (SQLAlchemyError, ConfigError) as error:
+        click.echo(
+            f"Warning: the move is not recorded in the database ({error}), so /{old}/ redirects "
+            "only on portals that saw the folder move.",
+            err=True,
+        )
+    finally:
+        database.dispose()
 
 
 @main.group()

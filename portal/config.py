@@ -70,6 +70,7 @@ class Settings:
     redis_url: str = ""
     login_rate_limit: str = "20/minute"
     apps_recheck_seconds: float = 10.0
+    import_timeout_seconds: float = 10.0
     management_domain_issuer: str = ""
 
     @property
@@ -313,7 +314,10 @@ def load_settings(
         metrics_token=env.get("PORTAL_METRICS_TOKEN", "").strip(),
         json_logs=_log_format(env, environment) == "json",
         redis_url=env.get("REDIS_URL", "").strip(),
-        apps_recheck_seconds=_env_seconds(env, "PORTAL_APPS_RECHECK_SECONDS", 10.0),
+        apps_recheck_seconds=_env_seconds(
+            env, "PORTAL_APPS_RECHECK_SECONDS", 10.0 if environment == "production" else 1.0
+        ),
+        import_timeout_seconds=_env_seconds(env, "PORTAL_IMPORT_TIMEOUT_SECONDS", 10.0),
         login_rate_limit=env.get("PORTAL_LOGIN_RATE_LIMIT", Settings.login_rate_limit).strip(),
         auth0_domain=env.get("AUTH0_DOMAIN", "").strip().removeprefix("https://").rstrip("/"),
         websocket_origins=tuple(

@@ -2,23 +2,30 @@
 
 The folder a product sits in is its tier, so discovery is the whole of "promoting" a product.
 A product that fails to import is recorded as broken with its error instead of stopping the
-portal; a folder whose name is not a tier is reported and skipped.
+portal (see `portal.loader` for how far that goes); a folder whose name is not a tier is
+reported and skipped. A rescan reuses every product whose files did not change, and a product
+whose new files fail to import keeps serving its previous instance.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
-import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from pathlib import Path
 
 from auth.identity import METADATA_FILE, ProductInfo, read_product_info
 from auth.tiers import TIER_NAMES, TIERS_DESCENDING, Tier
+from portal.loader import (
+    ImportMarks,
+    ProductLoadError,
+    folder_fingerprint,
+    load_product_app,
+    one_django_per_process,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +44,9 @@ class Product:
     error: str | None = None
     traceback: str | None = None
     app: Callable | None = field(default=None, repr=False)
+    fingerprint: str = ""
+    #: Set while an edit fails to import and the previous instance keeps serving.
+    reload_error: str | None = None
 
     @property
     def mount_path(self) -> str:
@@ -64,15 +74,24 @@ def selected(key: str, patterns: Sequence[str]) -> bool:
     return not any(fnmatchcase(key, p) for p in excludes)
 
 
+@dataclass(frozen=True)
+class Loading:
+    """How products are imported: the deadline for one import, and where import marks go."""
+
+    timeout: float = 10.0
+    marks: ImportMarks | None = None
+
+
 def discover(
     apps_dir: Path,
     patterns: Sequence[str] = (),
     *,
     load: bool = True,
     keep: Mapping[str, Product] | None = None,
+    loading: Loading = Loading(),
 ) -> Discovery:
-    """Every product folder under `apps_dir`; products in `keep` (by `tier/name`) are reused as
-    they are instead of imported again, so a rescan loads only what is new."""
+    """Every product folder under `apps_dir`; products in `keep` (by `tier/name`) whose files
+    did not change are reused as they are, so a rescan imports only what is new or edited."""
     products: list[Product] = []
     keep = keep or {}
     ignored: list[str] = []
@@ -91,7 +110,15 @@ def discover(
         tier_dir = apps_dir / tier.value
         if tier_dir.is_dir():
             products.extend(
-                keep.get(f"{tier.value}/{folder.name}") or _product(tier, folder, patterns, load)
+                _product(
+                    apps_dir,
+                    tier,
+                    folder,
+                    patterns,
+                    load,
+                    loading,
+                    keep.get(f"{tier.value}/{folder.name}"),
+                )
                 for folder in sorted(_subfolders(tier_dir))
             )
     return Discovery(products, ignored)
@@ -112,60 +139,72 @@ def _subfolders(path: Path) -> Iterable[Path]:
     return (p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
-def _product(tier: Tier, folder: Path, patterns: Sequence[str], load: bool) -> Product:
+def _product(
+    apps_dir: Path,
+    tier: Tier,
+    folder: Path,
+    patterns: Sequence[str],
+    load: bool,
+    loading: Loading,
+    previous: Product | None,
+) -> Product:
     name = folder.name
     info = ProductInfo(tier=tier, name=name, title=name)
     if not selected(info.key, patterns):
         return Product(info, folder, Status.EXCLUDED)
+    fingerprint = folder_fingerprint(folder)
+    if previous is not None and previous.fingerprint == fingerprint:
+        return previous
+    product = _fresh(apps_dir, tier, folder, load, loading, fingerprint)
+    if product.status is Status.BROKEN and previous is not None and previous.app is not None:
+        log.error("product %s: its edit does not load; the previous version serves", info.key)
+        return replace(previous, fingerprint=fingerprint, reload_error=product.error)
+    return product
+
+
+def _fresh(
+    apps_dir: Path, tier: Tier, folder: Path, load: bool, loading: Loading, fingerprint: str
+) -> Product:
+    info = ProductInfo(tier=tier, name=folder.name, title=folder.name)
     try:
         info = read_product_info(tier, folder)
     except ValueError as error:
-        return _broken(info, folder, f"{METADATA_FILE}: {error}", None)
-    if not name.isidentifier() or not name.islower():
-        return _broken(info, folder, "the folder name must be a lowercase Python identifier", None)
+        return _broken(info, folder, f"{METADATA_FILE}: {error}", None, fingerprint)
+    if not folder.name.isidentifier() or not folder.name.islower():
+        return _broken(
+            info, folder, "the folder name must be a lowercase Python identifier", None, fingerprint
+        )
     if not (folder / "__init__.py").is_file():
-        return _broken(info, folder, "not a Python package: __init__.py is missing", None)
+        return _broken(
+            info, folder, "not a Python package: __init__.py is missing", None, fingerprint
+        )
     if not load:
-        return Product(info, folder, Status.LOADED)
+        return Product(info, folder, Status.LOADED, fingerprint=fingerprint)
+    marks = loading.marks
+    if marks is not None and marks.died_importing(info.key, fingerprint):
+        return _broken(info, folder, PROCESS_DIED, None, fingerprint)
     try:
-        app = load_product_app(tier, folder)
-    except Exception as error:
-        log.exception("product %s failed to load", info.key)
-        return _broken(info, folder, f"{type(error).__name__}: {error}", traceback.format_exc())
-    return Product(info, folder, Status.LOADED, app=app)
+        with marks.importing(info.key, fingerprint) if marks else nullcontext():
+            app = load_product_app(apps_dir, tier.value, folder, timeout=loading.timeout)
+        conflict = one_django_per_process(info.key, app)
+    except ProductLoadError as error:
+        log.error("product %s failed to load: %s\n%s", info.key, error, error.details or "")
+        return Product(
+            info, folder, Status.BROKEN, str(error), error.details, fingerprint=fingerprint
+        )
+    if conflict:
+        return _broken(info, folder, conflict, None, fingerprint)
+    return Product(info, folder, Status.LOADED, app=app, fingerprint=fingerprint)
 
 
-def _broken(info: ProductInfo, folder: Path, error: str, trace: str | None) -> Product:
-    if trace is None:
-        log.error("product %s is broken: %s", info.key, error)
-    return Product(info, folder, Status.BROKEN, error=error, traceback=trace)
+PROCESS_DIED = (
+    "the portal's process ended while importing this product (os._exit, a crash or a kill), "
+    "so it is not imported again until its files change"
+)
 
 
-def load_product_app(tier: Tier, folder: Path) -> Callable:
-    """Import `apps.<tier>.<name>` from its folder and return its WSGI app.
-
-    The module is imported afresh each time, so a product moved or edited on disk is seen as it
-    is now; relative imports inside the product work because the package is registered first.
-    """
-    module_name = f"apps.{tier.value}.{folder.name}"
-    for loaded in [m for m in sys.modules if m == module_name or m.startswith(module_name + ".")]:
-        del sys.modules[loaded]
-    spec = importlib.util.spec_from_file_location(
-        module_name, folder / "__init__.py", submodule_search_locations=[str(folder)]
-    )
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {folder}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(module_name, None)
-        raise
-    app = getattr(module, "app", None)
-    factory = getattr(module, "create_app", None)
-    if app is None and callable(factory):
-        app = factory()
-    if app is None or not callable(app):
-        raise TypeError("the package exposes neither a WSGI `app` nor a `create_app()` factory")
-    return app
+def _broken(
+    info: ProductInfo, folder: Path, error: str, trace: str | None, fingerprint: str
+) -> Product:
+    log.error("product %s is broken: %s", info.key, error)
+    return Product(info, folder, Status.BROKEN, error, trace, fingerprint=fingerprint)

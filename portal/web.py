@@ -91,7 +91,9 @@ def create_portal_app(services: Services, *, dev_users: list[tuple[str, str, str
         if who is None:
             return rendering.page("portal/signin.html", login_url="/login", dev_users=dev_users)
         groups = visible_products(services, who)
-        return rendering.page("portal/dashboard.html", groups=groups)
+        return rendering.page(
+            "portal/dashboard.html", groups=groups, show_errors=who.user.tier.opens(Tier.DEVEL)
+        )
 
     @app.get("/api/me")
     def api_me() -> object:

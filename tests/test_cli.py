@@ -111,3 +111,24 @@ def test_token_for_an_unknown_user_says_so(run):
     result = run("token", "nobody@example.org")
     assert result.exit_code == 1
     assert "no active user 'nobody@example.org'" in result.output
+
+
+def test_new_app_says_the_product_is_served_at_once_and_how_to_test_it(run, tmp_path):
+    result = run("new-app", "devel/widgets")
+    assert result.output.strip() == (
+        f"Created {tmp_path / 'apps' / 'devel' / 'widgets'}. It is served at /devel/widgets/ "
+        "(a running portal picks it up at once). Run its test: make test-app APP=devel/widgets"
+    )
+
+
+def test_promote_says_where_the_product_is_served_and_that_the_old_address_redirects(
+    run, tmp_path
+):
+    run("new-app", "devel/widgets")
+    result = run("promote", "devel/widgets", "ea")
+    apps = tmp_path / "apps"
+    assert result.output.strip() == (
+        f"Moved {apps / 'devel' / 'widgets'} to {apps / 'ea' / 'widgets'}. It is served at "
+        "/ea/widgets/ (a running portal picks the move up at once), and /devel/widgets/ "
+        "redirects there."
+    )

@@ -163,9 +163,12 @@ def distribution_name(requirement):
     return re.split(r"[<>=!~\[ ;(]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
 
-def installed_by_pip_install_dot():
-    """The distributions `pip install .` brings: the declared dependencies and theirs."""
-    todo = [distribution_name(d) for d in PYPROJECT["project"]["dependencies"]]
+def installed_by_the_image():
+    """The distributions the image's `pip install '.[samples]'` brings: the declared
+    dependencies, the sample products' extra, and theirs."""
+    declared = PYPROJECT["project"]["dependencies"]
+    declared += PYPROJECT["project"]["optional-dependencies"]["samples"]
+    todo = [distribution_name(d) for d in declared]
     seen = set()
     while todo:
         name = todo.pop()
@@ -183,10 +186,11 @@ def installed_by_pip_install_dot():
 
 
 def third_party_imports():
-    """{top-level module: files} imported by the packages the image installs (not their tests)."""
+    """{top-level module: files} imported by the packages and products the image holds (not
+    their tests)."""
     first_party = {"apps", "auth", "db", "migrations", "portal", "tests"}
     found = {}
-    for package in ("portal", "auth", "db", "migrations"):
+    for package in ("portal", "auth", "db", "migrations", "apps"):
         for path in (PROJECT_ROOT / package).rglob("*.py"):
             if path.name.startswith("test_"):
                 continue
@@ -488,12 +492,12 @@ def test_the_build_stage_installs_every_package_pyproject_ships():
     }
     copied = {source for sources, _, _ in copies(dockerfile_stages()[0]) for source in sources}
     assert copied == packages | {"pyproject.toml", "README.md"}
-    assert ("RUN", "/opt/venv/bin/pip install .") in dockerfile_stages()[0]
+    assert ("RUN", "/opt/venv/bin/pip install '.[samples]'") in dockerfile_stages()[0]
 
 
 def test_the_image_installs_every_package_the_portal_imports():
     distributions = importlib.metadata.packages_distributions()
-    installed = installed_by_pip_install_dot()
+    installed = installed_by_the_image()
     missing = {
         module: sorted(files)
         for module, files in third_party_imports().items()

@@ -84,3 +84,12 @@ def test_a_product_raising_in_a_request_gets_a_500_page_for_that_request_only(si
     assert "raising hit an error" in failed.text
     assert "ZeroDivisionError" not in failed.text
     assert http.get(site.base_url + "/stable/hello/", timeout=10).status_code == 200
+
+
+def test_an_error_page_offers_one_way_back_to_the_dashboard(site):
+    http = sign_in(site.base_url, "stable")
+    page = http.get(site.base_url + "/stable/broken/", timeout=10).text
+    actions = page[page.index('class="error-page__actions"') :]
+    actions = actions[: actions.index("</p>")]
+    assert actions.count('href="/"') == 1
+    assert "Back to your dashboard" in actions

@@ -9,6 +9,7 @@ from tests.support.signin import sign_in
 
 PRODUCTS = {
     "admin/manage": "admin",
+    "devel/explorer": "devel",
     "devel/inspector": "devel",
     "ea/disagg": "ea",
     "ea/forecast": "ea",

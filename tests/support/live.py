@@ -44,6 +44,7 @@ class LiveServer:
         return self.application.dev_idp.extensions["devidp"]
 
     def stop(self) -> None:
+        self.application.mounts.close()
         self.server.shutdown()
         self.thread.join(timeout=10)
         self.services.database.dispose()
