@@ -44,6 +44,9 @@ def test_a_hup_reload_replaces_the_workers_and_serves_a_new_product(tmp_path):
         log_path=log,
     )
     try:
+        deadline = time.monotonic() + 30
+        while log.read_text().count("portal ready") < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)  # both workers booted, so the reload replaces two finished workers
         (apps / "ea" / "fresh").mkdir(parents=True)
         (apps / "ea" / "fresh" / "__init__.py").write_text(PRODUCT)
         server.process.send_signal(signal.SIGHUP)

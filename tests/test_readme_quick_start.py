@@ -119,6 +119,7 @@ def test_the_readme_quick_start_has_two_commands():
     assert quick_start_commands() == ["make run", "make test"]
 
 
+@pytest.mark.timeout(2 * STARTUP_SECONDS)
 def test_make_run_in_a_fresh_copy_serves_every_sample_product_and_their_tests_run(tmp_path):
     copy = fresh_copy(tmp_path / "portal")
     port = free_port()
@@ -170,6 +171,7 @@ def image_environment() -> dict[str, str]:
     return found
 
 
+@pytest.mark.timeout(2 * STARTUP_SECONDS)
 def test_the_images_command_serves_every_sample_product(tmp_path):
     """The image's layout: a non-editable install in a virtualenv, the products and the gunicorn
     files copied beside it, the image's environment, its CMD, run from its WORKDIR."""
