@@ -66,6 +66,7 @@ from simple_websocket import ConnectionClosed
 from werkzeug.local import LocalProxy
 from werkzeug.utils import cached_property
 
+from auth.cookies import product_cookie_name
 from auth.identity import (
     LOGOUT_TOKEN_ENVIRON_KEY,
     PRODUCT_ENVIRON_KEY,
@@ -73,6 +74,7 @@ from auth.identity import (
     USER_ENVIRON_KEY,
     PortalUser,
     ProductInfo,
+    frame_context,
 )
 from auth.sockets import PortalWebSocket
 from auth.token_errors import register_token_errors
@@ -130,6 +132,7 @@ class AuthFlask(Flask):
             SESSION_COOKIE_HTTPONLY=True,
             SESSION_COOKIE_SAMESITE="Lax",
             PORTAL_NAME="Portal",
+            PORTAL_URL="",
         )
         self.context_processor(self._portal_context)
         register_token_errors(self)
@@ -157,17 +160,20 @@ class AuthFlask(Flask):
         site_name: str = "Portal",
         *,
         secure_cookies: bool = False,
+        portal_url: str = "",
     ) -> None:
-        """Called by the portal when it mounts this app; products don't call it themselves."""
+        """Called by the portal when it mounts this app; products don't call it themselves.
+        `portal_url` is the portal's origin when the product has a host of its own."""
         self._bound_product = product
         self.config.update(
             SECRET_KEY=derive_product_secret(secret_key, product),
-            SESSION_COOKIE_NAME=f"portal_product_{product.tier.value}_{product.name}",
+            SESSION_COOKIE_NAME=product_cookie_name(product),
             SESSION_COOKIE_PATH=product.mount_path,
             SESSION_COOKIE_HTTPONLY=True,
             SESSION_COOKIE_SAMESITE="Lax",
             SESSION_COOKIE_SECURE=secure_cookies,
             PORTAL_NAME=site_name,
+            PORTAL_URL=portal_url,
         )
 
     def websocket(self, path: str, **options: Any) -> Callable[[Callable], Callable]:
@@ -183,10 +189,13 @@ class AuthFlask(Flask):
         return {
             "current_user": user,
             "product": product,
-            "portal_user": user,
-            "portal_product": product,
-            "portal_logout_token": request.environ.get(LOGOUT_TOKEN_ENVIRON_KEY),
-            "portal_name": self.config["PORTAL_NAME"],
+            **frame_context(
+                user=user,
+                product=product,
+                logout_token=request.environ.get(LOGOUT_TOKEN_ENVIRON_KEY),
+                site_name=self.config["PORTAL_NAME"],
+                portal_url=self.config["PORTAL_URL"],
+            ),
         }
 
 

@@ -11,7 +11,15 @@ from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
 
-from auth.sessions import COOKIE_NAME, SessionStore
+from auth.cookies import (
+    TamperedCookies,
+    cleared_session_cookie,
+    sent_session_cookie,
+    session_cookie,
+    stray_copies_cleared,
+)
+from auth.hosts import Origins, normalize_host
+from auth.sessions import SessionStore
 
 
 class ServerSession(CallbackDict, SessionMixin):
@@ -28,6 +36,8 @@ class ServerSession(CallbackDict, SessionMixin):
         self.sealed_tokens: str | None = None
         self.idp_sid: str | None = None
         self.failure: Exception | None = None
+        #: The request carried more than one session cookie; none was used (see auth.cookies).
+        self.tampered = False
 
     def sign_in(self, user_id: int, *, sealed_tokens: str | None, idp_sid: str | None) -> None:
         """Bind the session to a user under a new id, so an id planted before sign-in is useless."""
@@ -44,10 +54,10 @@ class ServerSession(CallbackDict, SessionMixin):
 
 class DatabaseSessionInterface(SessionInterface):
     def __init__(
-        self, store: SessionStore, *, secure: bool, sessionless: tuple[str, ...] = ()
+        self, store: SessionStore, origins: Origins, *, sessionless: tuple[str, ...] = ()
     ) -> None:
         self.store = store
-        self.secure = secure
+        self.origins = origins
         self.sessionless = sessionless
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
@@ -55,7 +65,13 @@ class DatabaseSessionInterface(SessionInterface):
         would otherwise cost a database read each."""
         if request.path.startswith(self.sessionless):
             return ServerSession(None, None, None)
-        raw_id = self.store.id_from_cookie(request.cookies.get(COOKIE_NAME))
+        try:
+            cookie = sent_session_cookie(request.environ, self.origins)
+        except TamperedCookies:
+            tampered = ServerSession(None, None, None)
+            tampered.tampered = True
+            return tampered
+        raw_id = self.store.id_from_cookie(cookie, self.host(request))
         try:
             stored = self.store.load(raw_id) if raw_id else None
         except SQLAlchemyError as error:
@@ -66,13 +82,19 @@ class DatabaseSessionInterface(SessionInterface):
             return ServerSession(None, None, None)
         return ServerSession(stored.data, stored.raw_id, stored.user_id)
 
+    def host(self, request: Request) -> str:
+        return normalize_host(request.host, self.origins.scheme)
+
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]
         if session is None or session.failure is not None:
             return
+        if session.tampered:
+            for cleared in stray_copies_cleared(self.origins, request.path, self.host(request)):
+                response.headers.add("Set-Cookie", cleared)
         if session.ended:
             if session.raw_id:
                 self.store.revoke(session.raw_id)
-            response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Lax")
+            response.headers.add("Set-Cookie", cleared_session_cookie(self.origins))
             return
         if not (session.modified or session.rotate):
             return
@@ -90,12 +112,6 @@ class DatabaseSessionInterface(SessionInterface):
             tokens=session.sealed_tokens,
             idp_sid=session.idp_sid,
         )
-        response.set_cookie(
-            COOKIE_NAME,
-            self.store.cookie_value(session.raw_id),
-            path="/",
-            httponly=True,
-            secure=self.secure,
-            samesite="Lax",
-        )
+        cookie = self.store.cookie_value(session.raw_id, self.host(request))
+        response.headers.add("Set-Cookie", session_cookie(self.origins, cookie))
         response.vary.add("Cookie")

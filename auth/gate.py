@@ -19,10 +19,19 @@ from typing import Protocol
 from urllib.parse import quote, urlencode
 
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.http import dump_cookie
+from werkzeug.wsgi import get_host
 
 from auth.bearer import BearerError
-from auth.cookies import scoped_cookie
+from auth.cookies import (
+    PORTAL_COOKIE_NAMES,
+    TamperedCookies,
+    cleared_session_cookie,
+    product_cookie_name,
+    scoped_cookie,
+    stray_copies_cleared,
+)
+from auth.handoff import handoff_start_url
+from auth.hosts import Origins, normalize_host
 from auth.identity import (
     AUTH_METHOD_ENVIRON_KEY,
     LOGOUT_TOKEN_ENVIRON_KEY,
@@ -33,44 +42,42 @@ from auth.identity import (
     PortalUser,
     ProductInfo,
 )
+from auth.identity_headers import strip_identity_headers
 from auth.log_context import note
 from auth.metrics import GATE_DECISIONS
 from auth.resolver import Identity, IdentityResolver
 from auth.responses import html_response, json_response
-from auth.sessions import COOKIE_NAME
 from auth.sockets import SocketRegistry
 from auth.user_tokens import UserTokens
 
 log = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
-_STRIPPED_PREFIXES = (
-    "HTTP_X_PORTAL_",
-    "HTTP_X_AUTH_",
-    "HTTP_X_USER",
-    "HTTP_X_FORWARDED_USER",
-)
-_STRIPPED_KEYS = frozenset(
+#: Headers that would let a product answer credentialed requests from other origins.
+_CORS_HEADERS = frozenset(
     {
-        "REMOTE_USER",
-        "HTTP_REMOTE_USER",
-        "HTTP_X_REMOTE_USER",
-        "HTTP_X_EMAIL",
-        "HTTP_X_FORWARDED_EMAIL",
-        "HTTP_X_FORWARDED_PREFERRED_USERNAME",
-        "HTTP_X_FORWARDED_GROUPS",
-        "HTTP_X_TIER",
+        "access-control-allow-origin",
+        "access-control-allow-credentials",
+        "access-control-allow-headers",
+        "access-control-allow-methods",
+        "access-control-expose-headers",
     }
 )
-
-
 _FOREIGN_ORIGIN = {
     "error": "forbidden_origin",
-    "message": "Websocket connections are accepted only from the portal's own pages.",
+    "message": "Websocket connections are accepted only from the product's own pages.",
 }
+TAMPERED = (
+    "This request carried more than one sign-in cookie for this site: a page (possibly a "
+    "product's script) set another one. It was not used, and the extra ones have been removed; "
+    "reload the page."
+)
 
 
 class ErrorRenderer(Protocol):
+    #: The dashboard's address from a product's page (absolute when products have own hosts).
+    dashboard_url: str
+
     def __call__(
         self,
         *,
@@ -85,15 +92,12 @@ class ErrorRenderer(Protocol):
     ) -> str: ...
 
 
-def strip_identity_headers(environ: dict) -> None:
-    for key in [k for k in environ if k in _STRIPPED_KEYS or k.startswith(_STRIPPED_PREFIXES)]:
-        del environ[key]
-
-
 def strip_portal_cookie(environ: dict) -> None:
     cookies = environ.get("HTTP_COOKIE")
-    if cookies and COOKIE_NAME in cookies:
-        kept = [c for c in cookies.split(";") if c.split("=", 1)[0].strip() != COOKIE_NAME]
+    if cookies and "portal_session" in cookies:
+        kept = [
+            c for c in cookies.split(";") if c.split("=", 1)[0].strip() not in PORTAL_COOKIE_NAMES
+        ]
         environ["HTTP_COOKIE"] = ";".join(kept).strip()
 
 
@@ -117,17 +121,24 @@ def original_path(environ: dict) -> str:
     return f"{path}?{query}" if query else path
 
 
-def _private(start_response: Callable, mount_path: str) -> Callable:
-    """Responses behind the Gate are per person: never shared by caches, never set our cookie,
-    and the product's own cookies stay within its mount (see `auth.cookies`)."""
+def _private(
+    start_response: Callable, product: ProductInfo, foreign_origin: bool
+) -> Callable:
+    """Responses behind the Gate are per person: never shared by caches, never set the portal's
+    cookies, the product's own cookies stay within its mount (see `auth.cookies`), and a request
+    from another product's host gets no CORS permission, whatever the product answers."""
+    own = product_cookie_name(product)
 
     def private_start_response(status: str, headers: list, exc_info: object = None) -> Callable:
         kept = []
         for name, value in headers:
-            if name.lower() == "set-cookie":
-                value = scoped_cookie(value, mount_path, forbidden=(COOKIE_NAME,))
+            lowered = name.lower()
+            if lowered == "set-cookie":
+                value = scoped_cookie(value, product.mount_path, own_name=own)
                 if value is None:
                     continue
+            elif foreign_origin and lowered in _CORS_HEADERS:
+                continue
             kept.append((name, value))
         names = {name.lower() for name, _ in kept}
         if "cache-control" not in names:
@@ -139,7 +150,8 @@ def _private(start_response: Callable, mount_path: str) -> Callable:
 
 
 class Gate:
-    """One per mounted product; `allowed_origins` are the sites whose pages may open websockets."""
+    """One per mounted product; `websocket_origins` are other sites whose pages may open its
+    websockets (the product's own origin always may)."""
 
     def __init__(
         self,
@@ -148,25 +160,26 @@ class Gate:
         resolver: IdentityResolver,
         render_error: ErrorRenderer,
         *,
-        allowed_origins: frozenset[str],
+        origins: Origins,
+        websocket_origins: frozenset[str] = frozenset(),
         sockets: SocketRegistry | None = None,
         tokens: UserTokens | None = None,
-        secure_cookies: bool = False,
     ) -> None:
         self.app = app
         self.product = product
         self.resolver = resolver
         self.render_error = render_error
-        self.allowed_origins = allowed_origins
+        self.origins = origins
+        self.own_origin = origins.product_origin(product.key)
+        self.allowed_origins = frozenset({self.own_origin, *websocket_origins})
         self.sockets = sockets
         self.tokens = tokens
-        self.secure_cookies = secure_cookies
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         strip_identity_headers(environ)
         environ[MOUNT_ENVIRON_KEY] = self.product.key
         note(product=self.product.key)
-        if is_websocket(environ) and environ.get("HTTP_ORIGIN", self._any_allowed()) not in (
+        if is_websocket(environ) and environ.get("HTTP_ORIGIN", self.own_origin) not in (
             self.allowed_origins
         ):
             self._decided(None, "denied")
@@ -186,6 +199,9 @@ class Gate:
                 {"error": "invalid_token", "message": f"Access token refused: {error}."},
                 [("WWW-Authenticate", 'Bearer realm="portal", error="invalid_token"')],
             )
+        except TamperedCookies:
+            self._decided(None, "tampered")
+            return self._tampered(environ, start_response)
         except (SQLAlchemyError, ValueError):
             log.exception("could not check the session for %s", self.product.key)
             return self._unavailable(environ, start_response)
@@ -200,20 +216,33 @@ class Gate:
             self._decided(identity, "denied")
             return self._too_low(identity, environ, start_response)
         self._decided(identity, "allowed")
+        return self._let_through(environ, start_response, identity, method, token.strip())
+
+    def _let_through(
+        self, environ: dict, start_response: Callable, identity: Identity, method: str, token: str
+    ) -> Iterable[bytes]:
         strip_portal_cookie(environ)
         environ[USER_ENVIRON_KEY] = replace(
-            identity.user, token_source=self._token_source(method, token.strip(), identity)
+            identity.user, token_source=self._token_source(method, token, identity)
         )
         environ[PRODUCT_ENVIRON_KEY] = self.product
         environ[LOGOUT_TOKEN_ENVIRON_KEY] = identity.logout_token
         environ[AUTH_METHOD_ENVIRON_KEY] = method
         environ["REMOTE_USER"] = identity.user.subject
-        private = _private(start_response, self.product.mount_path)
+        private = _private(start_response, self.product, self._foreign_origin(environ))
         if self.sockets is not None and is_websocket(environ):
             with self.sockets.holding(identity, self.product, environ) as guard:
                 environ[SOCKET_GUARD_ENVIRON_KEY] = guard
                 return self._product(environ, private, identity)
         return self._product(environ, private, identity)
+
+    def _foreign_origin(self, environ: dict) -> bool:
+        """In host mode, a request whose `Origin` is another product's host (or any host but
+        this product's and the portal's)."""
+        origin = environ.get("HTTP_ORIGIN")
+        if not self.origins.host_mode or not origin:
+            return False
+        return origin not in (self.own_origin, self.origins.portal_origin)
 
     def _product(
         self, environ: dict, start_response: Callable, identity: Identity
@@ -232,7 +261,7 @@ class Gate:
                 message="This request failed inside the product; it has been logged. The rest "
                 "of the portal works as usual.",
                 user=identity.user,
-                action_url="/",
+                action_url=self.render_error.dashboard_url,
                 action_label="Back to your dashboard",
                 logout_token=identity.logout_token,
             )
@@ -253,12 +282,28 @@ class Gate:
             return None
         return partial(self.tokens.access_token, identity.session_id)
 
-    def _any_allowed(self) -> str:
-        """Clients that send no Origin are not browsers, so cross-site hijacking does not apply."""
-        return next(iter(self.allowed_origins))
+    def _sign_in_url(self, environ: dict) -> str:
+        """Where a browser without this host's cookie goes: sign-in, or in host mode the portal
+        host's handoff, which signs in first when needed and brings back this host's cookie."""
+        if not self.origins.host_mode:
+            return "/login?" + urlencode({"next": original_path(environ)})
+        return handoff_start_url(self.origins, self.product.key, original_path(environ))
+
+    def _tampered(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        host = normalize_host(get_host(environ), self.origins.scheme)
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        clears = [("Set-Cookie", c) for c in stray_copies_cleared(self.origins, path, host)]
+        if wants_json(environ):
+            return json_response(
+                start_response, 400, {"error": "tampered_cookies", "message": TAMPERED}, clears
+            )
+        page = self.render_error(
+            status=400, heading="Sign-in cookie tampered with", message=TAMPERED
+        )
+        return html_response(start_response, 400, page, clears)
 
     def _anonymous(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        login_url = "/login?" + urlencode({"next": original_path(environ)})
+        login_url = self._sign_in_url(environ)
         if wants_json(environ):
             payload = {
                 "error": "unauthenticated",
@@ -279,16 +324,7 @@ class Gate:
     ) -> Iterable[bytes]:
         if identity.session_id:
             self.resolver.end_session(identity.session_id)
-        clear = dump_cookie(
-            COOKIE_NAME,
-            "",
-            max_age=0,
-            expires=0,
-            path="/",
-            httponly=True,
-            samesite="Lax",
-            secure=self.secure_cookies,
-        )
+        clear = cleared_session_cookie(self.origins)
         message = (
             "Your account is blocked. Contact an administrator if you think this is a mistake."
         )
@@ -321,7 +357,7 @@ class Gate:
             heading="Not available with your tier",
             message=message,
             user=user,
-            action_url="/",
+            action_url=self.render_error.dashboard_url,
             action_label="Back to your dashboard",
             logout_token=identity.logout_token,
         )

@@ -103,13 +103,17 @@ def frame_context(
     product: ProductInfo | None,
     logout_token: str | None,
     site_name: str,
+    portal_url: str = "",
 ) -> dict[str, object]:
-    """The variables `portal/base.html` reads, for the portal, the Gate's pages and products."""
+    """The variables `portal/base.html` reads, for the portal, the Gate's pages and products.
+    `portal_url` is the portal's origin when pages are served from other hosts (host mode):
+    the header's links and the sign-out form point there."""
     return {
         "portal_user": user,
         "portal_product": product,
         "portal_logout_token": logout_token,
         "portal_name": site_name,
+        "portal_url": portal_url,
     }
 
 

@@ -11,9 +11,13 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
+from werkzeug.wsgi import get_host
+
 from auth.bearer import BearerError, BearerVerifier, token_fingerprint
+from auth.cookies import sent_session_cookie
+from auth.hosts import Origins, normalize_host
 from auth.identity import PortalUser, ProductInfo
-from auth.sessions import COOKIE_NAME, SessionStore
+from auth.sessions import SessionStore
 from auth.tiers import Tier
 from db.users import to_portal_user, user_with_grants
 
@@ -43,29 +47,37 @@ class IdentityResolver:
         self,
         store: SessionStore,
         cache_seconds: float,
+        origins: Origins,
         bearer: BearerVerifier | None = None,
     ) -> None:
         self.store = store
         self.cache_seconds = cache_seconds
+        self.origins = origins
         self.bearer = bearer
         self._cache: dict[str, tuple[float, Identity | None]] = {}
         self._cookies: dict[str, str] = {}
         self._forgotten = 0
         self._lock = threading.Lock()
 
+    def host_of(self, environ: dict) -> str:
+        return normalize_host(get_host(environ), self.origins.scheme)
+
     def resolve(self, environ: dict) -> Identity | None:
-        """The cache is keyed by the cookie as sent, so a hit costs no parsing or signature
-        check; only a miss verifies the signature (and a bad one is never cached)."""
-        cookie = session_cookie(environ)
-        if not cookie:
+        """The cache is keyed by the cookie as sent (which names its host), so a hit costs no
+        parsing or signature check; only a miss verifies the signature (and a bad one is never
+        cached). More than one session cookie raises TamperedCookies."""
+        cookie = sent_session_cookie(environ, self.origins)
+        if cookie is None:
             return None
+        host = self.host_of(environ)
+        key = host + " " + cookie
         now = time.monotonic()
         with self._lock:
-            hit = self._cache.get(cookie)
+            hit = self._cache.get(key)
             generation = self._forgotten
         if hit is not None and hit[0] > now:
             return hit[1]
-        raw_id = self.store.id_from_cookie(cookie)
+        raw_id = self.store.id_from_cookie(cookie, host)
         if raw_id is None:
             return None
         identity = self._load(raw_id)
@@ -77,8 +89,8 @@ class IdentityResolver:
                 if len(self._cache) >= MAX_CACHED:
                     self._cache.clear()
                 self._cookies = {r: c for r, c in self._cookies.items() if c in self._cache}
-            self._cache[cookie] = (now + self.cache_seconds, identity)
-            self._cookies[raw_id] = cookie
+            self._cache[key] = (now + self.cache_seconds, identity)
+            self._cookies[raw_id] = key
         return identity
 
     def resolve_bearer(self, token: str) -> Identity:
@@ -134,12 +146,3 @@ class IdentityResolver:
             logout_token=self.store.logout_token(raw_id),
             grants=found.grants,
         )
-
-
-def session_cookie(environ: dict) -> str | None:
-    """The portal's session cookie as sent; a plain split, since its value never needs quoting."""
-    for part in environ.get("HTTP_COOKIE", "").split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == COOKIE_NAME:
-            return value or None
-    return None

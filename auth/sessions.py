@@ -21,7 +21,6 @@ from db.engine import Database
 from db.models import Session, User, utcnow
 from db.users import active_grants
 
-COOKIE_NAME = "portal_session"
 ANONYMOUS_LIFETIME = timedelta(minutes=15)
 TOUCH_INTERVAL = timedelta(seconds=60)
 PURGE_AFTER = timedelta(days=7)
@@ -55,17 +54,20 @@ class SessionStore:
         self._signer = Signer(secret_key, salt="portal.session")
         self._logout_key = hmac.new(secret_key.encode(), b"portal.logout", hashlib.sha256).digest()
 
-    def cookie_value(self, raw_id: str) -> str:
-        return self._signer.sign(raw_id).decode()
+    def cookie_value(self, raw_id: str, host: str) -> str:
+        """The cookie for one host: the session id, bound to the host it is sent to, signed. A
+        copy presented on another host (another product's, in host mode) is worthless there."""
+        return self._signer.sign(f"{raw_id}|{host}").decode()
 
-    def id_from_cookie(self, value: str | None) -> str | None:
-        """The session id in a cookie we signed; anything else is treated as no cookie at all."""
+    def id_from_cookie(self, value: str | None, host: str) -> str | None:
+        """The session id in a cookie we signed for `host`; anything else is no cookie at all."""
         if not value:
             return None
         try:
-            return self._signer.unsign(value).decode()
+            raw_id, _, bound_to = self._signer.unsign(value).decode().rpartition("|")
         except (BadSignature, UnicodeDecodeError):
             return None
+        return raw_id if raw_id and bound_to == host else None
 
     def logout_token(self, raw_id: str) -> str:
         """A per-session token for the sign-out form, so another site can't sign people out."""

@@ -205,3 +205,22 @@ class ProductMove(Base):
     old_key: Mapped[str] = mapped_column(String(160), primary_key=True)
     new_key: Mapped[str] = mapped_column(String(160), nullable=False)
     moved_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+
+
+class HostHandoff(Base):
+    """A one-time code that gives a product's host the cookie of a session begun on the
+    portal's host (host mode). Only a hash of the code is kept; the session id it carries is
+    encrypted, so a copy of the table opens nothing."""
+
+    __tablename__ = "host_handoffs"
+    __table_args__ = (
+        Index("ix_host_handoffs_expires_at", "expires_at"),
+        {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"},
+    )
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed_session: Mapped[str] = mapped_column(Text, nullable=False)
+    host: Mapped[str] = mapped_column(String(255), nullable=False)
+    next_path: Mapped[str] = mapped_column(Text, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)

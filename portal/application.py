@@ -26,6 +26,7 @@ from auth.tiers import Tier
 from db.users import SignIn, ensure_users
 from portal.config import DEV_IDP_MOUNT, Settings, load_settings
 from portal.discovery import Loading, Product, Status, discover
+from portal.host_router import HostRouter
 from portal.loader import ImportMarks
 from portal.mounts import ProductMounts
 from portal.observability import RequestContext, configure_logging, portal_csp
@@ -57,7 +58,7 @@ class BrokenProduct:
             ),
             user=user,
             details=self._details() if insider else None,
-            action_url="/",
+            action_url=self.pages.dashboard_url,
             action_label="Back to your dashboard",
             logout_token=environ.get(LOGOUT_TOKEN_ENVIRON_KEY),
         )
@@ -74,11 +75,13 @@ def _product_app(product: Product, services: Services) -> Callable:
     if isinstance(product.app, AuthFlask):
         if product.info.tier is Tier.ADMIN:
             product.app.portal_services = services
+        origins = services.settings.origins
         product.app.bind_portal(
             product.info,
             services.settings.secret_key,
             site_name=services.settings.site_name,
-            secure_cookies=services.settings.secure_cookies,
+            secure_cookies=origins.https,
+            portal_url=origins.portal_origin if origins.host_mode else "",
         )
     return product.app
 
@@ -141,10 +144,10 @@ def create_application(settings: Settings | None = None) -> Callable:
             product.info,
             services.resolver,
             services.pages,
-            allowed_origins=frozenset({settings.origin, *settings.websocket_origins}),
+            origins=settings.origins,
+            websocket_origins=frozenset(settings.websocket_origins),
             sockets=services.sockets,
             tokens=services.tokens,
-            secure_cookies=settings.secure_cookies,
         )
 
     mounts: dict[str, Callable] = {}
@@ -157,9 +160,16 @@ def create_application(settings: Settings | None = None) -> Callable:
         IncrementalSyncScheduler(services, interval).start()
     portal_app = create_portal_app(services, dev_users=dev_users)
     product_mounts = ProductMounts(portal_app, mounts, services, mount, loading=loading)
-    application: Callable = RequestContext(
+    router = HostRouter(
         product_mounts,
-        https=settings.secure_cookies,
+        settings.origins,
+        settings.allowed_hosts,
+        services.handoffs,
+        services.pages,
+    )
+    application: Callable = RequestContext(
+        router,
+        origins=settings.origins,
         portal_csp=portal_csp([urlsplit(settings.issuer)._replace(path="").geturl()]),
     )
     if settings.trusted_proxies:
@@ -170,5 +180,11 @@ def create_application(settings: Settings | None = None) -> Callable:
     application.dev_idp = mounts.get(DEV_IDP_MOUNT)  # type: ignore[attr-defined]
     application.mounts = product_mounts  # type: ignore[attr-defined]
     loaded = sum(p.status is Status.LOADED for p in discovery.products)
+    if settings.production and not settings.origins.host_mode:
+        log.warning(
+            "serving in path mode: every product shares one origin, so a product's script (or an "
+            "XSS in any product) acts with its visitor's rights on every product, the admin "
+            "console included; set PORTAL_HOST_DOMAIN to give each product a host of its own"
+        )
     log.info("portal ready: %d products mounted, %d loaded", len(discovery.mounted()), loaded)
     return application

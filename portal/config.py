@@ -16,8 +16,12 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from auth.hosts import Origins
+from portal.secret_strength import secret_problem
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
@@ -26,7 +30,14 @@ DEV_CLIENT_ID = "portal-dev"
 DEV_MANAGEMENT_CLIENT_ID = "portal-dev-management"
 DEV_API_AUDIENCE = "portal-api"
 MIN_SECRET_LENGTH = 32
-_WEAK_SECRETS = {"changeme", "change-me", "secret", "dev", "development", "password", "portal"}
+#: Settings that hold secrets: production refuses any that is short, guessable or patterned.
+SECRET_SETTINGS = (
+    "SECRET_KEY",
+    "OIDC_CLIENT_SECRET",
+    "AUTH0_MANAGEMENT_CLIENT_SECRET",
+    "PORTAL_WEBHOOK_SECRET",
+    "PORTAL_METRICS_TOKEN",
+)
 
 
 class ConfigError(RuntimeError):
@@ -71,6 +82,9 @@ class Settings:
     login_rate_limit: str = "20/minute"
     apps_recheck_seconds: float = 10.0
     import_timeout_seconds: float = 10.0
+    host_domain: str = ""
+    trusted_hosts: tuple[str, ...] = ()
+    allow_sqlite: bool = False
     management_domain_issuer: str = ""
 
     @property
@@ -117,13 +131,24 @@ class Settings:
         return f"{self.base_url}/callback"
 
     @property
-    def origin(self) -> str:
-        """The portal's web origin (scheme://host[:port]), what browsers send as `Origin`."""
-        return self.base_url
-
-    @property
     def secure_cookies(self) -> bool:
         return urlsplit(self.base_url).scheme == "https"
+
+    @cached_property
+    def origins(self) -> Origins:
+        """The portal's origin and, in host mode, each product's (see `auth.hosts`)."""
+        return Origins.from_settings(self.base_url, self.host_domain)
+
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]:
+        """Host names requests may carry (werkzeug's form: a leading dot allows subdomains):
+        PORTAL_TRUSTED_HOSTS, else the base URL's host and, in host mode, the product hosts."""
+        if self.trusted_hosts:
+            return self.trusted_hosts
+        hosts = [urlsplit(self.base_url).hostname or ""]
+        if self.host_domain:
+            hosts.append("." + self.host_domain.split(":")[0])
+        return tuple(hosts)
 
     def derived_secret(self, purpose: str) -> str:
         """A key for one purpose, so no part holds the master secret it does not need."""
@@ -201,14 +226,42 @@ def _development_secret(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
-def _check_secret(secret: str) -> None:
-    if not secret:
-        raise ConfigError("SECRET_KEY is required in production (at least 32 random characters)")
-    if len(secret) < MIN_SECRET_LENGTH or secret.lower() in _WEAK_SECRETS or len(set(secret)) < 10:
+def check_secret(name: str, value: str) -> None:
+    """Refuse a weak production secret by name, saying how to make a good one."""
+    problem = secret_problem(value)
+    if problem is not None:
         raise ConfigError(
-            "SECRET_KEY is too weak for production: use at least 32 random characters, "
-            "e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            f"{name} is too weak for production: {problem}. Use a random value, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
         )
+
+
+def _env_flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw not in {"", "0", "1", "true", "false", "yes", "no"}:
+        raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
+    return raw in {"1", "true", "yes"}
+
+
+def _host_domain(env: Mapping[str, str], base_url: str, scheme: str) -> str:
+    """PORTAL_HOST_DOMAIN, checked against PORTAL_BASE_URL: the portal's own pages are served
+    on the domain's own host, so the two must name the same host when both are set."""
+    domain = env.get("PORTAL_HOST_DOMAIN", "").strip().lower().rstrip("/")
+    if not domain:
+        return ""
+    if "/" in domain or " " in domain or domain.startswith(".") or "." not in domain + ".":
+        raise ConfigError(
+            f"PORTAL_HOST_DOMAIN must be a host name like portal.example.org, got {domain!r}"
+        )
+    named = Origins.from_settings(f"{scheme}://{domain}", "").portal_host
+    if env.get("PORTAL_BASE_URL", "").strip() and (
+        Origins.from_settings(base_url, "").portal_host != named
+    ):
+        raise ConfigError(
+            f"PORTAL_HOST_DOMAIN={domain} but PORTAL_BASE_URL is {base_url}: in host mode the "
+            "portal is served on the domain's own host, so they must name the same host"
+        )
+    return domain
 
 
 def _issuer_from(env: Mapping[str, str]) -> str:
@@ -250,8 +303,16 @@ def load_settings(
 
     secret = env.get("SECRET_KEY", "").strip()
     issuer = _issuer_from(env)
+    host_domain = _host_domain(env, base_url, parts.scheme)
+    allow_sqlite = _env_flag(env, "PORTAL_ALLOW_SQLITE")
     if environment == "production":
-        _check_secret(secret)
+        if not secret:
+            raise ConfigError(
+                "SECRET_KEY is required in production (at least 32 random characters)"
+            )
+        for name in SECRET_SETTINGS:
+            if env.get(name, "").strip():
+                check_secret(name, env[name].strip())
         if parts.scheme != "https":
             raise ConfigError("PORTAL_BASE_URL must be https in production (cookies are Secure)")
         if not issuer:
@@ -261,6 +322,12 @@ def load_settings(
         for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "DATABASE_URL"):
             if not env.get(name, "").strip():
                 raise ConfigError(f"{name} is required in production")
+        if env["DATABASE_URL"].strip().startswith("sqlite") and not allow_sqlite:
+            raise ConfigError(
+                "DATABASE_URL is SQLite, which one machine's workers can share but no second "
+                "node can; use MariaDB in production, or set PORTAL_ALLOW_SQLITE=1 to run on "
+                "one machine anyway"
+            )
     elif not secret:
         secret = _development_secret(instance_path)
     if issuer and not env.get("OIDC_CLIENT_ID", "").strip():
@@ -269,6 +336,8 @@ def load_settings(
     webhook_secret = env.get("PORTAL_WEBHOOK_SECRET", "").strip()
     if webhook_secret and len(webhook_secret) < MIN_SECRET_LENGTH:
         raise ConfigError("PORTAL_WEBHOOK_SECRET must be at least 32 random characters")
+    if host_domain and not env.get("PORTAL_BASE_URL", "").strip():
+        base_url = f"{parts.scheme}://{host_domain}"
     database_url = (
         env.get("DATABASE_URL", "").strip() or f"sqlite:///{instance_path / 'portal.sqlite3'}"
     )
@@ -327,4 +396,7 @@ def load_settings(
         management_domain_issuer=_issuer_from(
             {"AUTH0_DOMAIN": env.get("AUTH0_MANAGEMENT_DOMAIN", "")}
         ),
+        host_domain=host_domain,
+        trusted_hosts=tuple(env.get("PORTAL_TRUSTED_HOSTS", "").split()),
+        allow_sqlite=allow_sqlite,
     )

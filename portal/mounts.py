@@ -26,14 +26,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from auth.metrics import BROKEN_PRODUCTS
-from auth.tiers import TIER_NAMES
 from db.product_moves import all_moves, forget_moves_to, record_move
 from portal.discovery import Discovery, Loading, Product, Status, discover, folder_listing
+from portal.paths import product_key_in, query_suffix, redirect
 from portal.services import Services
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_MOUNT_RECHECK_SECONDS = 1.0
+PERMANENT = "308 Permanent Redirect"
 
 
 class ProductMounts:
@@ -70,17 +71,18 @@ class ProductMounts:
         if self._watcher is None:
             self._start_watcher()
         path = environ.get("PATH_INFO", "")
-        if _names_a_product(path):
-            mount = _mount_of(path)
+        key = product_key_in(path)
+        if key is not None:
+            mount = f"/{key}"
             entry = self._gates.get(mount)
             if entry is not None and not entry[0].folder.is_dir():
                 self._drop_missing()
                 entry = self._gates.get(mount)
             if entry is None:
                 self._look_for(mount)
-                moved = self._moved_from(path)
+                moved = self._moved_from(mount, path)
                 if moved and mount not in self._gates:
-                    return _redirect(start_response, moved + _query(environ))
+                    return redirect(start_response, PERMANENT, moved + query_suffix(environ))
         return self.dispatcher(environ, start_response)
 
     def close(self) -> None:
@@ -167,11 +169,12 @@ class ProductMounts:
             return {}
         return {f"/{old}": f"/{new}" for old, new in moves.items()}
 
-    def _moved_from(self, path: str) -> str | None:
-        parts = path.split("/", 3)
-        old = f"/{parts[1]}/{parts[2]}"
-        new = self._moved.get(old)
-        return None if new is None else new + path[len(old) :]
+    def _moved_from(self, mount: str, path: str) -> str | None:
+        """The moved product's new address for `path`: on its own host in host mode."""
+        new = self._moved.get(mount)
+        if new is None:
+            return None
+        return self.services.settings.origins.product_url(new[1:], path[len(mount) :] or "/")
 
     def _build(self, products: Iterable[Product]) -> dict[str, Callable]:
         """Gates for the products, reusing each unchanged product's Gate as it is."""
@@ -227,25 +230,3 @@ def _log_changes(before: Discovery, after: Discovery) -> None:
         removed or "none",
         reloaded or "none",
     )
-
-
-def _mount_of(path: str) -> str:
-    return "/".join(path.split("/", 3)[:3])
-
-
-def _names_a_product(path: str) -> bool:
-    parts = path.split("/")
-    return len(parts) >= 3 and parts[1] in TIER_NAMES and bool(parts[2])
-
-
-def _query(environ: dict) -> str:
-    query = environ.get("QUERY_STRING", "")
-    return f"?{query}" if query else ""
-
-
-def _redirect(start_response: Callable, location: str) -> Iterable[bytes]:
-    start_response(
-        "308 Permanent Redirect",
-        [("Location", location), ("Content-Length", "0"), ("Cache-Control", "no-store")],
-    )
-    return [b""]

@@ -18,9 +18,11 @@ from collections.abc import Callable, Iterable
 from pythonjsonlogger.json import JsonFormatter
 from werkzeug.wsgi import ClosingIterator
 
+from auth.hosts import Origins
 from auth.identity import MOUNT_ENVIRON_KEY, USER_ENVIRON_KEY
 from auth.log_context import LOG_CONTEXT, ContextFilter
 from auth.metrics import LATENCY, REQUESTS
+from auth.tiers import Tier
 
 REQUEST_ID_ENVIRON_KEY = "portal.request_id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -47,9 +49,10 @@ def configure_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
 
 
 class RequestContext:
-    def __init__(self, app: Callable, *, https: bool, portal_csp: str) -> None:
+    def __init__(self, app: Callable, *, origins: Origins, portal_csp: str) -> None:
         self.app = app
-        self.https = https
+        self.origins = origins
+        self.https = origins.https
         self.portal_csp = portal_csp
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -97,19 +100,33 @@ class RequestContext:
             extra.append(("X-Content-Type-Options", "nosniff"))
         if "referrer-policy" not in names:
             extra.append(("Referrer-Policy", "strict-origin-when-cross-origin"))
+        ancestors, frame_options = self._framing(environ)
         if "content-security-policy" not in names:
             own_page = _area(environ) == "portal"
             extra.append(
                 (
                     "Content-Security-Policy",
-                    self.portal_csp if own_page else "frame-ancestors 'self'",
+                    self.portal_csp if own_page else f"frame-ancestors {ancestors}",
                 )
             )
-        if "x-frame-options" not in names:
-            extra.append(("X-Frame-Options", "SAMEORIGIN"))
+        if "x-frame-options" not in names and frame_options:
+            extra.append(("X-Frame-Options", frame_options))
         if self.https:
             extra.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
         return [*headers, *extra]
+
+
+    def _framing(self, environ: dict) -> tuple[str, str | None]:
+        """Who may frame this answer: nobody for the portal's own pages, the identity provider
+        and admin-tier products (clickjacking an admin's click is the prize); the portal itself
+        for other products, so a dashboard may embed one. X-Frame-Options can't name another
+        origin, so in host mode products carry only the CSP (every current browser reads it)."""
+        mount = environ.get(MOUNT_ENVIRON_KEY)
+        if mount is None or mount.startswith(f"{Tier.ADMIN.value}/"):
+            return "'none'", "DENY"
+        if self.origins.host_mode:
+            return self.origins.portal_origin, None
+        return "'self'", "SAMEORIGIN"
 
 
 def _area(environ: dict) -> str:

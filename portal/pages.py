@@ -10,14 +10,19 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from auth.identity import PortalUser
+from auth.hosts import Origins
+from auth.identity import PortalUser, frame_context
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 
 class ErrorPages:
-    def __init__(self, site_name: str) -> None:
+    def __init__(self, site_name: str, origins: Origins) -> None:
         self.site_name = site_name
+        self.origins = origins
+        self.portal_url = origins.portal_origin if origins.host_mode else ""
+        #: The dashboard from wherever a page is served: a product's host needs the origin.
+        self.dashboard_url = self.portal_url + "/"
         self._env = Environment(
             loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(default=True)
         )
@@ -41,8 +46,11 @@ class ErrorPages:
             details=details,
             action_url=action_url,
             action_label=action_label,
-            portal_user=user,
-            portal_product=None,
-            portal_logout_token=logout_token,
-            portal_name=self.site_name,
+            **frame_context(
+                user=user,
+                product=None,
+                logout_token=logout_token,
+                site_name=self.site_name,
+                portal_url=self.portal_url,
+            ),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, g, jsonify, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from auth.cookies import TamperedCookies
 from auth.gate import wants_json
 from auth.identity import frame_context
 from auth.resolver import Identity
@@ -18,9 +19,13 @@ class Rendering:
         self.services = services
 
     def identity(self) -> Identity | None:
-        """The signed-in, unblocked user of this request, resolved once per request."""
+        """The signed-in, unblocked user of this request, resolved once per request; a request
+        with tampered session cookies has none (see `auth.cookies`)."""
         if "identity" not in g:
-            found = self.services.resolver.resolve(request.environ)
+            try:
+                found = self.services.resolver.resolve(request.environ)
+            except TamperedCookies:
+                found = None
             g.identity = None if found is None or found.blocked else found
         return g.identity
 

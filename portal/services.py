@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from auth.bearer import BearerVerifier, IssuerKeys
+from auth.handoff import Handoffs
 from auth.management import ManagementClient
 from auth.oidc import IssuerMetadata, refresher
 from auth.resolver import IdentityResolver
@@ -32,6 +33,7 @@ class Services:
     metadata: IssuerMetadata
     issuer_keys: IssuerKeys
     tokens: UserTokens
+    handoffs: Handoffs
     _management: ManagementClient | None = field(default=None, repr=False)
 
     def management(self) -> ManagementClient:
@@ -64,6 +66,7 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, discovery: Discovery) -> Services:
         database = Database(settings.database_url)
+        pages = ErrorPages(settings.site_name, settings.origins)
         store = SessionStore(
             database,
             settings.derived_secret("portal.session"),
@@ -73,7 +76,10 @@ class Services:
         metadata = IssuerMetadata(settings.issuer)
         keys = IssuerKeys(lambda: metadata.get()["jwks_uri"])
         resolver = IdentityResolver(
-            store, settings.identity_cache_seconds, bearer=_bearer_verifier(settings, keys)
+            store,
+            settings.identity_cache_seconds,
+            settings.origins,
+            bearer=_bearer_verifier(settings, keys),
         )
         tokens = UserTokens(
             store,
@@ -89,7 +95,10 @@ class Services:
             metadata=metadata,
             issuer_keys=keys,
             tokens=tokens,
-            pages=ErrorPages(settings.site_name),
+            pages=pages,
+            handoffs=Handoffs(
+                database, store, settings.origins, settings.derived_secret("portal.handoff"), pages
+            ),
             discovery=discovery,
         )
 

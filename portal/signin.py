@@ -9,6 +9,9 @@ from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, redirect, request, session
 from flask_limiter import Limiter
 
+from auth.cookies import cookie_values
+from auth.handoff import HANDOFF_PATH
+from auth.hosts import normalize_host
 from auth.metrics import LOGINS
 from auth.oidc import ISSUER_UNREACHABLE, SIGN_IN_ERRORS, end_session_url, id_token_claims
 from auth.user_tokens import TokenSet
@@ -18,6 +21,10 @@ from portal.rendering import Rendering
 log = logging.getLogger(__name__)
 
 CANONICAL_HOP = "canonical"
+TAMPERED_SIGN_OUT = (
+    "A page had set a second sign-in cookie for this site (possibly a product's script); it "
+    "has been removed."
+)
 
 
 def safe_next(value: str | None) -> str:
@@ -134,8 +141,25 @@ def create_signin(rendering: Rendering, oauth: OAuth, limiter: Limiter) -> Bluep
             return redirect("/")
         return rendering.page("portal/logout.html")
 
+    @signin.get(HANDOFF_PATH)
+    def handoff() -> object:
+        """Host mode: a product's host has no cookie yet; send it one for this session."""
+        key = request.args.get("product", "")
+        known = {p.info.key for p in services.discovery.mounted()}
+        if not settings.origins.host_mode or key not in known:
+            return rendering.error(404, "Not found", "There is no such product to open.")
+        who = rendering.identity()
+        if who is None:
+            return redirect("/login?" + urlencode({"next": request.full_path}))
+        response = redirect(services.handoffs.issue(who.session_id, key, request.args.get("next")))
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     @signin.post("/logout")
     def logout() -> object:
+        if session.tampered:
+            return sign_out_tampered()
         raw_id = session.raw_id
         if raw_id is None:
             return redirect("/")
@@ -160,5 +184,33 @@ def create_signin(rendering: Rendering, oauth: OAuth, limiter: Limiter) -> Bluep
             auth0_domain=settings.auth0_domain,
         )
         return redirect(issuer_logout or "/")
+
+    def sign_out_tampered() -> object:
+        """Sign-out while a page has planted a second session cookie: end the session whose
+        sign-out token the form carries, clear every copy, and say what happened."""
+        token = request.form.get("token", "")
+        host = normalize_host(request.host, settings.origins.scheme)
+        raw_ids = [
+            services.store.id_from_cookie(value, host)
+            for value in cookie_values(request.environ, settings.origins.cookie_name)
+        ]
+        mine = [r for r in raw_ids if r and services.store.check_logout_token(r, token)]
+        session.end()
+        for raw_id in mine:
+            services.resolver.end_session(raw_id)
+            services.sockets.close_session(raw_id, "signed out")
+        if not mine:
+            return rendering.error(
+                400,
+                "Sign-out not confirmed",
+                TAMPERED_SIGN_OUT + " Sign in again, then sign out with the Sign out button.",
+            )
+        log.warning("a sign-out carried %d session cookies; ended the confirmed one", len(raw_ids))
+        return rendering.page(
+            "portal/error.html",
+            status=200,
+            heading="You are signed out",
+            message=TAMPERED_SIGN_OUT + " You are signed out.",
+        )
 
     return signin

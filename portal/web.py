@@ -55,7 +55,7 @@ def create_portal_app(services: Services, *, dev_users: list[tuple[str, str, str
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.session_interface = DatabaseSessionInterface(
-        services.store, secure=settings.secure_cookies, sessionless=("/static/", "/healthz")
+        services.store, settings.origins, sessionless=("/static/", "/healthz")
     )
     oauth = register_issuer(
         app,
@@ -64,6 +64,7 @@ def create_portal_app(services: Services, *, dev_users: list[tuple[str, str, str
         client_secret=settings.client_secret,
         scopes=settings.oidc_scopes,
     )
+    app.jinja_env.globals["product_url"] = settings.origins.product_url
     rendering = Rendering(services)
     limiter = create_limiter(app, settings)
     app.register_blueprint(create_signin(rendering, oauth, limiter))
@@ -107,7 +108,7 @@ def create_portal_app(services: Services, *, dev_users: list[tuple[str, str, str
                 "tier": p.info.tier.value,
                 "name": p.info.name,
                 "title": p.info.title,
-                "url": p.mount_path + "/",
+                "url": settings.origins.product_url(p.info.key),
                 "status": p.status.value,
             }
             for _tier, cards in visible_products(services, who)

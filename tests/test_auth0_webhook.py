@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from db.models import AuditEvent, User
 from tests.support.live import WEBHOOK_SECRET
-from tests.support.signin import sign_in
+from tests.support.signin import session_id_of, sign_in
 
 AUTH = {"Authorization": f"Bearer {WEBHOOK_SECRET}"}
 
@@ -68,7 +68,7 @@ def test_a_user_deleted_in_auth0_loses_their_open_session(portal):
     portal.idp_store.delete_user(subject)
     hook(portal, {"user_id": subject})
     portal.services.resolver.forget(
-        portal.services.store.id_from_cookie(http.cookies["portal_session"])
+        session_id_of(portal, http)
     )
     answer = http.get(portal.base_url + "/ea/forecast/", allow_redirects=False, timeout=10)
     assert answer.status_code == 403

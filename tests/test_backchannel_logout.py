@@ -9,7 +9,7 @@ import requests
 
 from tests.support.databases import database_url_for
 from tests.support.processes import Gunicorn
-from tests.support.signin import sign_in
+from tests.support.signin import session_id_of, sign_in
 
 EVENT = {"http://schemas.openid.net/event/backchannel-logout": {}}
 
@@ -50,7 +50,7 @@ def new_user(portal):
 
 def still_signed_in(portal, http):
     portal.services.resolver.forget(
-        portal.services.store.id_from_cookie(http.cookies["portal_session"])
+        session_id_of(portal, http)
     )
     answer = http.get(portal.base_url + "/ea/forecast/", allow_redirects=False, timeout=10)
     return answer.status_code == 200

@@ -3,6 +3,7 @@ import pytest
 from portal.config import ConfigError, load_settings
 
 STRONG = "k3J9x-Qw8vZ2mN5pL7rT1yU4iO6aS0dF-gH"
+CLIENT_SECRET = "Zq8-XvN2pLr7tY0uBw4sKe9mHc1oJd6fGa3i_Vn5"
 
 
 def production(**extra):
@@ -11,7 +12,7 @@ def production(**extra):
         "SECRET_KEY": STRONG,
         "AUTH0_DOMAIN": "tenant.eu.auth0.com",
         "OIDC_CLIENT_ID": "client",
-        "OIDC_CLIENT_SECRET": "client-secret",
+        "OIDC_CLIENT_SECRET": CLIENT_SECRET,
         "DATABASE_URL": "mysql+pymysql://portal@db/portal",
         "PORTAL_BASE_URL": "https://portal.example.org",
     }
@@ -88,3 +89,60 @@ def test_production_refuses_a_plain_http_base_url():
 def test_oidc_scopes_without_openid_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="OIDC_SCOPES must include openid"):
         load_settings({"PORTAL_INSTANCE_PATH": str(tmp_path), "OIDC_SCOPES": "profile email"})
+
+
+SECRET_SETTINGS = [
+    "SECRET_KEY",
+    "OIDC_CLIENT_SECRET",
+    "AUTH0_MANAGEMENT_CLIENT_SECRET",
+    "PORTAL_WEBHOOK_SECRET",
+    "PORTAL_METRICS_TOKEN",
+]
+WEAK = {
+    "one character": "x",
+    "thirty-two a's": "a" * 32,
+    "a repeated pattern": "0123456789" * 4,
+    "a keyboard sequence": "abcdefghijklmnopqrstuvwxyz012345",
+    "words and a number": "correct-horse-battery-staple-2024",
+}
+
+
+@pytest.mark.parametrize("name", SECRET_SETTINGS)
+@pytest.mark.parametrize("value", WEAK.values(), ids=WEAK.keys())
+def test_production_refuses_every_weak_secret_by_name(name, value):
+    with pytest.raises(ConfigError, match=f"^{name} is too weak for production"):
+        load_settings(production(**{name: value}))
+
+
+@pytest.mark.parametrize("name", SECRET_SETTINGS)
+def test_production_takes_a_random_secret_in_every_secret_setting(name):
+    assert load_settings(production(**{name: "Xk2_Lq9vNw3Rt7Yb0Mz5Hs8Pd4Jf6Gc1Ua-Ee"})).production
+
+
+def test_production_refuses_sqlite_unless_allowed():
+    sqlite = "sqlite:////srv/portal/instance/portal.sqlite3"
+    with pytest.raises(ConfigError, match=r"^DATABASE_URL is SQLite"):
+        load_settings(production(DATABASE_URL=sqlite))
+    assert load_settings(production(DATABASE_URL=sqlite, PORTAL_ALLOW_SQLITE="1")).production
+
+
+def test_host_mode_serves_the_portal_on_the_domains_own_host(tmp_path):
+    settings = load_settings(
+        {"PORTAL_INSTANCE_PATH": str(tmp_path), "PORTAL_HOST_DOMAIN": "localhost:5000"}
+    )
+    assert settings.base_url == "http://localhost:5000"
+    assert settings.origins.product_origin("stable/hello") == "http://hello--stable.localhost:5000"
+    assert settings.allowed_hosts == ("localhost", ".localhost")
+
+
+def test_host_mode_refuses_a_base_url_on_another_host():
+    with pytest.raises(ConfigError, match=r"^PORTAL_HOST_DOMAIN=portal\.example\.org but"):
+        load_settings(
+            production(
+                PORTAL_HOST_DOMAIN="portal.example.org", PORTAL_BASE_URL="https://www.example.org"
+            )
+        )
+
+
+def test_trusted_hosts_default_to_the_base_urls_host():
+    assert load_settings(production()).allowed_hosts == ("portal.example.org",)

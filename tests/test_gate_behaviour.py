@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from tests.support.live import private_site
 from tests.support.raw import raw_get
-from tests.support.signin import sign_in
+from tests.support.signin import session_id_of, sign_in
 
 ECHO = """
 import json
@@ -102,7 +102,7 @@ def test_non_ascii_paths_survive_the_trip_through_login(site):
 def test_a_database_failure_is_a_clean_503(site):
     http = sign_in(site.base_url, "stable")
     site.services.resolver.forget(
-        site.services.store.id_from_cookie(http.cookies["portal_session"])
+        session_id_of(site, http)
     )
     with site.services.database.engine.begin() as connection:
         connection.execute(text("ALTER TABLE sessions RENAME TO sessions_away"))

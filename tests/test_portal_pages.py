@@ -8,37 +8,66 @@ def test_sign_in_with_the_issuer_down_is_a_clear_503(https_site):
     assert "Traceback" not in response.text
 
 
-def test_the_session_cookie_is_secure_on_https(https_site):
+def test_the_session_cookie_is_a_secure_host_cookie_on_https(https_site):
     from flask import Flask, session
 
     from auth.flask_session import DatabaseSessionInterface
 
     services = https_site.application.services
     app = Flask(__name__)
-    app.session_interface = DatabaseSessionInterface(services.store, secure=True)
+    app.session_interface = DatabaseSessionInterface(services.store, services.settings.origins)
 
     @app.get("/")
     def touch():
         session["seen"] = True
         return "ok"
 
-    cookie = app.test_client().get("/").headers["Set-Cookie"]
-    assert "Secure" in cookie
-    assert "HttpOnly" in cookie
+    cookie = app.test_client().get("/", base_url="https://portal.test").headers["Set-Cookie"]
+    assert cookie.startswith("__Host-portal_session=")
+    assert "; Secure" in cookie
+    assert "; HttpOnly" in cookie
+    assert "; Path=/" in cookie
+    assert "Domain" not in cookie
 
 
-def test_login_on_another_host_name_moves_to_the_canonical_origin(https_site):
+def test_a_request_for_a_host_the_portal_does_not_serve_is_refused(https_site):
     response = https_site.get("/login?next=/ea/forecast/", base_url="http://localhost:5000")
-    assert response.status_code == 302
-    assert response.headers["Location"] == (
-        "https://portal.test/login?next=%2Fea%2Fforecast%2F&canonical=1"
+    assert response.status_code == 400
+    assert "This portal does not answer for the host &#39;localhost:5000&#39;" in response.text
+
+
+def test_a_redirect_never_names_a_host_the_request_chose(https_site):
+    response = https_site.get("/stable/hello", base_url="https://evil.example")
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+
+
+def test_the_health_endpoints_answer_on_any_host(https_site):
+    assert https_site.get("/healthz", base_url="http://10.1.2.3:8000").status_code == 200
+
+
+def test_login_on_a_trusted_alias_moves_to_the_canonical_origin(tmp_path):
+    from werkzeug.test import Client
+
+    from portal.application import create_application
+    from portal.config import Settings
+
+    application = create_application(
+        Settings(
+            secret_key="alias-site-secret-0123456789-abcdefghijklmnop",
+            database_url=f"sqlite:///{tmp_path / 'portal.sqlite3'}",
+            base_url="https://portal.test",
+            instance_path=tmp_path,
+            oidc_issuer="https://127.0.0.1:9/",
+            oidc_client_id="portal",
+            oidc_client_secret="client-secret",
+            trusted_hosts=("portal.test", "www.portal.test"),
+        )
     )
-
-
-def test_a_proxy_that_rewrites_the_host_gets_an_explanation_not_a_redirect_loop(https_site):
-    response = https_site.get("/login?canonical=1", base_url="http://internal:8000")
-    assert response.status_code == 500
-    assert "PORTAL_BASE_URL says https://portal.test" in response.text
+    response = Client(application).get("/login?next=/ea/", base_url="https://www.portal.test")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "https://portal.test/login?next=%2Fea%2F&canonical=1"
+    application.services.database.dispose()
 
 
 def test_an_unknown_page_is_a_404_page(https_site):

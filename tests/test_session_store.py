@@ -31,7 +31,17 @@ def test_the_database_holds_a_hash_of_the_id_not_the_id(database):
 def test_a_cookie_signed_with_another_secret_is_no_cookie(database):
     raw = store(database).save(None, {}, None)
     other = SessionStore(database, "t" * 40, idle=IDLE, lifetime=LIFETIME)
-    assert other.id_from_cookie(store(database).cookie_value(raw)) is None
+    cookie = store(database).cookie_value(raw, "portal.test")
+    assert other.id_from_cookie(cookie, "portal.test") is None
+
+
+def test_a_cookie_is_worth_its_session_only_on_the_host_it_was_made_for(database):
+    sessions = store(database)
+    raw = sessions.save(None, {}, None)
+    cookie = sessions.cookie_value(raw, "hello--stable.portal.test")
+    assert sessions.id_from_cookie(cookie, "hello--stable.portal.test") == raw
+    assert sessions.id_from_cookie(cookie, "manage--admin.portal.test") is None
+    assert sessions.id_from_cookie(cookie, "portal.test") is None
 
 
 def test_purge_removes_sessions_that_ended_long_ago_and_keeps_the_rest(database):

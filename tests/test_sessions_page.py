@@ -4,7 +4,7 @@ import secrets
 
 import requests
 
-from tests.support.signin import sign_in
+from tests.support.signin import session_id_of, sign_in
 
 
 def new_user(portal):
@@ -43,7 +43,7 @@ def test_signing_out_of_all_devices_ends_every_session(portal):
     assert answer.status_code == 302
     for device in (laptop, phone):
         portal.services.resolver.forget(
-            portal.services.store.id_from_cookie(device.cookies["portal_session"])
+            session_id_of(portal, device)
         )
         status = requests.get(
             portal.base_url + "/ea/forecast/",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from html.parser import HTMLParser
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
@@ -68,3 +68,9 @@ def sign_in(
     assert landing.status_code == 200, landing.text[:2000]
     assert landing.url == base_url + next_path, landing.url
     return session
+
+
+def session_id_of(live, http: requests.Session) -> str:
+    """The server-side session id behind a signed-in client's cookie for the portal's host."""
+    host = urlsplit(live.base_url).netloc
+    return live.services.store.id_from_cookie(http.cookies["portal_session"], host)

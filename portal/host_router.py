@@ -1,0 +1,85 @@
+"""Which part of the site a request is for, by its `Host`: the first thing every request meets.
+
+Requests for a host the portal does not serve get 400 before anything else runs, so nothing
+built from the request (redirects, links, the sign-in callback) can name a host an attacker
+chose (`PORTAL_TRUSTED_HOSTS`; the health and metrics endpoints answer on any host, since probes
+address a node by its own IP). In host mode (see `auth.hosts`) the portal's host serves the
+portal and sends old product addresses to their own hosts; a product's host serves that product
+at its mount, the portal's static files, and the cookie handoff, and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from werkzeug.wsgi import get_host, host_is_trusted
+
+from auth.handoff import HANDOFF_PATH, Handoffs
+from auth.hosts import Origins
+from auth.responses import html_response, json_response
+from portal.pages import ErrorPages
+from portal.paths import product_key_in, query_suffix, redirect
+
+#: Temporary: host mode can be turned off again without browsers remembering the redirect.
+TEMPORARY = "307 Temporary Redirect"
+#: Answer on any host: load balancers and kubelet probe a node by its own address.
+ANY_HOST_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class HostRouter:
+    def __init__(
+        self,
+        app: Callable,
+        origins: Origins,
+        allowed_hosts: tuple[str, ...],
+        handoffs: Handoffs,
+        pages: ErrorPages,
+    ) -> None:
+        self.app = app
+        self.origins = origins
+        self.allowed_hosts = list(allowed_hosts)
+        self.handoffs = handoffs
+        self.pages = pages
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        host = get_host(environ)
+        if path not in ANY_HOST_PATHS and not host_is_trusted(host, self.allowed_hosts):
+            return self._unknown_host(environ, start_response, host)
+        if not self.origins.host_mode:
+            return self.app(environ, start_response)
+        key = self.origins.product_at(host)
+        if key is None:
+            named = product_key_in(path)
+            if named is None:
+                return self.app(environ, start_response)
+            location = self.origins.product_url(named, path[len(named) + 1 :] or "/")
+            return redirect(start_response, TEMPORARY, location + query_suffix(environ))
+        mount = f"/{key}"
+        if path == mount or path.startswith(mount + "/") or path.startswith("/static/"):
+            return self.app(environ, start_response)
+        if path == HANDOFF_PATH:
+            return self.handoffs.exchange(environ, start_response, key)
+        if path == "/":
+            return redirect(start_response, TEMPORARY, mount + "/")
+        page = self.pages(
+            status=404,
+            heading="Not found",
+            message=f"This host serves {key} at {mount}/ and nothing else.",
+            action_url=self.origins.product_url(key),
+            action_label="Open the product",
+        )
+        return html_response(start_response, 404, page)
+
+    def _unknown_host(
+        self, environ: dict, start_response: Callable, host: str
+    ) -> Iterable[bytes]:
+        message = (
+            f"This portal does not answer for the host {host!r}. If a proxy in front rewrites "
+            "the Host header, have it pass the original one (or list the host in "
+            "PORTAL_TRUSTED_HOSTS)."
+        )
+        if "application/json" in environ.get("HTTP_ACCEPT", ""):
+            return json_response(start_response, 400, {"error": "unknown_host", "message": message})
+        page = self.pages(status=400, heading="Unknown host", message=message)
+        return html_response(start_response, 400, page)
