@@ -11,7 +11,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
 
-from auth.sessions import COOKIE_NAME, SessionStore
+from auth.sessions import COOKIE_NAME, EndReason, SessionStore
 
 
 class ServerSession(CallbackDict, SessionMixin):
@@ -67,8 +67,17 @@ class DatabaseSessionInterface(SessionInterface):
         return ServerSession(stored.data, stored.raw_id, stored.user_id)
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]
+        """Write the session; when the database fails, the request fails with it (a 503 from
+        the portal's error handler), and the handler's own save does not wait on it again."""
         if session is None or session.failure is not None:
             return
+        try:
+            self._save(session, response)
+        except SQLAlchemyError as error:
+            session.failure = error
+            raise
+
+    def _save(self, session: ServerSession, response: Response) -> None:
         if session.ended:
             if session.raw_id:
                 self.store.revoke(session.raw_id)
@@ -77,7 +86,7 @@ class DatabaseSessionInterface(SessionInterface):
         if not (session.modified or session.rotate):
             return
         if session.rotate and session.raw_id:
-            self.store.revoke(session.raw_id)
+            self.store.revoke(session.raw_id, EndReason.REPLACED)
             session.raw_id = None
         if session.raw_id is None and not session and session.user_id is None:
             return

@@ -71,6 +71,14 @@ class Settings:
     login_rate_limit: str = "20/minute"
     apps_recheck_seconds: float = 10.0
     management_domain_issuer: str = ""
+    broadcast_prefix: str = "portal"
+    #: Deadlines (seconds) for every outside dependency: none may hold a request for longer.
+    database_connect_timeout: float = 3.0
+    database_read_timeout: float = 5.0
+    database_write_timeout: float = 5.0
+    redis_timeout: float = 1.0
+    idp_timeout: float = 5.0
+    management_timeout: float = 10.0
 
     @property
     def production(self) -> bool:
@@ -160,6 +168,14 @@ def _env_seconds(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
     if value < 0:
         raise ConfigError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def _env_deadline(env: Mapping[str, str], name: str, default: float) -> float:
+    """A timeout in seconds: positive, since zero would mean "wait forever" to most drivers."""
+    value = _env_seconds(env, name, default)
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, got {value}")
     return value
 
 
@@ -323,4 +339,26 @@ def load_settings(
         management_domain_issuer=_issuer_from(
             {"AUTH0_DOMAIN": env.get("AUTH0_MANAGEMENT_DOMAIN", "")}
         ),
+        broadcast_prefix=env.get("PORTAL_BROADCAST_PREFIX", "").strip()
+        or Settings.broadcast_prefix,
+        **_deadlines(env),
     )
+
+
+def _deadlines(env: Mapping[str, str]) -> dict[str, float]:
+    return {
+        "database_connect_timeout": _env_deadline(
+            env, "PORTAL_DATABASE_CONNECT_TIMEOUT", Settings.database_connect_timeout
+        ),
+        "database_read_timeout": _env_deadline(
+            env, "PORTAL_DATABASE_READ_TIMEOUT", Settings.database_read_timeout
+        ),
+        "database_write_timeout": _env_deadline(
+            env, "PORTAL_DATABASE_WRITE_TIMEOUT", Settings.database_write_timeout
+        ),
+        "redis_timeout": _env_deadline(env, "PORTAL_REDIS_TIMEOUT", Settings.redis_timeout),
+        "idp_timeout": _env_deadline(env, "PORTAL_IDP_TIMEOUT", Settings.idp_timeout),
+        "management_timeout": _env_deadline(
+            env, "PORTAL_MANAGEMENT_TIMEOUT", Settings.management_timeout
+        ),
+    }

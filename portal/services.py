@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from auth import broadcast
 from auth.bearer import BearerVerifier, IssuerKeys
+from auth.invalidation import Invalidations
 from auth.management import ManagementClient
 from auth.oidc import IssuerMetadata, refresher
 from auth.resolver import IdentityResolver
 from auth.sessions import SessionStore
 from auth.sockets import SocketRegistry
 from auth.user_tokens import TokenVault, UserTokens
-from db.engine import Database
+from db.engine import Database, Deadlines
 from db.sync import Progress, UserSync
 from db.user_admin import UserAdmin
 from portal.config import ConfigError, Settings
@@ -32,6 +34,7 @@ class Services:
     metadata: IssuerMetadata
     issuer_keys: IssuerKeys
     tokens: UserTokens
+    invalidations: Invalidations
     _management: ManagementClient | None = field(default=None, repr=False)
 
     def management(self) -> ManagementClient:
@@ -47,6 +50,7 @@ class Services:
                 issuer=self.settings.management_issuer,
                 client_id=credentials[0],
                 client_secret=credentials[1],
+                timeout=self.settings.management_timeout,
             )
         return self._management
 
@@ -56,25 +60,49 @@ class Services:
             self.management(),
             batch_size=self.settings.sync_batch_size,
             progress=progress,
+            changed=self.invalidations.users_changed,
         )
 
     def user_admin(self) -> UserAdmin:
         return UserAdmin(self.database, self.management(), self.store)
 
+    def accelerators(self) -> dict[str, str]:
+        """What Redis is doing for this process: the portal works without it, only slower to
+        hear of changes elsewhere (see `auth.invalidation`)."""
+        connected = self.invalidations.connected
+        if connected is None:
+            return {"redis": "not configured"}
+        return {"redis": "connected" if connected else "reconnecting"}
+
     @classmethod
     def build(cls, settings: Settings, discovery: Discovery) -> Services:
-        database = Database(settings.database_url)
+        database = Database(
+            settings.database_url,
+            Deadlines(
+                connect=settings.database_connect_timeout,
+                read=settings.database_read_timeout,
+                write=settings.database_write_timeout,
+            ),
+        )
+        invalidations = Invalidations(
+            settings.redis_url, settings.broadcast_prefix, settings.redis_timeout
+        )
+        broadcast.configure(settings.redis_url, settings.broadcast_prefix, settings.redis_timeout)
         store = SessionStore(
             database,
             settings.derived_secret("portal.session"),
             idle=timedelta(minutes=settings.session_idle_minutes),
             lifetime=timedelta(hours=settings.session_max_hours),
+            changes=invalidations,
         )
-        metadata = IssuerMetadata(settings.issuer)
-        keys = IssuerKeys(lambda: metadata.get()["jwks_uri"])
+        metadata = IssuerMetadata(settings.issuer, timeout=settings.idp_timeout)
+        keys = IssuerKeys(lambda: metadata.get()["jwks_uri"], timeout=settings.idp_timeout)
         resolver = IdentityResolver(
             store, settings.identity_cache_seconds, bearer=_bearer_verifier(settings, keys)
         )
+        invalidations.listen(resolver)
+        if resolver.bearer is not None:
+            keys.start()
         tokens = UserTokens(
             store,
             TokenVault(settings.derived_secret("portal.user-tokens")),
@@ -89,6 +117,7 @@ class Services:
             metadata=metadata,
             issuer_keys=keys,
             tokens=tokens,
+            invalidations=invalidations,
             pages=ErrorPages(settings.site_name),
             discovery=discovery,
         )
