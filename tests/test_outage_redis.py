@@ -33,7 +33,9 @@ def redis_server() -> Iterator[PrivateRedis]:
 
 
 @pytest.fixture(scope="module")
-def site(redis_server: PrivateRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
+def site(
+    redis_server: PrivateRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gunicorn]:
     instance = tmp_path_factory.mktemp("instance")
     env = {
         "DATABASE_URL": f"sqlite:///{instance / 'portal.sqlite3'}",
