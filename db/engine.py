@@ -31,9 +31,9 @@ SQLITE_BUSY_SECONDS = 30
 class Deadlines:
     """Seconds a MariaDB connection may take to connect, and per read and write on it."""
 
-    connect: float = 3.0
-    read: float = 5.0
-    write: float = 5.0
+    connect: float = 5.0
+    read: float = 10.0
+    write: float = 10.0
 
 
 #: What a readiness probe allows: it must answer within a second, hung database or not.

@@ -73,9 +73,9 @@ class Settings:
     management_domain_issuer: str = ""
     broadcast_prefix: str = "portal"
     #: Deadlines (seconds) for every outside dependency: none may hold a request for longer.
-    database_connect_timeout: float = 3.0
-    database_read_timeout: float = 5.0
-    database_write_timeout: float = 5.0
+    database_connect_timeout: float = 5.0
+    database_read_timeout: float = 10.0
+    database_write_timeout: float = 10.0
     redis_timeout: float = 1.0
     idp_timeout: float = 5.0
     management_timeout: float = 10.0
