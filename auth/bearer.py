@@ -5,9 +5,13 @@ the configured API audience, unexpired and already valid (a small leeway for clo
 algorithm allow-list is fixed before the token is looked at, so `none` and HS256-signed-with-the-
 public-key tokens never reach a verifier.
 
-The issuer's key set is cached. An unknown `kid` (a key rotated in at the issuer) triggers a
-refetch, but at most once a minute, so random `kid`s cannot make the portal hammer the issuer;
-a failed fetch keeps the keys already known, so an outage at the issuer does not stop scripts.
+The issuer's key set is cached. It is fetched when the portal starts and kept fresh by a
+background thread (every hour; after a failure again within seconds, backing off to
+`RETRY_AT_MOST_EVERY`). An unknown `kid` (a key rotated in at the issuer) triggers a refetch, but
+at most once a minute, so random `kid`s cannot make the portal hammer the issuer; a failed fetch
+keeps the keys already known, so an outage at the issuer does not stop scripts. While no key is
+known at all (the issuer has not answered since the start), tokens cannot be checked either way:
+that is :class:`IssuerKeysUnavailable`, a 503 with `Retry-After`, not a refusal.
 """
 
 from __future__ import annotations
@@ -30,11 +34,19 @@ ALGORITHMS = ("RS256",)
 LEEWAY_SECONDS = 30
 KEYS_LIFETIME = 3600.0
 REFETCH_AT_MOST_EVERY = 60.0
+FIRST_RETRY_AFTER = 0.5
+RETRY_AT_MOST_EVERY = 10.0
 HTTP_TIMEOUT = 5.0
 
 
 class BearerError(Exception):
     """The token is refused; the message says why, for the 401 answer."""
+
+
+class IssuerKeysUnavailable(BearerError):
+    """No signing key of the issuer is known yet, so no token can be checked: try again soon."""
+
+    retry_after = int(RETRY_AT_MOST_EVERY)
 
 
 class IssuerKeys:
@@ -47,36 +59,77 @@ class IssuerKeys:
         lifetime: float = KEYS_LIFETIME,
         refetch_every: float = REFETCH_AT_MOST_EVERY,
         clock: Callable[[], float] = time.monotonic,
+        timeout: float = HTTP_TIMEOUT,
     ) -> None:
         self._jwks_uri = jwks_uri
         self._lifetime = lifetime
         self._refetch_every = refetch_every
         self._clock = clock
+        self._timeout = timeout
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
         self._attempted_at: float | None = None
+        self._failures = 0
         self._lock = threading.Lock()
+        self._refresher: threading.Thread | None = None
         self.fetches = 0
 
-    def key(self, kid: str) -> jwt.PyJWK:
+    def start(self) -> None:
+        """Fetch the keys now and keep them fresh in the background, so no request waits on the
+        issuer and a failed fetch at start is retried within seconds, not at the next request."""
         with self._lock:
-            now = self._clock()
-            stale = self._fetched_at is None or now - self._fetched_at > self._lifetime
-            if (kid not in self._keys or stale) and self._may_fetch(now):
-                self._fetch(now)
+            if self._refresher is not None:
+                return
+            self._refresher = threading.Thread(
+                target=self._refresh_forever, name="portal-issuer-keys", daemon=True
+            )
+        self._refresher.start()
+
+    def key(self, kid: str) -> jwt.PyJWK:
+        now = self._clock()
+        with self._lock:
+            fetch = self._wants_fetch(kid, now)
+            if fetch:
+                self._attempted_at = now
+        if fetch:
+            self._fetch()
+        with self._lock:
             found = self._keys.get(kid)
-        if found is None:
-            raise BearerError("the token was signed with a key the issuer does not publish")
-        return found
+            known = bool(self._keys)
+        if found is not None:
+            return found
+        if not known:
+            raise IssuerKeysUnavailable("the issuer's signing keys could not be fetched yet")
+        raise BearerError("the token was signed with a key the issuer does not publish")
 
-    def _may_fetch(self, now: float) -> bool:
-        return self._attempted_at is None or now - self._attempted_at >= self._refetch_every
+    def _wants_fetch(self, kid: str, now: float) -> bool:
+        """An unknown kid (a rotation) or stale keys, within the refetch limits; the refresher,
+        when running, alone fetches at start and on expiry."""
+        stale = self._fetched_at is None or now - self._fetched_at > self._lifetime
+        if kid in self._keys and not stale:
+            return False
+        if self._refresher is not None and (not self._keys or kid in self._keys):
+            return False
+        if self._attempted_at is None:
+            return True
+        wait = self._refetch_every if self._keys else self._retry_after()
+        return now - self._attempted_at >= wait
 
-    def _fetch(self, now: float) -> None:
-        self._attempted_at = now
-        self.fetches += 1
+    def _retry_after(self) -> float:
+        return min(FIRST_RETRY_AFTER * 2 ** max(0, self._failures - 1), RETRY_AT_MOST_EVERY)
+
+    def _refresh_forever(self) -> None:
+        while True:
+            fetched = self._fetch()
+            with self._lock:
+                wait = self._lifetime if fetched else self._retry_after()
+            time.sleep(wait)
+
+    def _fetch(self) -> bool:
+        """One fetch; the keys are replaced only by a good answer. Outside the lock: requests
+        keep using the known keys while it waits on the issuer."""
         try:
-            response = requests.get(self._jwks_uri(), timeout=HTTP_TIMEOUT)
+            response = requests.get(self._jwks_uri(), timeout=self._timeout)
             response.raise_for_status()
             keys = {
                 key.key_id: key
@@ -84,12 +137,24 @@ class IssuerKeys:
                 if key.key_id and key.algorithm_name in ALGORITHMS
             }
         except (requests.RequestException, ValueError, KeyError, jwt.PyJWKSetError) as error:
-            log.warning(
-                "could not refresh the issuer's keys, keeping %d: %s", len(self._keys), error
-            )
-            return
-        self._keys = keys
-        self._fetched_at = now
+            with self._lock:
+                self.fetches += 1
+                self._failures += 1
+                if self._failures == 1:
+                    log.warning(
+                        "could not refresh the issuer's keys, keeping %d: %s",
+                        len(self._keys),
+                        error,
+                    )
+            return False
+        with self._lock:
+            self.fetches += 1
+            if self._failures:
+                log.warning("fetched the issuer's keys again after %d failures", self._failures)
+            self._keys = keys
+            self._fetched_at = self._clock()
+            self._failures = 0
+        return True
 
 
 @dataclass(frozen=True)

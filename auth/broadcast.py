@@ -13,6 +13,13 @@ development server needs. Products use the same two calls either way::
 Messages are text (JSON, usually). Redis does not store them: a socket that is not subscribed when
 a message is published never sees it. `PORTAL_BROADCAST_PREFIX` keeps two portals that share a
 Redis server (staging and production, two test runs) apart.
+
+A message is never lost silently. `publish` raises :class:`BroadcastError` when it cannot say
+the message went out: Redis refuses or does not answer within `PORTAL_REDIS_TIMEOUT`, this
+process's listener is not connected (Redis is away, or back and the listener is reconnecting,
+which takes at most about two seconds), or Redis reports that nobody at all is listening (it
+restarted and no process has resubscribed yet). The product decides what that means for its
+users, e.g. "others can't hear you right now".
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ import contextlib
 import logging
 import os
 import threading
-import time
 from collections.abc import Iterator
 
 from simple_websocket import ConnectionClosed, Server
@@ -30,7 +36,8 @@ log = logging.getLogger(__name__)
 
 REDIS_URL_ENV = "REDIS_URL"
 PREFIX_ENV = "PORTAL_BROADCAST_PREFIX"
-READY_TIMEOUT = 5.0
+REDIS_TIMEOUT_ENV = "PORTAL_REDIS_TIMEOUT"
+DEFAULT_REDIS_TIMEOUT = 1.0
 
 
 class BroadcastError(RuntimeError):
@@ -74,60 +81,41 @@ class LocalHub:
 class RedisHub(LocalHub):
     """Publishes through Redis; one listener thread delivers what any process published."""
 
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, timeout: float = DEFAULT_REDIS_TIMEOUT) -> None:
         import redis  # only deployments that set REDIS_URL need the package
+
+        from auth.redis_subscription import Subscription, redis_client
 
         super().__init__()
         self._redis = redis
-        self._client = redis.Redis.from_url(url, health_check_interval=30)
+        self._client = redis_client(url, timeout)
         self._prefix = f"{prefix}:broadcast:"
-        self._ready = threading.Event()
-        self._listener: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._listener = Subscription(
+            self._client, self._prefix + "*", self._received, name="broadcast", timeout=timeout
+        )
+
+    @property
+    def connected(self) -> bool:
+        return self._listener.connected
 
     def add(self, name: str, ws: Server) -> None:
         """Subscribe, after making sure this process listens, so nothing published from now on
-        is missed."""
-        with self._start_lock:
-            if self._listener is None:
-                self._listener = threading.Thread(
-                    target=self._listen, name="portal-broadcast", daemon=True
-                )
-                self._listener.start()
-        if not self._ready.wait(READY_TIMEOUT):
-            log.warning("broadcast: Redis is not answering; messages may be missed")
+        is missed (unless Redis is away, which is logged by the listener)."""
+        self._listener.listening()
         super().add(name, ws)
 
     def publish(self, name: str, message: str) -> None:
+        if not self._listener.listening():
+            raise BroadcastError("not connected to Redis: the message was not sent")
         try:
-            self._client.publish(self._prefix + name, message)
+            receivers = self._client.publish(self._prefix + name, message)
         except self._redis.RedisError as error:
             raise BroadcastError(f"could not publish to Redis: {error}") from error
+        if not receivers:
+            raise BroadcastError("no process is listening on Redis yet: the message was lost")
 
-    def _listen(self) -> None:
-        """Forever: subscribe to every channel of this portal and deliver; reconnect on errors."""
-        delay = 0.5
-        while True:
-            pubsub = self._client.pubsub()
-            try:
-                pubsub.psubscribe(self._prefix + "*")
-                confirmed = pubsub.get_message(timeout=READY_TIMEOUT)
-                if confirmed is None or confirmed["type"] != "psubscribe":
-                    raise self._redis.ConnectionError("Redis did not confirm the subscription")
-                self._ready.set()
-                delay = 0.5
-                for item in pubsub.listen():
-                    if item["type"] == "pmessage":
-                        name = item["channel"].decode()[len(self._prefix) :]
-                        self.deliver(name, item["data"].decode("utf-8", "replace"))
-            except self._redis.RedisError:
-                self._ready.clear()
-                log.exception("broadcast: lost Redis; reconnecting in %.1f s", delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
-            finally:
-                with contextlib.suppress(self._redis.RedisError, OSError):
-                    pubsub.close()
+    def _received(self, channel: str, message: str) -> None:
+        self.deliver(channel[len(self._prefix) :], message)
 
 
 class Channel:
@@ -146,7 +134,8 @@ class Channel:
             self._hub.remove(self.name, ws)
 
     def publish(self, message: str) -> None:
-        """To every subscriber on every worker; raises BroadcastError when Redis is down."""
+        """To every subscriber on every worker; raises BroadcastError when it could not be sent
+        (see the module's docstring)."""
         self._hub.publish(self.name, message)
 
 
@@ -155,14 +144,24 @@ _hub_lock = threading.Lock()
 
 
 def hub() -> LocalHub:
-    """This process's hub, chosen on first use from `REDIS_URL`."""
+    """This process's hub: the portal's (see `configure`), else chosen on first use from the
+    environment (`REDIS_URL`, `PORTAL_BROADCAST_PREFIX`, `PORTAL_REDIS_TIMEOUT`)."""
     global _hub
     with _hub_lock:
         if _hub is None:
             url = os.environ.get(REDIS_URL_ENV, "").strip()
             prefix = os.environ.get(PREFIX_ENV, "").strip() or "portal"
-            _hub = RedisHub(url, prefix) if url else LocalHub()
+            timeout = float(os.environ.get(REDIS_TIMEOUT_ENV, "") or DEFAULT_REDIS_TIMEOUT)
+            _hub = RedisHub(url, prefix, timeout) if url else LocalHub()
         return _hub
+
+
+def configure(url: str, prefix: str, timeout: float) -> None:
+    """Use the portal's settings for this process's hub, unless one is already in use."""
+    global _hub
+    with _hub_lock:
+        if _hub is None and url:
+            _hub = RedisHub(url, prefix, timeout)
 
 
 def channel(name: str) -> Channel:

@@ -19,7 +19,7 @@ from auth.cookies import (
     stray_copies_cleared,
 )
 from auth.hosts import Origins, normalize_host
-from auth.sessions import SessionStore
+from auth.sessions import EndReason, SessionStore
 
 
 class ServerSession(CallbackDict, SessionMixin):
@@ -86,8 +86,17 @@ class DatabaseSessionInterface(SessionInterface):
         return normalize_host(request.host, self.origins.scheme)
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]
+        """Write the session; when the database fails, the request fails with it (a 503 from
+        the portal's error handler), and the handler's own save does not wait on it again."""
         if session is None or session.failure is not None:
             return
+        try:
+            self._save(session, response)
+        except SQLAlchemyError as error:
+            session.failure = error
+            raise
+
+    def _save(self, session: ServerSession, response: Response) -> None:
         if session.tampered:
             for cleared in stray_copies_cleared(self.origins, request.path, self.host(request)):
                 response.headers.add("Set-Cookie", cleared)
@@ -99,7 +108,7 @@ class DatabaseSessionInterface(SessionInterface):
         if not (session.modified or session.rotate):
             return
         if session.rotate and session.raw_id:
-            self.store.revoke(session.raw_id)
+            self.store.revoke(session.raw_id, EndReason.REPLACED)
             session.raw_id = None
         if session.raw_id is None and not session and session.user_id is None:
             return

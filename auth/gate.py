@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wsgi import get_host
 
-from auth.bearer import BearerError
+from auth.bearer import BearerError, IssuerKeysUnavailable
 from auth.cookies import (
     PORTAL_COOKIE_NAMES,
     TamperedCookies,
@@ -47,6 +47,7 @@ from auth.log_context import note
 from auth.metrics import GATE_DECISIONS
 from auth.resolver import Identity, IdentityResolver
 from auth.responses import html_response, json_response
+from auth.sessions import EndReason
 from auth.sockets import SocketRegistry
 from auth.user_tokens import UserTokens
 
@@ -191,6 +192,15 @@ class Gate:
                 identity = self.resolver.resolve_bearer(token.strip())
             else:
                 identity = self.resolver.resolve(environ)
+        except IssuerKeysUnavailable:
+            log.warning("no issuer keys yet: cannot check an access token for %s", self.product.key)
+            return self._unavailable(
+                environ,
+                start_response,
+                "The portal cannot check access tokens until the identity provider answers. "
+                "Please try again in a few seconds.",
+                retry_after=IssuerKeysUnavailable.retry_after,
+            )
         except BearerError as error:
             self._decided(None, "unauthenticated")
             return json_response(
@@ -323,7 +333,7 @@ class Gate:
         self, identity: Identity, environ: dict, start_response: Callable
     ) -> Iterable[bytes]:
         if identity.session_id:
-            self.resolver.end_session(identity.session_id)
+            self.resolver.end_session(identity.session_id, EndReason.BLOCK_SHOWN)
         clear = cleared_session_cookie(self.origins)
         message = (
             "Your account is blocked. Contact an administrator if you think this is a mistake."
@@ -363,9 +373,20 @@ class Gate:
         )
         return html_response(start_response, 403, page)
 
-    def _unavailable(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        message = "The portal cannot check your session right now. Please try again in a minute."
+    def _unavailable(
+        self,
+        environ: dict,
+        start_response: Callable,
+        message: str = "The portal cannot check your session right now. "
+        "Please try again in a minute.",
+        *,
+        retry_after: int = 30,
+    ) -> Iterable[bytes]:
+        """503, HTML or JSON, both with `Retry-After`: clients and proxies may retry then."""
+        extra = [("Retry-After", str(retry_after))]
         if wants_json(environ):
-            return json_response(start_response, 503, {"error": "unavailable", "message": message})
+            return json_response(
+                start_response, 503, {"error": "unavailable", "message": message}, extra
+            )
         page = self.render_error(status=503, heading="Temporarily unavailable", message=message)
-        return html_response(start_response, 503, page, [("Retry-After", "30")])
+        return html_response(start_response, 503, page, extra)

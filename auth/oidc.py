@@ -13,6 +13,7 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 import requests
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
 from authlib.integrations.requests_client import OAuth2Session
@@ -22,15 +23,22 @@ from joserfc.errors import JoseError
 from auth.identity import TokenUnavailable
 from auth.user_tokens import RefreshRefused
 
-HTTP_TIMEOUT_SECONDS = 10
+HTTP_TIMEOUT_SECONDS = 5.0
 
-#: Everything a callback can fail with that is the caller's or the issuer's doing, not a bug.
-SIGN_IN_ERRORS = (OAuthError, JoseError)
+#: Everything a callback can fail with that is the caller's or the issuer's doing, not a bug:
+#: authlib's own errors (a missing code or state, the issuer's `error=`), and the ID token's.
+SIGN_IN_ERRORS = (AuthlibBaseError, JoseError)
 ISSUER_UNREACHABLE = (requests.RequestException,)
 
 
 def register_issuer(
-    app: Flask, *, issuer: str, client_id: str, client_secret: str, scopes: str
+    app: Flask,
+    *,
+    issuer: str,
+    client_id: str,
+    client_secret: str,
+    scopes: str,
+    timeout: float = HTTP_TIMEOUT_SECONDS,
 ) -> OAuth:
     oauth = OAuth(app)
     oauth.register(
@@ -41,7 +49,7 @@ def register_issuer(
         client_kwargs={
             "scope": scopes,
             "code_challenge_method": "S256",
-            "default_timeout": HTTP_TIMEOUT_SECONDS,
+            "default_timeout": timeout,
         },
     )
     return oauth
@@ -90,9 +98,12 @@ class IssuerMetadata:
     """The issuer's discovery document, fetched when first needed and kept for an hour; a
     failed refetch keeps the copy already known, so an issuer outage doesn't cascade."""
 
-    def __init__(self, issuer: str, *, lifetime: float = 3600.0) -> None:
+    def __init__(
+        self, issuer: str, *, lifetime: float = 3600.0, timeout: float = HTTP_TIMEOUT_SECONDS
+    ) -> None:
         self.url = issuer.rstrip("/") + "/.well-known/openid-configuration"
         self.lifetime = lifetime
+        self.timeout = timeout
         self._document: dict | None = None
         self._fetched_at = 0.0
         self._failed_at = -1e9
@@ -106,7 +117,7 @@ class IssuerMetadata:
             if time.monotonic() - self._failed_at < remember_failure_seconds:
                 return False
         try:
-            requests.get(self.url, timeout=3).raise_for_status()
+            requests.get(self.url, timeout=min(3.0, self.timeout)).raise_for_status()
         except requests.RequestException:
             with self._lock:
                 self._failed_at = time.monotonic()
@@ -117,7 +128,7 @@ class IssuerMetadata:
         with self._lock:
             if self._document is None or time.monotonic() - self._fetched_at > self.lifetime:
                 try:
-                    response = requests.get(self.url, timeout=HTTP_TIMEOUT_SECONDS)
+                    response = requests.get(self.url, timeout=self.timeout)
                     response.raise_for_status()
                     self._document = response.json()
                     self._fetched_at = time.monotonic()
@@ -143,7 +154,7 @@ def refresher(
                 client.refresh_token(
                     metadata.get()["token_endpoint"],
                     refresh_token=refresh_token,
-                    timeout=HTTP_TIMEOUT_SECONDS,
+                    timeout=metadata.timeout,
                 )
             )
         except OAuthError as error:

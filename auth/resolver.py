@@ -1,14 +1,17 @@
 """Who is making this request: the session cookie, resolved to a user, through a short cache.
 
 Every product request passes through here, so the answer is cached in-process for a few seconds
-(`identity_cache_seconds`). That bounds how long a revoked session, a block or a lowered tier can
-still be honoured on a worker, and keeps the Gate from querying the database on every request.
+(`identity_cache_seconds`). That keeps the Gate from querying the database on every request. A
+change to a session or user is announced to every process (:mod:`auth.invalidation`), which drops
+its copy at once; the cache lifetime bounds how long a revoked session, a block or a lowered tier
+can still be honoured on a worker that did not hear (Redis away).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from werkzeug.wsgi import get_host
@@ -17,7 +20,7 @@ from auth.bearer import BearerError, BearerVerifier, token_fingerprint
 from auth.cookies import sent_session_cookie
 from auth.hosts import Origins, normalize_host
 from auth.identity import PortalUser, ProductInfo
-from auth.sessions import SessionStore
+from auth.sessions import EndReason, SessionStore, session_key
 from auth.tiers import Tier
 from db.users import to_portal_user, user_with_grants
 
@@ -41,7 +44,7 @@ class Identity:
 
 
 class IdentityResolver:
-    """Cookie -> Identity; `forget` and `end_session` make this worker drop an answer at once."""
+    """Cookie -> Identity; `forget*` and `end_session` make this worker drop answers at once."""
 
     def __init__(
         self,
@@ -90,7 +93,7 @@ class IdentityResolver:
                     self._cache.clear()
                 self._cookies = {r: c for r, c in self._cookies.items() if c in self._cache}
             self._cache[key] = (now + self.cache_seconds, identity)
-            self._cookies[raw_id] = key
+            self._cookies[session_key(raw_id)] = key
         return identity
 
     def resolve_bearer(self, token: str) -> Identity:
@@ -125,13 +128,31 @@ class IdentityResolver:
 
     def forget(self, raw_id: str) -> None:
         """Drop a session from this worker's cache, including answers being loaded right now."""
+        self.forget_keys([session_key(raw_id)])
+
+    def forget_keys(self, keys: Iterable[str]) -> None:
+        """`forget` by the sessions' stored keys, as other processes announce them."""
         with self._lock:
-            self._cache.pop(self._cookies.pop(raw_id, ""), None)
+            for key in keys:
+                self._cache.pop(self._cookies.pop(key, ""), None)
             self._forgotten += 1
 
-    def end_session(self, raw_id: str) -> None:
+    def forget_users(self, user_ids: Iterable[int]) -> None:
+        """Drop every cached answer about these users: their sessions and their tokens."""
+        wanted = set(user_ids)
+        with self._lock:
+            stale = [
+                key
+                for key, (_, identity) in self._cache.items()
+                if identity is not None and identity.user.id in wanted
+            ]
+            for key in stale:
+                del self._cache[key]
+            self._forgotten += 1
+
+    def end_session(self, raw_id: str, reason: EndReason = EndReason.SIGNED_OUT) -> None:
         """Revoke in the database first, then forget, so no load in between can bring it back."""
-        self.store.revoke(raw_id)
+        self.store.revoke(raw_id, reason)
         self.forget(raw_id)
 
     def _load(self, raw_id: str) -> Identity | None:
@@ -141,7 +162,7 @@ class IdentityResolver:
         user = found.user
         return Identity(
             user=to_portal_user(user),
-            blocked=user.refused,
+            blocked=user.refused or found.ended_blocked,
             session_id=raw_id,
             logout_token=self.store.logout_token(raw_id),
             grants=found.grants,

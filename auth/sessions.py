@@ -11,11 +11,15 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
 
 from itsdangerous import BadSignature, Signer
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy.orm import Session as Transaction
 
 from db.engine import Database
 from db.models import Session, User, utcnow
@@ -24,6 +28,35 @@ from db.users import active_grants
 ANONYMOUS_LIFETIME = timedelta(minutes=15)
 TOUCH_INTERVAL = timedelta(seconds=60)
 PURGE_AFTER = timedelta(days=7)
+
+
+class EndReason(StrEnum):
+    """Why a session ended, kept with it: a blocked user is told so once, on their next request."""
+
+    SIGNED_OUT = "signed_out"
+    SIGNED_OUT_EVERYWHERE = "signed_out_everywhere"
+    REPLACED = "replaced"
+    ENDED_BY_ADMIN = "ended_by_admin"
+    PROVIDER_LOGOUT = "provider_logout"
+    BLOCKED = "blocked"
+    #: Blocked, and the user has been shown "Account blocked": from now on a plain ended session.
+    BLOCK_SHOWN = "block_shown"
+
+
+class Changes(Protocol):
+    """Who hears that sessions ended or users changed, so every process drops its cached copy."""
+
+    def sessions_ended(self, keys: Iterable[str]) -> None: ...
+
+    def users_changed(self, user_ids: Iterable[int]) -> None: ...
+
+
+class _Unheard:
+    def sessions_ended(self, keys: Iterable[str]) -> None:
+        pass
+
+    def users_changed(self, user_ids: Iterable[int]) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -38,6 +71,8 @@ class SignedInSession:
     raw_id: str
     user: User
     grants: frozenset[str]
+    #: The session ended because the user was blocked, and they have not been told yet.
+    ended_blocked: bool = False
 
 
 def session_key(raw_id: str) -> str:
@@ -46,11 +81,18 @@ def session_key(raw_id: str) -> str:
 
 class SessionStore:
     def __init__(
-        self, database: Database, secret_key: str, *, idle: timedelta, lifetime: timedelta
+        self,
+        database: Database,
+        secret_key: str,
+        *,
+        idle: timedelta,
+        lifetime: timedelta,
+        changes: Changes | None = None,
     ) -> None:
         self.database = database
         self.idle = idle
         self.lifetime = lifetime
+        self.changes = changes or _Unheard()
         self._signer = Signer(secret_key, salt="portal.session")
         self._logout_key = hmac.new(secret_key.encode(), b"portal.logout", hashlib.sha256).digest()
 
@@ -92,7 +134,10 @@ class SessionStore:
             return _stored(raw_id, row)
 
     def load_with_user(self, raw_id: str) -> SignedInSession | None:
-        """A live, signed-in session and its user in one query; pushes the idle deadline back."""
+        """A live, signed-in session and its user in one query; pushes the idle deadline back.
+
+        A session ended by blocking its user is returned too (`ended_blocked`) until the user has
+        been told, so their next request can say "Account blocked" instead of "sign in"."""
         now = utcnow()
         with self.database.transaction() as db:
             found = db.execute(
@@ -100,9 +145,13 @@ class SessionStore:
                 .join(User, Session.user_id == User.id)
                 .where(Session.id == session_key(raw_id))
             ).one_or_none()
-            if found is None or not self.is_live(found[0], now):
+            if found is None:
                 return None
             session, user = found
+            if not self.is_live(session, now):
+                if _untold_block(session, user, now):
+                    return SignedInSession(raw_id, user, frozenset(), ended_blocked=True)
+                return None
             if session.last_seen_at < now - TOUCH_INTERVAL:
                 session.last_seen_at = now
             return SignedInSession(raw_id, user, active_grants(db, user.id, now))
@@ -187,25 +236,61 @@ class SessionStore:
         """End the sessions a back-channel logout names: by the provider's `sid`, else every
         session of the user `subject`; returns how many were open."""
         with self.database.transaction() as db:
-            query = update(Session).where(Session.revoked_at.is_(None))
+            query = select(Session.id, Session.user_id).where(Session.revoked_at.is_(None))
             if sid:
                 query = query.where(Session.idp_sid == sid)
             if subject:
                 users = select(User.id).where(User.subject == subject).scalar_subquery()
                 query = query.where(Session.user_id == users)
-            result = db.execute(
-                query.values(revoked_at=utcnow(), data="{}", tokens=None),
-                execution_options={"synchronize_session": False},
-            )
-            return result.rowcount
+            ended = db.execute(query).all()
+            if ended:
+                self._end(db, Session.id.in_([key for key, _ in ended]), EndReason.PROVIDER_LOGOUT)
+        self.changes.sessions_ended(key for key, _ in ended)
+        return len(ended)
 
-    def revoke(self, raw_id: str) -> None:
+    def revoke(self, raw_id: str, reason: EndReason = EndReason.SIGNED_OUT) -> None:
+        """End one session. Ending one that blocking ended (once its user has been told) only
+        records that they were."""
+        key = session_key(raw_id)
         with self.database.transaction() as db:
-            db.execute(
-                update(Session)
-                .where(Session.id == session_key(raw_id), Session.revoked_at.is_(None))
-                .values(revoked_at=utcnow(), data="{}", tokens=None)
+            self._end(
+                db,
+                Session.id == key,
+                reason,
+                or_(Session.revoked_at.is_(None), Session.end_reason == EndReason.BLOCKED.value),
             )
+        self.changes.sessions_ended([key])
+
+    def revoke_user(self, user_id: int, reason: EndReason = EndReason.ENDED_BY_ADMIN) -> int:
+        """End every session of one user; returns how many were open."""
+        with self.database.transaction() as db:
+            ended = self._end(db, Session.user_id == user_id, reason)
+        self.changes.users_changed([user_id])
+        return ended
+
+    def user_changed(self, user_id: int) -> None:
+        """The user's row changed (tier, block, grants): every process re-reads it at once."""
+        self.changes.users_changed([user_id])
+
+    @staticmethod
+    def _end(
+        db: Transaction,
+        which: ColumnElement[bool],
+        reason: EndReason,
+        still_open: ColumnElement[bool] | None = None,
+    ) -> int:
+        result = db.execute(
+            update(Session)
+            .where(which, Session.revoked_at.is_(None) if still_open is None else still_open)
+            .values(
+                revoked_at=func.coalesce(Session.revoked_at, utcnow()),
+                end_reason=reason.value,
+                data="{}",
+                tokens=None,
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        return result.rowcount
 
     def purge(self, *, older_than: timedelta = PURGE_AFTER) -> int:
         """Delete sessions that ended (expired or revoked) more than `older_than` ago."""
@@ -216,15 +301,11 @@ class SessionStore:
             )
             return result.rowcount
 
-    def revoke_user(self, user_id: int) -> int:
-        """End every session of one user; returns how many were open."""
-        with self.database.transaction() as db:
-            result = db.execute(
-                update(Session)
-                .where(Session.user_id == user_id, Session.revoked_at.is_(None))
-                .values(revoked_at=utcnow(), data="{}", tokens=None)
-            )
-            return result.rowcount
+
+def _untold_block(session: Session, user: User, now: datetime) -> bool:
+    return (
+        session.end_reason == EndReason.BLOCKED.value and user.refused and session.expires_at > now
+    )
 
 
 def _stored(raw_id: str, row: Session) -> StoredSession:

@@ -94,7 +94,7 @@ def create_bare_application() -> Callable:
         mounts[product.info.mount_path] = FixedIdentity(product.app, product.info)
     application = RequestContext(
         DispatcherMiddleware(root, mounts),
-        https=settings.secure_cookies,
+        origins=settings.origins,
         portal_csp=portal_csp([]),
     )
     log.info("bare products ready: %d mounted without the Gate", len(mounts))

@@ -61,7 +61,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from auth.sessions import COOKIE_NAME  # noqa: E402
+from auth.hosts import PLAIN_COOKIE_NAME as COOKIE_NAME  # noqa: E402
 from auth.tiers import Tier  # noqa: E402
 from tests.support.signin import sign_in  # noqa: E402
 

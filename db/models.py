@@ -100,6 +100,8 @@ class Session(Base):
     last_seen_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    #: Why it ended (`auth.sessions.EndReason`): a blocked user is told so once, then signs in.
+    end_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     user_agent: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     ip_address: Mapped[str] = mapped_column(String(45), nullable=False, default="")
     #: The identity provider's session id (`sid`), so its back-channel logout can end this one.

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain, islice
 
@@ -55,6 +55,8 @@ class Outcome:
     deleted: int = 0
     unchanged: int = 0
     failed: int = 0
+    #: Row ids of users updated or deleted, announced once their transaction has committed.
+    changed: list[int] = field(default_factory=list)
 
 
 def _identity(remote: RemoteUser, roles: tuple[str, ...]) -> dict:
@@ -77,12 +79,15 @@ class UserSync:
         batch_size: int = BATCH_SIZE,
         progress: Progress | None = None,
         export_poll_seconds: float = 1.0,
+        changed: Callable[[list[int]], None] | None = None,
     ) -> None:
         self.database = database
         self.client = client
         self.batch_size = batch_size
         self.export_poll_seconds = export_poll_seconds
         self.progress = progress or (lambda _phase, _done, _total: None)
+        #: Told which users changed after each commit, so every process re-reads them at once.
+        self.changed = changed or (lambda _user_ids: None)
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -113,6 +118,7 @@ class UserSync:
         outcome = Outcome()
         with self.database.transaction() as db:
             self._apply(db, [remote], {remote.user_id: roles}, utcnow(), outcome, source)
+        self.changed(outcome.changed)
         if outcome.created:
             return "created"
         return "updated" if outcome.updated else "unchanged"
@@ -126,6 +132,7 @@ class UserSync:
             if gone is None:
                 return "unchanged"
             self._soft_delete(db, [(gone.id, gone.subject)], source)
+        self.changed([gone.id])
         return "deleted"
 
     # -- the work ---------------------------------------------------------------------------
@@ -143,6 +150,7 @@ class UserSync:
                 done += len(batch)
                 cursor["offset"] = done
                 self._checkpoint(db, run, outcome, cursor)
+            self.changed(outcome.changed)
             self.progress("users", done, total)
         cursor["phase"] = "deletions"
         self._delete_missing(run, snapshot_at, cursor)
@@ -189,6 +197,7 @@ class UserSync:
                 self._apply(db, batch, roles, utcnow(), outcome, Source.SYNC)
                 done += len(batch)
                 self._checkpoint(db, run, outcome, {"since": since.isoformat(), "done": done})
+            self.changed(outcome.changed)
             self.progress("changed users", done, None)
 
     def _membership(self) -> dict[str, tuple[str, ...]]:
@@ -254,6 +263,7 @@ class UserSync:
                 continue
             updates.append({"id": row.id, **fields, "deleted_at": None, "updated_at": now})
             outcome.updated += 1
+            outcome.changed.append(row.id)
             self._audit_changes(db, subject, current, fields, row.deleted_at, source)
         if inserts:
             db.execute(insert(User), inserts)
@@ -301,6 +311,7 @@ class UserSync:
                 outcome = Outcome(deleted=len(rows))
                 self._soft_delete(db, [(row.id, row.subject) for row in rows], Source.SYNC)
                 self._checkpoint(db, run, outcome, cursor)
+            self.changed([row.id for row in rows])
             if len(rows) < self.batch_size:
                 return
 

@@ -2,6 +2,8 @@
 
 Auth0 is the source of truth, so a change it refuses must leave the portal untouched; writing it
 there first, and only then locally in one transaction with its audit event, keeps both in step.
+Once committed, every change is announced (`SessionStore.user_changed`, `revoke_user`), so every
+worker and node drops what it cached about the user at once.
 The admin console and the `portal users` commands both come through here.
 """
 
@@ -13,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 
 from auth.management import ManagementClient, ManagementError
-from auth.sessions import SessionStore
+from auth.sessions import EndReason, SessionStore
 from auth.tiers import TIER_NAMES, Tier
 from db.audit import Source, record
 from db.engine import Database
@@ -72,7 +74,8 @@ class UserAdmin:
                 details={"from": before, "to": tier.value},
                 source=source,
             )
-            return row
+        self.sessions.user_changed(user.id)
+        return row
 
     def set_blocked(
         self, who: str, blocked: bool, *, actor: str, source: Source = Source.PORTAL
@@ -96,13 +99,15 @@ class UserAdmin:
             if changed:
                 record(db, actor=actor, action=f"user.{verb}ed", target=row.subject, source=source)
         if blocked:
-            self.sessions.revoke_user(user.id)
+            self.sessions.revoke_user(user.id, EndReason.BLOCKED)
+        else:
+            self.sessions.user_changed(user.id)
         return row
 
     def end_sessions(self, who: str, *, actor: str, source: Source = Source.PORTAL) -> int:
         """End every session the user has open, on every worker within the identity cache time."""
         user = self.find(who)
-        ended = self.sessions.revoke_user(user.id)
+        ended = self.sessions.revoke_user(user.id, EndReason.ENDED_BY_ADMIN)
         with self.database.transaction() as db:
             record(
                 db,
@@ -152,6 +157,7 @@ class UserAdmin:
                     "expires_at": expires_at.isoformat() if expires_at else None,
                 },
             )
+        self.sessions.user_changed(user.id)
         return grant
 
     def revoke_grant(self, grant_id: int, *, actor: str, source: Source = Source.PORTAL) -> Grant:
@@ -169,7 +175,8 @@ class UserAdmin:
                 source=source,
                 details={"product": grant.product},
             )
-            return grant
+        self.sessions.user_changed(grant.user_id)
+        return grant
 
     def _keep_an_admin(self, user: User, verb: str) -> None:
         with self.database.transaction() as db:

@@ -4,7 +4,8 @@
 endpoint is how the issuer says "this sign-in is over" server to server (OpenID Connect
 Back-Channel Logout 1.0): its signed `logout_token` names the provider session (`sid`) or the
 user (`sub`), and the portal ends the matching sessions on every worker (each worker's identity
-cache lets go within seconds; open websockets are closed by their watcher).
+cache lets go at once through Redis, within `PORTAL_IDENTITY_CACHE_SECONDS` without it; open
+websockets are closed by their watcher).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from flask import Blueprint, Response, jsonify, redirect, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from auth.bearer import ALGORITHMS, BearerError
-from auth.sessions import session_key
+from auth.bearer import ALGORITHMS, BearerError, IssuerKeysUnavailable
+from auth.sessions import EndReason, session_key
 from db.models import SeenLogoutToken, Session, utcnow
 from portal.rendering import Rendering
 
@@ -70,7 +71,7 @@ def create_account(rendering: Rendering) -> Blueprint:
             return redirect("/")
         if not services.store.check_logout_token(who.session_id, request.form.get("token", "")):
             return rendering.error(400, "Not confirmed", "Use the button on your sessions page.")
-        ended = services.store.revoke_user(who.user.id)
+        ended = services.store.revoke_user(who.user.id, EndReason.SIGNED_OUT_EVERYWHERE)
         services.resolver.forget(who.session_id)
         services.sockets.close_session(who.session_id, "signed out everywhere")
         log.info("user %s signed out of %d sessions", who.user.id, ended)
@@ -81,6 +82,14 @@ def create_account(rendering: Rendering) -> Blueprint:
         try:
             claims = verify_logout_token(request.form.get("logout_token", ""))
             remember(claims["jti"])
+        except IssuerKeysUnavailable:
+            log.warning("back-channel logout deferred: the issuer's keys are not known yet")
+            response = jsonify(
+                error="temporarily_unavailable",
+                error_description="the issuer's signing keys are not known yet; send it again",
+            )
+            response.status_code = 503
+            response.headers["Retry-After"] = str(IssuerKeysUnavailable.retry_after)
         except LogoutTokenError as error:
             log.warning("back-channel logout refused: %s", error)
             response = jsonify(error="invalid_request", error_description=str(error))
@@ -112,6 +121,8 @@ def create_account(rendering: Rendering) -> Blueprint:
                 leeway=30,
                 options={"require": ["iss", "aud", "iat", "jti", "events"]},
             )
+        except IssuerKeysUnavailable:
+            raise
         except (jwt.InvalidTokenError, BearerError) as error:
             raise LogoutTokenError(f"the logout token does not verify: {error}") from None
         if not isinstance(claims.get("events"), dict) or BACKCHANNEL_EVENT not in claims["events"]:

@@ -86,6 +86,14 @@ class Settings:
     trusted_hosts: tuple[str, ...] = ()
     allow_sqlite: bool = False
     management_domain_issuer: str = ""
+    broadcast_prefix: str = "portal"
+    #: Deadlines (seconds) for every outside dependency: none may hold a request for longer.
+    database_connect_timeout: float = 5.0
+    database_read_timeout: float = 10.0
+    database_write_timeout: float = 10.0
+    redis_timeout: float = 1.0
+    idp_timeout: float = 5.0
+    management_timeout: float = 10.0
 
     @property
     def production(self) -> bool:
@@ -186,6 +194,14 @@ def _env_seconds(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
     if value < 0:
         raise ConfigError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def _env_deadline(env: Mapping[str, str], name: str, default: float) -> float:
+    """A timeout in seconds: positive, since zero would mean "wait forever" to most drivers."""
+    value = _env_seconds(env, name, default)
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, got {value}")
     return value
 
 
@@ -399,4 +415,26 @@ def load_settings(
         host_domain=host_domain,
         trusted_hosts=tuple(env.get("PORTAL_TRUSTED_HOSTS", "").split()),
         allow_sqlite=allow_sqlite,
+        broadcast_prefix=env.get("PORTAL_BROADCAST_PREFIX", "").strip()
+        or Settings.broadcast_prefix,
+        **_deadlines(env),
     )
+
+
+def _deadlines(env: Mapping[str, str]) -> dict[str, float]:
+    return {
+        "database_connect_timeout": _env_deadline(
+            env, "PORTAL_DATABASE_CONNECT_TIMEOUT", Settings.database_connect_timeout
+        ),
+        "database_read_timeout": _env_deadline(
+            env, "PORTAL_DATABASE_READ_TIMEOUT", Settings.database_read_timeout
+        ),
+        "database_write_timeout": _env_deadline(
+            env, "PORTAL_DATABASE_WRITE_TIMEOUT", Settings.database_write_timeout
+        ),
+        "redis_timeout": _env_deadline(env, "PORTAL_REDIS_TIMEOUT", Settings.redis_timeout),
+        "idp_timeout": _env_deadline(env, "PORTAL_IDP_TIMEOUT", Settings.idp_timeout),
+        "management_timeout": _env_deadline(
+            env, "PORTAL_MANAGEMENT_TIMEOUT", Settings.management_timeout
+        ),
+    }

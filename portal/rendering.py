@@ -12,6 +12,17 @@ from auth.resolver import Identity
 from portal.services import Services
 
 ISSUER_DOWN = "The identity provider cannot be reached right now. Please try again in a minute."
+DATABASE_DOWN = "The portal cannot reach its database right now. Please try again in a minute."
+BLOCKED = "Your account is blocked. Contact an administrator if you think this is a mistake."
+RETRY_AFTER_SECONDS = "30"
+
+
+class AccountBlocked(Exception):
+    """The request's session belongs to a blocked user, who is told so once (see web.py)."""
+
+    def __init__(self, identity: Identity) -> None:
+        super().__init__("account blocked")
+        self.identity = identity
 
 
 class Rendering:
@@ -19,14 +30,17 @@ class Rendering:
         self.services = services
 
     def identity(self) -> Identity | None:
-        """The signed-in, unblocked user of this request, resolved once per request; a request
-        with tampered session cookies has none (see `auth.cookies`)."""
+        """The signed-in, unblocked user of this request, resolved once per request; a blocked
+        user's first look raises AccountBlocked, so the page says so instead of "sign in"; a
+        request with tampered session cookies has none (see `auth.cookies`)."""
         if "identity" not in g:
             try:
                 found = self.services.resolver.resolve(request.environ)
             except TamperedCookies:
                 found = None
             g.identity = None if found is None or found.blocked else found
+            if found is not None and found.blocked:
+                raise AccountBlocked(found)
         return g.identity
 
     def page(self, template: str, http_status: int = 200, **context: object) -> Response:
@@ -72,6 +86,11 @@ class Rendering:
                 action_label=action_label,
             )
         response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def database_down(self) -> Response:
+        response = self.error(503, "Temporarily unavailable", DATABASE_DOWN)
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
         return response
 
     def issuer_down(self) -> Response:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from auth import broadcast
 from auth.bearer import BearerVerifier, IssuerKeys
 from auth.handoff import Handoffs
+from auth.invalidation import Invalidations
 from auth.management import ManagementClient
 from auth.oidc import IssuerMetadata, refresher
 from auth.resolver import IdentityResolver
 from auth.sessions import SessionStore
 from auth.sockets import SocketRegistry
 from auth.user_tokens import TokenVault, UserTokens
-from db.engine import Database
+from db.engine import Database, Deadlines
 from db.sync import Progress, UserSync
 from db.user_admin import UserAdmin
 from portal.config import ConfigError, Settings
@@ -34,6 +36,7 @@ class Services:
     issuer_keys: IssuerKeys
     tokens: UserTokens
     handoffs: Handoffs
+    invalidations: Invalidations
     _management: ManagementClient | None = field(default=None, repr=False)
 
     def management(self) -> ManagementClient:
@@ -49,6 +52,7 @@ class Services:
                 issuer=self.settings.management_issuer,
                 client_id=credentials[0],
                 client_secret=credentials[1],
+                timeout=self.settings.management_timeout,
             )
         return self._management
 
@@ -58,29 +62,53 @@ class Services:
             self.management(),
             batch_size=self.settings.sync_batch_size,
             progress=progress,
+            changed=self.invalidations.users_changed,
         )
 
     def user_admin(self) -> UserAdmin:
         return UserAdmin(self.database, self.management(), self.store)
 
+    def accelerators(self) -> dict[str, str]:
+        """What Redis is doing for this process: the portal works without it, only slower to
+        hear of changes elsewhere (see `auth.invalidation`)."""
+        connected = self.invalidations.connected
+        if connected is None:
+            return {"redis": "not configured"}
+        return {"redis": "connected" if connected else "reconnecting"}
+
     @classmethod
     def build(cls, settings: Settings, discovery: Discovery) -> Services:
-        database = Database(settings.database_url)
         pages = ErrorPages(settings.site_name, settings.origins)
+        database = Database(
+            settings.database_url,
+            Deadlines(
+                connect=settings.database_connect_timeout,
+                read=settings.database_read_timeout,
+                write=settings.database_write_timeout,
+            ),
+        )
+        invalidations = Invalidations(
+            settings.redis_url, settings.broadcast_prefix, settings.redis_timeout
+        )
+        broadcast.configure(settings.redis_url, settings.broadcast_prefix, settings.redis_timeout)
         store = SessionStore(
             database,
             settings.derived_secret("portal.session"),
             idle=timedelta(minutes=settings.session_idle_minutes),
             lifetime=timedelta(hours=settings.session_max_hours),
+            changes=invalidations,
         )
-        metadata = IssuerMetadata(settings.issuer)
-        keys = IssuerKeys(lambda: metadata.get()["jwks_uri"])
+        metadata = IssuerMetadata(settings.issuer, timeout=settings.idp_timeout)
+        keys = IssuerKeys(lambda: metadata.get()["jwks_uri"], timeout=settings.idp_timeout)
         resolver = IdentityResolver(
             store,
             settings.identity_cache_seconds,
             settings.origins,
             bearer=_bearer_verifier(settings, keys),
         )
+        invalidations.listen(resolver)
+        if resolver.bearer is not None:
+            keys.start()
         tokens = UserTokens(
             store,
             TokenVault(settings.derived_secret("portal.user-tokens")),
@@ -99,6 +127,7 @@ class Services:
             handoffs=Handoffs(
                 database, store, settings.origins, settings.derived_secret("portal.handoff"), pages
             ),
+            invalidations=invalidations,
             discovery=discovery,
         )
 

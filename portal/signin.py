@@ -40,15 +40,24 @@ def safe_next(value: str | None) -> str:
 
 
 def describe(error: Exception) -> str:
-    """What went wrong at the callback, in words a person can act on."""
-    description = getattr(error, "description", None) or str(error) or type(error).__name__
-    if getattr(error, "error", None) == "access_denied":
+    """What went wrong at the callback, in fixed words a person can act on. Nothing the request
+    or the identity provider sent (an `error_description`, a token's claim) reaches the page:
+    it goes to the log, where an operator can read it."""
+    code = str(getattr(error, "error", "") or "")
+    if code == "access_denied":
         return "You cancelled the sign-in or the identity provider refused it."
-    if "state" in description.lower() or "mismatching" in description.lower():
+    if code in {"mismatching_state", "missing_code"} or (not code and "state" in str(error)):
         return (
             "This sign-in link has expired or was already used. Start again from the sign-in page."
         )
-    return f"The identity provider's answer could not be accepted ({description})."
+    if code:
+        return (
+            "The identity provider could not sign you in. Start again from the sign-in page; "
+            "if it keeps happening, tell an administrator the time it happened."
+        )
+    return (
+        "The identity provider's answer could not be accepted. Start again from the sign-in page."
+    )
 
 
 def create_signin(rendering: Rendering, oauth: OAuth, limiter: Limiter) -> Blueprint:
@@ -98,7 +107,11 @@ def create_signin(rendering: Rendering, oauth: OAuth, limiter: Limiter) -> Bluep
             )
         except SIGN_IN_ERRORS as error:
             LOGINS.labels("failed").inc()
-            log.warning("sign-in failed: %s", error)
+            log.warning(
+                "sign-in failed: %s %r",
+                getattr(error, "error", None) or type(error).__name__,
+                getattr(error, "description", None) or str(error),
+            )
             return sign_in_failed(describe(error))
         except ISSUER_UNREACHABLE:
             log.exception("identity provider unreachable at callback")

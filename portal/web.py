@@ -10,18 +10,19 @@ import logging
 
 from flask import Flask, Response, g, jsonify, session
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from auth.flask_session import DatabaseSessionInterface
 from auth.oidc import register_issuer
 from auth.resolver import Identity
+from auth.sessions import EndReason
 from auth.tiers import TIERS_DESCENDING, Tier
 from portal.account import create_account
 from portal.discovery import Product, Status
 from portal.health import create_health
 from portal.hooks import create_hooks
 from portal.rate_limits import create_limiter
-from portal.rendering import Rendering
+from portal.rendering import BLOCKED, AccountBlocked, Rendering
 from portal.services import Services
 from portal.signin import create_signin
 
@@ -63,6 +64,7 @@ def create_portal_app(services: Services, *, dev_users: list[tuple[str, str, str
         client_id=settings.client_id,
         client_secret=settings.client_secret,
         scopes=settings.oidc_scopes,
+        timeout=settings.idp_timeout,
     )
     app.jinja_env.globals["product_url"] = settings.origins.product_url
     rendering = Rendering(services)
@@ -118,18 +120,25 @@ def create_portal_app(services: Services, *, dev_users: list[tuple[str, str, str
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
+        original = getattr(error, "original_exception", None)
+        if isinstance(error, InternalServerError) and isinstance(original, SQLAlchemyError):
+            # raised after the view, while saving the session: still the database's outage
+            return database_unavailable(original)
         return rendering.error(error.code or 500, error.name, error.description or "")
 
     @app.errorhandler(SQLAlchemyError)
-    def database_unavailable(_error: SQLAlchemyError) -> Response:
-        log.exception("the database failed a portal request")
-        response = rendering.error(
-            503,
-            "Temporarily unavailable",
-            "The portal cannot reach its database right now. Please try again in a minute.",
-        )
-        response.headers["Retry-After"] = "30"
-        return response
+    def database_unavailable(error: SQLAlchemyError) -> Response:
+        log.warning("the database failed a portal request: %s", str(error).splitlines()[0][:300])
+        return rendering.database_down()
+
+    @app.errorhandler(AccountBlocked)
+    def account_blocked(blocked: AccountBlocked) -> Response:
+        """Told once: the session ends for good and the cookie goes, so the next request is
+        an ordinary anonymous one (the sign-in page)."""
+        if blocked.identity.session_id:
+            services.resolver.end_session(blocked.identity.session_id, EndReason.BLOCK_SHOWN)
+        session.end()
+        return rendering.error(403, "Account blocked", BLOCKED)
 
     @app.errorhandler(Exception)
     def unexpected_error(_error: Exception) -> Response:

@@ -31,6 +31,16 @@ from db.models import utcnow
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
+#: Row ids are the tables' INTEGER keys; a larger number names no row (and overflows drivers).
+MAX_ROW_ID = 2**31 - 1
+
+
+def _row_id(text: str, what: str) -> int:
+    """An id from the path; anything that cannot name a row is a 404, like an unknown one."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_ROW_ID):
+        raise ConsoleError(404, f"There is no {what} {text!r}.")
+    return int(text)
+
 
 def _body() -> dict:
     """The request's JSON object; an empty body reads as `{}` (block, unblock need nothing)."""
@@ -105,9 +115,9 @@ def grant(subject: str) -> tuple[Response, int]:
     return jsonify(message=message, grant=grant_json(made)), 201
 
 
-@blueprint.delete("/grants/<int:grant_id>")
-def revoke(grant_id: int) -> Response:
-    return jsonify(message=actions.revoke_grant(grant_id))
+@blueprint.delete("/grants/<grant_id>")
+def revoke(grant_id: str) -> Response:
+    return jsonify(message=actions.revoke_grant(_row_id(grant_id, "grant")))
 
 
 @blueprint.post("/users/bulk")

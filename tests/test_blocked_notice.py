@@ -1,0 +1,84 @@
+"""A blocked user is told "Account blocked" once, on their next request, then signs in anew.
+
+Blocking ends the user's sessions; the session remembers why, so the next request, a product page,
+a portal page or a JSON call, says the account is blocked instead of asking them to sign in.
+After that the session is an ordinary ended one.
+"""
+
+import pytest
+import requests
+
+from tests.support.live import private_site
+from tests.support.signin import sign_in
+
+SUBJECT = "auth0|demo-stable"
+BLOCKED_TEXT = "Your account is blocked. Contact an administrator if you think this is a mistake."
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    with private_site(tmp_path_factory, identity_cache_seconds=30) as live:
+        yield live
+
+
+@pytest.fixture
+def blocked(site):
+    """A signed-in stable user's cookie, then the user blocked by an admin; unblocked after."""
+    cookie = {"portal_session": sign_in(site.base_url, "stable").cookies["portal_session"]}
+    assert get(site, "/stable/hello/", cookie).status_code == 200  # cached by this worker
+    admin = site.services.user_admin()
+    admin.set_blocked(SUBJECT, True, actor="auth0|demo-admin")
+    yield cookie
+    admin.set_blocked(SUBJECT, False, actor="auth0|demo-admin")
+
+
+def get(site, path, cookie, **headers):
+    return requests.get(
+        site.base_url + path, cookies=cookie, headers=headers, allow_redirects=False, timeout=10
+    )
+
+
+def test_the_next_product_page_says_account_blocked_then_the_sign_in_redirect(site, blocked):
+    first = get(site, "/stable/hello/", blocked)
+    assert first.status_code == 403
+    assert "Account blocked" in first.text
+    assert BLOCKED_TEXT in first.text
+    assert first.headers["Set-Cookie"].startswith("portal_session=; Expires=Thu, 01 Jan 1970")
+    second = get(site, "/stable/hello/", blocked)
+    assert (second.status_code, second.headers["Location"]) == (
+        302,
+        "/login?next=%2Fstable%2Fhello%2F",
+    )
+
+
+def test_the_next_json_call_says_blocked_then_unauthenticated(site, blocked):
+    first = get(site, "/stable/hello/api/greeting", blocked, Accept="application/json")
+    assert (first.status_code, first.json()) == (403, {"error": "blocked", "message": BLOCKED_TEXT})
+    second = get(site, "/stable/hello/api/greeting", blocked, Accept="application/json")
+    assert (second.status_code, second.json()["error"]) == (401, "unauthenticated")
+
+
+def test_the_next_portal_page_says_account_blocked_then_shows_the_sign_in_page(site, blocked):
+    first = get(site, "/", blocked)
+    assert first.status_code == 403
+    assert '<h1 id="error-heading">Account blocked</h1>' in first.text
+    assert BLOCKED_TEXT in first.text
+    second = get(site, "/", blocked)
+    assert second.status_code == 200
+    assert 'href="/login"' in second.text
+    assert "Account blocked" not in second.text
+
+
+def test_the_portals_api_says_blocked_once_in_json(site, blocked):
+    first = get(site, "/api/me", blocked, Accept="application/json")
+    assert (first.status_code, first.json()) == (
+        403,
+        {"error": "Account blocked", "message": BLOCKED_TEXT},
+    )
+    assert get(site, "/api/me", blocked, Accept="application/json").status_code == 401
+
+
+def test_an_unblocked_user_with_an_old_cookie_just_signs_in_again(site, blocked):
+    site.services.user_admin().set_blocked(SUBJECT, False, actor="auth0|demo-admin")
+    answer = get(site, "/stable/hello/", blocked)
+    assert answer.status_code == 302
