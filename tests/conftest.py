@@ -3,7 +3,10 @@ import pytest
 from db.engine import Database
 from db.migrate import upgrade
 from tests.support.databases import BACKENDS, database_url_for
+from tests.support.hosts import resolve_localhost_subdomains
 from tests.support.live import start_live_server
+
+resolve_localhost_subdomains()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -12,6 +15,24 @@ def portal(request, tmp_path_factory):
     with database_url_for(request.param, tmp_path_factory) as url:
         live = start_live_server(
             database_url=url, instance_path=tmp_path_factory.mktemp("instance")
+        )
+        yield live
+        live.stop()
+
+
+@pytest.fixture(
+    scope="session",
+    params=[(mode, backend) for mode in ("path", "host") for backend in BACKENDS],
+    ids=lambda param: "-".join(param),
+)
+def site(request, tmp_path_factory):
+    """The whole site in each mode on each database: one origin, or a host per product."""
+    mode, backend = request.param
+    with database_url_for(backend, tmp_path_factory) as url:
+        live = start_live_server(
+            database_url=url,
+            instance_path=tmp_path_factory.mktemp("instance"),
+            host_mode=mode == "host",
         )
         yield live
         live.stop()

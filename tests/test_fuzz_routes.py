@@ -43,11 +43,14 @@ def site(tmp_path_factory):
             admin.get(live.base_url + CONSOLE + "/api/csrf", timeout=10).json()["csrf_token"]
         )
         cookies = "; ".join(f"{c.name}={c.value}" for c in admin.cookies)
+        BASE_URL.append(live.base_url)
         yield live, Client(live.application, use_cookies=False), cookies
 
 
 #: The admin's real CSRF token, once the site has started: some requests carry it.
 CSRF: list[str] = []
+#: The site's own address, once it has started.
+BASE_URL: list[str] = []
 
 
 def portal_rules(live) -> list[tuple[str, Rule]]:
@@ -165,7 +168,8 @@ def snapshot(live) -> tuple:
 
 
 def send(client: Client, cookie: str, request: dict):
-    kwargs: dict = {"headers": {"Cookie": cookie, **request["headers"]}}
+    """One request as a browser sends it: to the portal's own host (others get 400)."""
+    kwargs: dict = {"headers": {"Cookie": cookie, **request["headers"]}, "base_url": BASE_URL[0]}
     if request["body"] is not None:
         kind, body = request["body"]
         if kind == "form":
@@ -210,6 +214,7 @@ def test_a_grant_id_beyond_any_row_is_a_404(site):
     answer = client.delete(
         CONSOLE + "/api/grants/99999999999999999999999",
         headers={"Cookie": cookie, "X-CSRFToken": CSRF[0]},
+        base_url=BASE_URL[0],
     )
     assert (answer.status_code, answer.json) == (
         404,

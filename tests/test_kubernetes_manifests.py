@@ -46,9 +46,6 @@ VERSIONS = [OLDEST_KUBERNETES, ".".join(kubernetes_validate.latest_version().spl
 SECRET_NAME = "portal-secrets"
 SECRET_TEMPLATE = KUBERNETES / "portal-secrets.env.example"
 CONFIG_ENV = KUBERNETES / "config/portal.env"
-# Host mode (the portal on PORTAL_HOST_DOMAIN, products on <name>--<tier>.<it>) is being added
-# to portal/config.py beside these manifests.
-HOST_MODE_SETTINGS = {"PORTAL_HOST_DOMAIN"}
 # Named like a secret, but development settings that production never sets.
 DEVELOPMENT_ONLY = re.compile(r"^DEV_IDP_")
 SECRET_LIKE = re.compile(r"SECRET|PASSWORD|TOKEN(?!_TTL)|^DATABASE_URL$|^REDIS_URL$")
@@ -510,8 +507,8 @@ def test_the_configmap_filled_in_with_a_secret_makes_a_production_portal_behind_
     environment = config() | {
         "AUTH0_DOMAIN": "tenant.eu.auth0.com",
         "OIDC_CLIENT_ID": "portal-client",
-        "SECRET_KEY": "k" * 16 + "0123456789abcdefghij",
-        "OIDC_CLIENT_SECRET": "client-secret",
+        "SECRET_KEY": "Rb8-qW3zLx0NvT5sKc2Ym7Jh4Dp9Ga1Ue6Fi_Ot",
+        "OIDC_CLIENT_SECRET": "Hn4_Vq9kXs2Lw7Cz0Pb5Mt8Rd3Jy6Fg1Ea-Ku",
         "DATABASE_URL": "mysql+pymysql://portal:pw@mariadb:3306/portal?charset=utf8mb4",
         "REDIS_URL": "redis://redis:6379/0",
     }
@@ -526,11 +523,14 @@ def test_the_configmap_filled_in_with_a_secret_makes_a_production_portal_behind_
         True,
         True,
     )
+    assert settings.origins.product_origin("stable/hello") == (
+        "https://hello--stable.portal.example.org"
+    )
 
 
 def test_the_configmap_names_only_settings_the_portal_reads():
     known = settings_read_by_the_portal() | settings_named_in_modules() | OTHER_SETTINGS
-    assert sorted(set(config()) - known - HOST_MODE_SETTINGS) == []
+    assert sorted(set(config()) - known) == []
     assert [name for name in config() if DEVELOPMENT_ONLY.match(name)] == []
 
 

@@ -2,6 +2,7 @@
 
 import os
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -26,14 +27,18 @@ def nodes(tmp_path_factory):
         }
         first = Gunicorn(env, workers=1, log_path=instance / "first.log")
         second = Gunicorn(env, workers=1, log_path=instance / "second.log")
+        # Behind a load balancer every node sees the site's one public host, which session
+        # cookies are bound to; the first node's address stands in for it here.
+        second.public_host = urlsplit(first.base_url).netloc
         yield first, second
         first.stop()
         second.stop()
 
 
 def status(node, path, cookie):
+    headers = {"Host": node.public_host} if hasattr(node, "public_host") else {}
     return requests.get(
-        node.base_url + path, cookies=cookie, allow_redirects=False, timeout=10
+        node.base_url + path, cookies=cookie, headers=headers, allow_redirects=False, timeout=10
     ).status_code
 
 

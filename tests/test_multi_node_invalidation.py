@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -37,6 +38,9 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gunicorn, 
         prime_database(env)
         first = Gunicorn(env, workers=1, log_path=instance / "first.log")
         second = Gunicorn(env, workers=1, log_path=instance / "second.log")
+        # Behind a load balancer every node sees the site's one public host, which session
+        # cookies are bound to; the first node's address stands in for it here.
+        second.public_host = urlsplit(first.base_url).netloc
         try:
             yield first, second
         finally:
@@ -45,6 +49,8 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gunicorn, 
 
 
 def get(node: Gunicorn, path: str, cookie: dict, **headers: str) -> requests.Response:
+    if hasattr(node, "public_host"):
+        headers["Host"] = node.public_host
     return requests.get(
         node.base_url + path, cookies=cookie, headers=headers, allow_redirects=False, timeout=10
     )

@@ -1,11 +1,13 @@
-"""One signed-in journey per tier: dashboard, every product it may open, and every refusal."""
+"""One signed-in journey per tier: dashboard, every product it may open, and every refusal, in
+path mode (one origin) and host mode (a host per product), on both databases."""
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 import requests
 
-from tests.support.signin import sign_in
+from tests.support.signin import sign_in, sign_in_from
 
 PRODUCTS = {
     "admin/manage": "admin",
@@ -25,33 +27,31 @@ def opens(user_tier, product_tier):
 
 
 def dashboard_links(html):
-    return sorted(re.findall(r'<a class="card card--link" href="/([a-z]+/[a-z_]+)/"', html))
+    link = r'<a class="card card--link" href="(?:http://[a-z0-9.:-]+)?/([a-z]+/[a-z_]+)/"'
+    return sorted(re.findall(link, html))
 
 
 @pytest.mark.parametrize("tier", list(RANK))
-def test_the_dashboard_lists_exactly_the_products_the_tier_opens(portal, tier):
-    session = sign_in(portal.base_url, tier)
-    page = session.get(portal.base_url + "/", timeout=10)
+def test_the_dashboard_lists_exactly_the_products_the_tier_opens(site, tier):
+    session = sign_in(site.base_url, tier)
+    page = session.get(site.base_url + "/", timeout=10)
     expected = sorted(key for key, needed in PRODUCTS.items() if opens(tier, needed))
     assert dashboard_links(page.text) == expected
 
 
 @pytest.mark.parametrize("tier", list(RANK))
-def test_each_product_opens_or_refuses_by_tier(portal, tier):
-    session = sign_in(portal.base_url, tier)
-    statuses = {
-        key: session.get(f"{portal.base_url}/{key}/", allow_redirects=False, timeout=10).status_code
-        for key in PRODUCTS
-    }
+def test_each_product_opens_or_refuses_by_tier(site, tier):
+    session = sign_in(site.base_url, tier)
+    statuses = {key: session.get(site.product_url(key), timeout=10).status_code for key in PRODUCTS}
     assert statuses == {
         key: 200 if opens(tier, needed) else 403 for key, needed in PRODUCTS.items()
     }
 
 
 @pytest.mark.parametrize("tier", list(RANK))
-def test_api_me_reports_the_user_tier_and_products(portal, tier):
-    session = sign_in(portal.base_url, tier)
-    me = session.get(portal.base_url + "/api/me", timeout=10).json()
+def test_api_me_reports_the_user_tier_and_products(site, tier):
+    session = sign_in(site.base_url, tier)
+    me = session.get(site.base_url + "/api/me", timeout=10).json()
     assert me["user"]["email"] == f"{tier}@example.com"
     assert me["tier"] == tier
     assert sorted(f"{p['tier']}/{p['name']}" for p in me["products"]) == sorted(
@@ -59,40 +59,44 @@ def test_api_me_reports_the_user_tier_and_products(portal, tier):
     )
 
 
-def test_anonymous_visitors_see_the_sign_in_page(portal):
-    page = requests.get(portal.base_url + "/", timeout=10)
+def test_anonymous_visitors_see_the_sign_in_page(site):
+    page = requests.get(site.base_url + "/", timeout=10)
     assert page.status_code == 200
     assert 'href="/login"' in page.text
     assert dashboard_links(page.text) == []
 
 
-def test_anonymous_api_me_is_401_json(portal):
-    response = requests.get(portal.base_url + "/api/me", timeout=10)
+def test_anonymous_api_me_is_401_json(site):
+    response = requests.get(site.base_url + "/api/me", timeout=10)
     assert response.status_code == 401
     assert response.json()["error"] == "unauthenticated"
 
 
 @pytest.mark.parametrize("key", sorted(PRODUCTS))
-def test_anonymous_browsers_are_sent_to_login_for_every_product(portal, key):
-    response = requests.get(f"{portal.base_url}/{key}/", allow_redirects=False, timeout=10)
+def test_anonymous_browsers_are_sent_to_sign_in_for_every_product(site, key):
+    response = requests.get(site.product_url(key), allow_redirects=False, timeout=10)
     assert response.status_code == 302
-    assert response.headers["Location"] == f"/login?next=%2F{key.replace('/', '%2F')}%2F"
+    if site.host_mode:
+        query = urlencode({"product": key, "next": f"/{key}/"})
+        assert response.headers["Location"] == f"{site.base_url}/_portal/handoff?{query}"
+    else:
+        assert response.headers["Location"] == f"/login?next=%2F{key.replace('/', '%2F')}%2F"
 
 
-def test_signing_in_from_a_product_link_returns_to_that_product(portal):
-    session = sign_in(portal.base_url, "ea", next_path="/ea/forecast/")
-    page = session.get(portal.base_url + "/ea/forecast/", timeout=10)
-    assert page.status_code == 200
+def test_signing_in_from_a_product_link_returns_to_that_product(site):
+    _session, landing = sign_in_from(site.product_url("ea/forecast"), "ea")
+    assert (landing.status_code, landing.url) == (200, site.product_url("ea/forecast"))
 
 
-def test_a_product_receives_the_signed_in_user(portal):
-    session = sign_in(portal.base_url, "stable")
-    greeting = session.get(portal.base_url + "/stable/hello/api/greeting", timeout=10).json()
+def test_a_product_receives_the_signed_in_user(site):
+    session = sign_in(site.base_url, "stable")
+    greeting = session.get(site.product_url("stable/hello", "/api/greeting"), timeout=10).json()
     assert greeting == {"message": "Hello, Sam Stable", "tier": "stable", "product": "stable/hello"}
 
 
-def test_the_same_product_name_serves_two_versions_in_two_tiers(portal):
-    session = sign_in(portal.base_url, "ea")
-    v1 = session.get(portal.base_url + "/stable/disagg/api/split?total=10&weights=1,1", timeout=10)
-    v2 = session.get(portal.base_url + "/ea/disagg/api/split?total=10&weights=1,1", timeout=10)
+def test_the_same_product_name_serves_two_versions_in_two_tiers(site):
+    session = sign_in(site.base_url, "ea")
+    query = "/api/split?total=10&weights=1,1"
+    v1 = session.get(site.product_url("stable/disagg", query), timeout=10)
+    v2 = session.get(site.product_url("ea/disagg", query), timeout=10)
     assert (v1.json()["version"], v2.json()["version"]) == (1, 2)

@@ -68,7 +68,7 @@ def test_tokens_are_kept_encrypted_in_the_session_row_not_the_cookie(site):
         sealed = db.scalars(select(Session.tokens).where(Session.tokens.is_not(None))).all()
     assert sealed
     assert all("eyJ" not in blob for blob in sealed)
-    assert len(http.cookies["portal_session"]) < 80
+    assert len(http.cookies["portal_session"]) < 128
 
 
 def test_an_expired_access_token_is_refreshed_and_the_product_gets_a_fresh_one(site):

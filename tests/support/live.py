@@ -35,6 +35,15 @@ class LiveServer:
         return self.application.services
 
     @property
+    def host_mode(self) -> bool:
+        return self.settings.origins.host_mode
+
+    def product_url(self, key: str, rest: str = "/") -> str:
+        """A product page's absolute URL: on the product's own host in host mode."""
+        origin = self.settings.origins.product_origin(key)
+        return f"{origin}/{key}{rest}"
+
+    @property
     def idp_store(self):
         return self.devidp.store
 
@@ -55,10 +64,16 @@ def start_live_server(
     database_url: str,
     instance_path: Path,
     apps_dir: Path = PROJECT_ROOT / "apps",
+    host_mode: bool = False,
     **overrides,
 ) -> LiveServer:
+    """The site on a free port: `http://127.0.0.1:<port>`, or in host mode the portal on
+    `http://localhost:<port>` and each product on `http://<name>--<tier>.localhost:<port>`."""
     server = make_server("127.0.0.1", 0, _unavailable, threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
+    host = f"localhost:{server.server_port}" if host_mode else f"127.0.0.1:{server.server_port}"
+    base_url = f"http://{host}"
+    if host_mode:
+        overrides.setdefault("host_domain", host)
     settings = Settings(
         secret_key=secrets.token_urlsafe(48),
         database_url=database_url,

@@ -74,3 +74,13 @@ def session_id_of(live, http: requests.Session) -> str:
     """The server-side session id behind a signed-in client's cookie for the portal's host."""
     host = urlsplit(live.base_url).netloc
     return live.services.store.id_from_cookie(http.cookies["portal_session"], host)
+
+
+def sign_in_from(url: str, tier: str) -> tuple[requests.Session, requests.Response]:
+    """Open `url` signed out, sign in on the form it leads to, and land where it leads back."""
+    email, password = DEMO_PASSWORDS[tier]
+    session = requests.Session()
+    page = session.get(url, timeout=10)
+    action, fields = parse_form(page.text)
+    fields.update(email=email, password=password, sign_in="Sign in")
+    return session, session.post(urljoin(page.url, action), data=fields, timeout=10)
