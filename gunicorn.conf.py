@@ -5,7 +5,7 @@ connections costs the worker memory, not capacity. Measured with gunicorn 27 on 
 (numbers in the README, "Connections: gunicorn and nginx"):
 
 - 600 clients that send half a request line and headers and then nothing: on gthread (2 x 256
-  threads) each holds a thread for good, and signed-in users' requests wait indefinitely; on
+  threads) each holds a thread for good, and requests reaching a worker they fill wait for good; on
   gevent the users are answered in milliseconds and gunicorn closes the half-sent requests after
   `keepalive` seconds, since gevent reads every request line and header block under that deadline.
 - 2,100 idle connections: gthread hands each new connection to a thread that waits 5 s for its
@@ -66,9 +66,9 @@ threads = int(os.environ.get("PORTAL_THREADS", "256"))
 # never fails with "too many open files" (the rest covers the database pool, Redis and logs).
 worker_connections = min(10_000, _open_files_limit() // 2)
 # Seconds a connection may stay idle between requests, and on gevent also the deadline for a
-# request's line and headers, from a new connection's first byte or the previous response. nginx
-# closes its idle upstream connections sooner (deploy/nginx.conf), so it never sends a request on
-# one gunicorn is closing.
+# request's whole line and header block, counted from the connection's accept or the previous
+# response. nginx closes its idle upstream connections sooner (deploy/nginx.conf), so it never
+# sends a request on one gunicorn is closing.
 keepalive = 5
 # Requests gunicorn refuses with a 400 before the portal sees them (gunicorn's defaults, stated
 # because deploy/nginx.conf matches them): request line, header count, one header's size.
