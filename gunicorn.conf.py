@@ -1,18 +1,40 @@
 """gunicorn settings: `gunicorn wsgi:application` reads this file from the project root.
 
-gthread workers: each request gets a thread, so a slow product or a long-lived websocket does not
-hold a whole worker, and the portal can call its own development identity provider while serving
-the sign-in that needs it.
+gevent workers. Each connection is a greenlet of a few kilobytes, so what clients do with their
+connections costs the worker memory, not capacity. Measured with gunicorn 27 on two workers
+(numbers in the README, "Connections: gunicorn and nginx"):
 
-Websockets (flask-sock) hold their request's thread for as long as they are open, plus a reader
-thread of their own. So `threads` is the most sockets one worker can hold *and* still answer
-plain requests: when every thread holds a socket, the next request waits in the worker's queue.
-Size it for the sockets you expect per worker plus headroom; an idle thread costs little memory
-(its stack is touched lazily) and the pool only grows when used. For thousands of idle sockets
-per machine, see "Websockets in your product" in the README (many-connection mode).
+- 600 clients that send half a request line and headers and then nothing: on gthread (2 x 256
+  threads) each holds a thread for good, and requests reaching a worker they fill wait for good; on
+  gevent the users are answered in milliseconds and gunicorn closes the half-sent requests after
+  `keepalive` seconds, since gevent reads every request line and header block under that deadline.
+- 2,100 idle connections: gthread hands each new connection to a thread that waits 5 s for its
+  first byte, so a request queued behind them waited longer than 15 s while they were open; on
+  gevent no request waits for them, and silent ones are closed after `keepalive` seconds.
+- 50 clients that send a whole request with "Connection: close" and then keep their socket open:
+  gthread drains each such socket for up to 2 s on the worker's main loop, which answers nothing
+  meanwhile (30 s for a plain request); gevent closes them at once.
+- Closed connections are seen and released at once by both (gunicorn 23's gthread stopped polling
+  at `worker_connections` and never did, so its workers stayed wedged until a HUP).
+
+Websockets hold their request for as long as they are open, and these timeouts only bound the
+wait for a request's line and headers and the idle time between requests, so an open socket is
+never cut by them. Each socket's reader and route are greenlets too (gunicorn monkey-patches the
+standard library before the portal loads), so PyMySQL, redis-py and the portal's own threads are
+cooperative without code changes.
+
+The price of gevent: one worker runs one greenlet at a time, so a request that computes without
+waiting (numpy, a big template, SQLite in C) holds every other request of that worker meanwhile,
+and one that computes for longer than `timeout` gets its worker restarted. For such products run
+their own gunicorn on gthread (`GUNICORN_CMD_ARGS="--worker-class gthread"`: `threads` is then the
+most requests and websockets one worker serves at once), and only behind nginx, which hands
+gunicorn whole requests and reads whole responses (deploy/nginx.conf), so slow or half-sent
+connections never reach a thread.
 """
 
+import contextlib
 import os
+import resource
 import shutil
 import signal
 import tempfile
@@ -21,24 +43,47 @@ import threading
 from portal.config import load_settings
 from portal.startup import prepare_instance
 
+
+def _open_files_limit() -> int:
+    """This process's open-files limit, raised to the hard limit first (as nginx's
+    `worker_rlimit_nofile` does): containers often start with 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard != resource.RLIM_INFINITY:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    return soft
+
+
 wsgi_app = "wsgi:application"
 bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
-worker_class = "gthread"
+worker_class = "gevent"
 workers = int(os.environ.get("PORTAL_WORKERS", "2"))
-# Sockets per worker + headroom for requests (see above).
+# gthread only (see above): requests and websockets one worker serves at once.
 threads = int(os.environ.get("PORTAL_THREADS", "256"))
-# gthread stops accepting beyond this many open connections per worker (sockets and keep-alive
-# HTTP connections alike), so the other workers take them; keep it above `threads`.
-worker_connections = max(1000, threads * 2)
-# The worker's heartbeat runs on its main thread, not in the request threads, so long-lived
-# sockets never trip this; it catches a worker whose main loop is stuck.
+# Open connections per worker (websockets, requests, kept-alive connections). A full worker stops
+# accepting and the others take the connections. At most half the open-files limit, so accepting
+# never fails with "too many open files" (the rest covers the database pool, Redis and logs).
+worker_connections = min(10_000, _open_files_limit() // 2)
+# Seconds a connection may stay idle between requests, and on gevent also the deadline for a
+# request's whole line and header block, counted from the connection's accept or the previous
+# response. nginx closes its idle upstream connections sooner (deploy/nginx.conf), so it never
+# sends a request on one gunicorn is closing.
+keepalive = 5
+# Requests gunicorn refuses with a 400 before the portal sees them (gunicorn's defaults, stated
+# because deploy/nginx.conf matches them): request line, header count, one header's size.
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
+# The worker's heartbeat: its main greenlet (gevent) or main thread (gthread) touches it every
+# second, so long-lived sockets never trip this; it catches a worker that stopped running.
 timeout = int(os.environ.get("PORTAL_WORKER_TIMEOUT", "60"))
 # On restart or deploy a worker closes its sockets at once with 1001 (see `post_worker_init`),
 # so clients reconnect to the new workers; this is then only the wait for plain requests.
 graceful_timeout = int(os.environ.get("PORTAL_GRACEFUL_TIMEOUT", "30"))
-keepalive = 5
 # No max_requests: recycling a worker would cut every socket it holds.
 max_requests = 0
+# Addresses or networks (CIDR), comma-separated.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # The portal writes its own access line per request (logger `portal.access`: method, path,
 # status, duration, request id, user id, product; JSON in production), so gunicorn's is off by
@@ -70,7 +115,7 @@ def child_exit(server: object, worker: object) -> None:
 def post_worker_init(worker: object) -> None:
     """Close this worker's websockets with 1001 ("going away") as soon as it is told to stop.
 
-    gthread waits `graceful_timeout` for open requests, and a websocket never ends by itself:
+    A worker waits `graceful_timeout` for open requests, and a websocket never ends by itself:
     without this, every deploy would hold sockets open for the full wait and then cut them.
     """
     services = getattr(getattr(worker, "wsgi", None), "services", None)

@@ -647,13 +647,12 @@ def report(args: argparse.Namespace, results: list[tuple[int, dict]], facts: lis
 def machine_facts(args: argparse.Namespace, users: list[User], version: str) -> list[str]:
     tiers = Counter(u.tier.value for u in users)
     mix = ", ".join(f"{tiers[t.value]} {t.value}" for t, _ in TIER_SHARES)
-    threads = os.environ.get("PORTAL_THREADS", "256")
     return [
         f"Load benchmark: {len(users)} signed-in users ({mix}), closed loop, one keep-alive "
         f"connection each; {args.warmup:g} s warm-up + {args.seconds:g} s measured per side, "
         f"{args.rounds} round(s), order alternating",
-        f"Servers: gunicorn (gunicorn.conf.py, gthread) {args.workers} workers x {threads} "
-        f"threads each side; MariaDB {version}; CPython {platform.python_version()}; "
+        f"Servers: gunicorn (gunicorn.conf.py, gevent) {args.workers} workers each side; "
+        f"MariaDB {version}; CPython {platform.python_version()}; "
         f"{os.cpu_count()} cores; client and servers share the machine",
     ]
 

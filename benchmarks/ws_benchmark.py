@@ -21,9 +21,9 @@ servers to one core made them slower and far noisier (GIL hand-offs between two 
 
 Then the hold tests: as many `PortalSock` sockets as `--hold` asks for (or as the server accepts
 within `--hold-seconds`) are opened through the portal and kept open; each then echoes once, to
-show it is alive. The portal for this test is started with `--hold-threads` threads per worker
-(the recommended sizing: sockets per worker plus headroom); then again with gevent workers
-(many-connection mode) and `--hold-gevent` sockets. Load starts only after every worker
+show it is alive. The portal for this test is started on gthread workers with `--hold-threads`
+threads per worker (the recommended sizing: sockets per worker plus headroom); then again with
+gevent workers (the default) and `--hold-gevent` sockets. Load starts only after every worker
 has answered (a worker still booting would otherwise let the first take every connection).
 Everything is on 127.0.0.1 and bounded in time.
 """
@@ -270,7 +270,7 @@ def main() -> None:
         ]
         print(
             f"echo: {args.connections} sockets, {args.seconds:g} s, {args.rounds} rounds, "
-            f"{args.workers} workers x {os.environ.get('PORTAL_THREADS', '256')} threads"
+            f"{args.workers} workers (gunicorn.conf.py's gevent)"
         )
         results: dict[str, list[dict]] = {name: [] for name, *_ in cases}
         for round_number in range(1, args.rounds + 1):
@@ -289,7 +289,11 @@ def main() -> None:
         bare.stop()
         portal.stop()
 
-    hold_test(tmp, {**env, "PORTAL_THREADS": str(args.hold_threads)}, args.hold, args)
+    gthread = {
+        "PORTAL_THREADS": str(args.hold_threads),
+        "GUNICORN_CMD_ARGS": "--worker-class gthread",
+    }
+    hold_test(tmp, {**env, **gthread}, args.hold, args)
     if args.hold_gevent:
         gevent = "--worker-class gevent --worker-connections 20000"
         gevent_env = {**env, "GUNICORN_CMD_ARGS": gevent}
@@ -297,7 +301,7 @@ def main() -> None:
 
 
 def hold_test(tmp: Path, env: dict[str, str], target: int, args: argparse.Namespace) -> None:
-    mode = "gevent" if "gevent" in env.get("GUNICORN_CMD_ARGS", "") else "gthread"
+    mode = "gthread" if "gthread" in env.get("GUNICORN_CMD_ARGS", "") else "gevent"
     server = Server(f"portal-hold-{mode}", env, tmp / f"portal-hold-{mode}.log")
     try:
         cookie = "portal_session=" + sign_in(server.base_url, "stable").cookies["portal_session"]

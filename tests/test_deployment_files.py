@@ -155,6 +155,17 @@ def tls_server():
     return server
 
 
+def gunicorn_setting(name):
+    """A literal setting of gunicorn.conf.py, read without running the file."""
+    tree = ast.parse((PROJECT_ROOT / "gunicorn.conf.py").read_text())
+    [value] = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and [t.id for t in node.targets] == [name]
+    ]
+    return ast.literal_eval(value)
+
+
 def nginx_directives(block, name):
     return [value.strip() for value in re.findall(rf"^\s*{name}\s+([^;]+);", block, re.M)]
 
@@ -326,22 +337,33 @@ def test_a_replica_trusts_exactly_one_proxy(replica):
 
 
 @pytest.mark.parametrize("replica", REPLICAS)
-def test_gunicorn_trusts_forwarded_headers_from_nginx_only(replica):
+def test_gunicorn_trusts_forwarded_headers_from_the_front_network_only(replica):
     allowed = SERVICES[replica]["environment"]["FORWARDED_ALLOW_IPS"]
-    assert validate_string_to_addr_list(allowed) == [
-        SERVICES["nginx"]["networks"]["default"]["ipv4_address"]
-    ]
+    [subnet] = [entry["subnet"] for entry in COMPOSE["networks"]["front"]["ipam"]["config"]]
+    assert validate_string_to_addr_list(allowed) == [subnet]
+    assert ipaddress.ip_network(subnet).is_private
 
 
-def test_every_fixed_address_is_distinct_and_inside_the_compose_subnet():
-    subnet = ipaddress.ip_network(COMPOSE["networks"]["default"]["ipam"]["config"][0]["subnet"])
-    addresses = [
-        service["networks"]["default"]["ipv4_address"]
-        for service in SERVICES.values()
-        if "networks" in service
-    ]
-    assert sorted(addresses) == ["172.30.57.10", "172.30.57.21", "172.30.57.22"]
-    assert all(ipaddress.ip_address(a) in subnet for a in addresses)
+def test_nginx_is_the_only_client_on_the_front_network():
+    on_front = sorted(name for name, s in SERVICES.items() if "front" in s.get("networks", []))
+    assert on_front == ["nginx", *REPLICAS]
+    assert SERVICES["nginx"]["networks"] == ["front"]
+
+
+def test_the_databases_and_the_migration_are_out_of_nginxs_reach():
+    networks = {name: service["networks"] for name, service in SERVICES.items()}
+    assert networks == {
+        "mariadb": ["back"],
+        "redis": ["back"],
+        "migrate": ["back"],
+        "portal-1": ["front", "back"],
+        "portal-2": ["front", "back"],
+        "nginx": ["front"],
+    }
+
+
+def test_no_service_has_a_fixed_address():
+    assert "ipv4_address" not in COMPOSE_TEXT
 
 
 def test_only_nginx_publishes_ports():
@@ -445,6 +467,49 @@ def test_nginx_keeps_websockets_open_for_an_hour_and_plain_requests_for_a_minute
 
 def test_nginx_limits_request_bodies():
     assert nginx_directives(NGINX, "client_max_body_size") == ["25m"]
+
+
+def test_nginx_gives_slow_clients_deadlines_and_resets_them():
+    http = nginx_block("http")
+    deadlines = {
+        name: nginx_directives(http, name)
+        for name in ("client_header_timeout", "client_body_timeout", "send_timeout")
+    }
+    assert deadlines == {
+        "client_header_timeout": ["10s"],
+        "client_body_timeout": ["30s"],
+        "send_timeout": ["30s"],
+    }
+    assert nginx_directives(http, "keepalive_timeout") == ["30s", "4s"]  # clients, then upstream
+    assert nginx_directives(http, "reset_timedout_connection") == ["on"]
+
+
+def test_nginx_lets_idle_replica_connections_go_before_gunicorn_closes_them():
+    [upstream_idle] = nginx_directives(nginx_block("upstream portal"), "keepalive_timeout")
+    assert int(upstream_idle.removesuffix("s")) < gunicorn_setting("keepalive")
+
+
+def test_nginx_takes_header_lines_as_long_as_gunicorn_does_and_60_kb_in_all():
+    [buffers] = nginx_directives(NGINX, "large_client_header_buffers")
+    count, size = buffers.split()
+    line = int(size.removesuffix("k")) * 1024
+    assert line == gunicorn_setting("limit_request_field_size") + len("\r\n")
+    assert int(count) * line >= 60 * 1024
+
+
+def test_nginx_buffers_whole_requests_and_responses():
+    server = tls_server()
+    assert nginx_directives(server, "proxy_request_buffering") == ["on"]
+    assert nginx_directives(server, "proxy_buffering") == ["on", "off"]
+    websocket = nginx_block("location @websocket", server)
+    assert nginx_directives(websocket, "proxy_buffering") == ["off"]  # the only exception
+
+
+def test_nginx_caps_connections_per_client_address_with_429():
+    http = nginx_block("http")
+    assert nginx_directives(http, "limit_conn_zone") == ["$binary_remote_addr zone=per_client:10m"]
+    assert nginx_directives(http, "limit_conn_status") == ["429"]
+    assert nginx_directives(tls_server(), "limit_conn") == ["per_client 512"]
 
 
 def test_nginx_serves_tls_from_the_mounted_certificates():

@@ -14,6 +14,8 @@ import requests
 
 from portal.config import PROJECT_ROOT
 
+CLOSE_WAIT = "08"  # the TCP state's code in /proc/net/tcp
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -57,6 +59,19 @@ class Gunicorn:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"gunicorn did not answer within {seconds}s: {self.log()}")
+
+    def worker_pids(self) -> set[int]:
+        """The master's worker processes right now (Linux: the master's children in /proc)."""
+        master = self.process.pid
+        children = Path(f"/proc/{master}/task/{master}/children").read_text()
+        return {int(pid) for pid in children.split()}
+
+    def sockets_in_close_wait(self) -> int:
+        """Server-side sockets on gunicorn's port that the client closed and gunicorn did not."""
+        port = f"{self.port:04X}"
+        with open("/proc/net/tcp") as table:
+            rows = [line.split() for line in table.readlines()[1:]]
+        return sum(1 for row in rows if row[1].endswith(f":{port}") and row[3] == CLOSE_WAIT)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path else ""
