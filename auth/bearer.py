@@ -162,6 +162,10 @@ class TokenClaims:
     subject: str
     tier: Tier
     expires_at: float
+    #: What the token was granted, from its `scope` claim alone. Auth0 (RBAC, "add permissions
+    #: in the access token") lists every permission of the user's roles in `permissions`
+    #: whatever was asked for, so only `scope` says what this token was meant for.
+    scopes: frozenset[str] = frozenset()
 
 
 def token_tier(claims: dict, roles_claim: str) -> Tier:
@@ -179,11 +183,22 @@ def token_tier(claims: dict, roles_claim: str) -> Tier:
 
 
 class BearerVerifier:
-    def __init__(self, *, issuer: str, audience: str, keys: IssuerKeys, roles_claim: str) -> None:
+    """Checks tokens for the portal's API; `admin_scope` is what admin products want of one."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        keys: IssuerKeys,
+        roles_claim: str,
+        admin_scope: str,
+    ) -> None:
         self.issuer = issuer
         self.audience = audience
         self.keys = keys
         self.roles_claim = roles_claim
+        self.admin_scope = admin_scope
 
     def verify(self, token: str) -> TokenClaims:
         try:
@@ -221,6 +236,7 @@ class BearerVerifier:
             subject=str(claims["sub"]),
             tier=token_tier(claims, self.roles_claim),
             expires_at=float(claims["exp"]),
+            scopes=frozenset(str(claims.get("scope") or "").split()),
         )
 
 

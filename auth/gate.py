@@ -41,6 +41,7 @@ from auth.identity import (
     USER_ENVIRON_KEY,
     PortalUser,
     ProductInfo,
+    TokenNotOffered,
 )
 from auth.identity_headers import strip_identity_headers
 from auth.log_context import note
@@ -49,6 +50,7 @@ from auth.resolver import Identity, IdentityResolver
 from auth.responses import html_response, json_response
 from auth.sessions import EndReason
 from auth.sockets import SocketRegistry
+from auth.tiers import Tier
 from auth.user_tokens import UserTokens
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,16 @@ TAMPERED = (
     "product's script) set another one. It was not used, and the extra ones have been removed; "
     "reload the page."
 )
+
+
+_BEARER_REQUEST_REASON = (
+    "it came with a bearer token, and the portal gets product tokens only from a browser "
+    "sign-in; a script asks the identity provider for a token for the product's API itself"
+)
+
+
+def _not_offered(reason: str) -> str:
+    raise TokenNotOffered(reason)
 
 
 class ErrorRenderer(Protocol):
@@ -107,8 +119,11 @@ def is_websocket(environ: dict) -> bool:
 
 
 def wants_json(environ: dict) -> bool:
-    """API clients and websocket upgrades get JSON answers; browsers get pages and redirects."""
+    """API clients and websocket upgrades get JSON answers; browsers get pages and redirects.
+    (A product never sees the bearer token a request came with: the auth method says it.)"""
     if environ.get("HTTP_AUTHORIZATION") or is_websocket(environ):
+        return True
+    if environ.get(AUTH_METHOD_ENVIRON_KEY) == "bearer":
         return True
     accept = environ.get("HTTP_ACCEPT", "")
     return "application/json" in accept and "text/html" not in accept
@@ -225,15 +240,21 @@ class Gate:
         if not identity.opens(self.product):
             self._decided(identity, "denied")
             return self._too_low(identity, environ, start_response)
+        if method == "bearer":
+            missing = self._missing_scope(identity)
+            if missing:
+                self._decided(identity, "denied")
+                return self._insufficient_scope(missing, start_response)
+            del environ["HTTP_AUTHORIZATION"]  # the product gets the identity, never the token
         self._decided(identity, "allowed")
-        return self._let_through(environ, start_response, identity, method, token.strip())
+        return self._let_through(environ, start_response, identity, method)
 
     def _let_through(
-        self, environ: dict, start_response: Callable, identity: Identity, method: str, token: str
+        self, environ: dict, start_response: Callable, identity: Identity, method: str
     ) -> Iterable[bytes]:
         strip_portal_cookie(environ)
         environ[USER_ENVIRON_KEY] = replace(
-            identity.user, token_source=self._token_source(method, token, identity)
+            identity.user, token_source=self._token_source(method, identity)
         )
         environ[PRODUCT_ENVIRON_KEY] = self.product
         environ[LOGOUT_TOKEN_ENVIRON_KEY] = identity.logout_token
@@ -281,16 +302,42 @@ class Gate:
         tier = identity.user.tier.value if identity else "anonymous"
         GATE_DECISIONS.labels(self.product.key, tier, decision).inc()
 
-    def _token_source(
-        self, method: str, bearer: str, identity: Identity
-    ) -> Callable[[], str] | None:
-        """What `current_user.access_token()` answers: the caller's own bearer token, or the
-        session's access token, refreshed when needed."""
+    def _missing_scope(self, identity: Identity) -> str | None:
+        """Admin products hold the portal's own services: a token opens them only with the admin
+        scope, which sign-in never asks for, so no session's token, nor a product holding one,
+        reaches them. Other products take any token of the portal's API, as before."""
+        if self.product.tier is not Tier.ADMIN or self.resolver.bearer is None:
+            return None
+        needed = self.resolver.bearer.admin_scope
+        return None if needed in identity.scopes else needed
+
+    def _insufficient_scope(self, scope: str, start_response: Callable) -> Iterable[bytes]:
+        payload = {
+            "error": "insufficient_scope",
+            "message": f"The admin API needs an access token with the {scope} scope, which "
+            "sign-in never asks for: ask the identity provider for it (`portal token admin` "
+            "in development).",
+            "required_scope": scope,
+        }
+        challenge = f'Bearer realm="portal", error="insufficient_scope", scope="{scope}"'
+        return json_response(start_response, 403, payload, [("WWW-Authenticate", challenge)])
+
+    def _token_source(self, method: str, identity: Identity) -> Callable[[], str] | None:
+        """What `current_user.access_token()` answers: a token for the API the product declares,
+        got with the session's refresh token; never the portal's own token, nor the caller's."""
         if method == "bearer":
-            return lambda: bearer
+            return partial(_not_offered, _BEARER_REQUEST_REASON)
+        if not self.product.audience:
+            return partial(
+                _not_offered,
+                f"{self.product.key} declares no API audience; add audience = \"<the API's "
+                'identifier>" (and scope = "...", if it needs permissions) to its product.toml',
+            )
         if self.tokens is None:
             return None
-        return partial(self.tokens.access_token, identity.session_id)
+        return partial(
+            self.tokens.access_token, identity.session_id, self.product.audience, self.product.scope
+        )
 
     def _sign_in_url(self, environ: dict) -> str:
         """Where a browser without this host's cookie goes: sign-in, or in host mode the portal

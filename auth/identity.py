@@ -9,7 +9,7 @@ request headers, which any client can send.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +36,11 @@ class SignInAgain(TokenUnavailable):
     """The sign-in behind this request is over (refresh refused, session ended)."""
 
 
+class TokenNotOffered(TokenUnavailable):
+    """The portal gives this request no token, and trying again won't change that: the product
+    declares no API audience, or the request came with a bearer token instead of a sign-in."""
+
+
 @dataclass(frozen=True)
 class PortalUser:
     id: int
@@ -46,9 +51,12 @@ class PortalUser:
     token_source: Callable[[], str] | None = field(default=None, compare=False, repr=False)
 
     def access_token(self) -> str:
-        """A valid access token to call APIs as this user; refreshed first when near expiry.
+        """A valid access token for the API the product declares (`audience` in its
+        product.toml), as this user; refreshed first when near expiry. Never a token for the
+        portal's own API, which would open every product and the admin console.
 
-        Raises SignInAgain when the sign-in is over, TokenUnavailable when it can't be had now.
+        Raises SignInAgain when the sign-in is over, TokenNotOffered when this request gets no
+        token at all, TokenUnavailable when one can't be had right now.
         """
         if self.token_source is None:
             raise TokenUnavailable("this request carries no access token")
@@ -77,6 +85,11 @@ class ProductInfo:
     title: str
     description: str = ""
     version: str = ""
+    #: The API the product calls as its users (`audience` in product.toml): what their
+    #: `access_token()` is for. Empty: the product gets no tokens.
+    audience: str = ""
+    #: The permissions it asks that API for (`scope`, space-separated); empty: the API's default.
+    scope: str = ""
 
     @property
     def mount_path(self) -> str:
@@ -117,8 +130,13 @@ def frame_context(
     }
 
 
-def read_product_info(tier: Tier, folder: Path) -> ProductInfo:
-    """A product's name and its optional `product.toml`; ValueError says what is wrong in it."""
+def read_product_info(
+    tier: Tier, folder: Path, *, reserved_audiences: Collection[str] = ()
+) -> ProductInfo:
+    """A product's name and its optional `product.toml`; ValueError says what is wrong in it.
+
+    `reserved_audiences` are APIs a product may not declare: a token for the portal's own API
+    would let the product act in the portal (and its admin console) as whoever visits it."""
     path = folder / METADATA_FILE
     data: dict = {}
     if path.is_file():
@@ -127,15 +145,27 @@ def read_product_info(tier: Tier, folder: Path) -> ProductInfo:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ValueError(str(error)) from None
     fields = {}
-    for key in ("title", "description", "version"):
+    for key in ("title", "description", "version", "audience", "scope"):
         value = data.get(key, "")
         if not isinstance(value, str):
             raise ValueError(f"{key} must be a string")
         fields[key] = value.strip()
+    audience, scope = fields["audience"], " ".join(fields["scope"].split())
+    if len(audience.split()) > 1:
+        raise ValueError(f"audience must be one API identifier, got {audience!r}")
+    if audience in reserved_audiences:
+        raise ValueError(
+            f"audience {audience!r} is reserved to the portal (its own API, or its identity "
+            "provider's Management API); a product may declare only an API of its own"
+        )
+    if scope and not audience:
+        raise ValueError("scope needs an audience: the API whose permissions it names")
     return ProductInfo(
         tier=tier,
         name=folder.name,
         title=fields["title"] or folder.name,
         description=fields["description"],
         version=fields["version"],
+        audience=audience,
+        scope=scope,
     )

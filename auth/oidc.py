@@ -138,12 +138,11 @@ class IssuerMetadata:
             return self._document
 
 
-def refresher(
-    metadata: IssuerMetadata, client_id: str, client_secret: str
-) -> Callable[[str], dict]:
-    """Redeems a refresh token at the issuer; RefreshRefused when the issuer says no."""
+def refresher(metadata: IssuerMetadata, client_id: str, client_secret: str) -> Callable[..., dict]:
+    """Redeems a refresh token at the issuer, with extra parameters of the grant (`audience`,
+    `scope`); RefreshRefused when the issuer says no to the refresh token itself."""
 
-    def refresh(refresh_token: str) -> dict:
+    def refresh(refresh_token: str, **params: str) -> dict:
         client = OAuth2Session(
             client_id,
             client_secret,
@@ -155,6 +154,7 @@ def refresher(
                     metadata.get()["token_endpoint"],
                     refresh_token=refresh_token,
                     timeout=metadata.timeout,
+                    **params,
                 )
             )
         except OAuthError as error:

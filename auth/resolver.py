@@ -34,6 +34,8 @@ class Identity:
     session_id: str
     logout_token: str
     grants: frozenset[str] = frozenset()
+    #: The scopes of the bearer token this identity came with; a session has none.
+    scopes: frozenset[str] = frozenset()
 
     def opens(self, product: ProductInfo) -> bool:
         """The user's tier opens the product, or an admin granted this one product to them;
@@ -120,6 +122,7 @@ class IdentityResolver:
             session_id="",
             logout_token="",
             grants=grants,
+            scopes=claims.scopes,
         )
         lifetime = min(self.cache_seconds, claims.expires_at - time.time())
         with self._lock:

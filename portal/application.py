@@ -99,6 +99,7 @@ def dev_idp_settings(settings: Settings, *, issuer: str, portal_url: str) -> Dev
         post_logout_redirect_uris=(f"{portal_url}/",),
         roles_claim=settings.roles_claim,
         audience=settings.api_audience,
+        admin_scope=settings.admin_scope,
         access_token_ttl=settings.dev_idp_access_token_ttl,
         id_token_ttl=settings.dev_idp_access_token_ttl,
         refresh_token_ttl=settings.dev_idp_refresh_token_ttl,
@@ -134,6 +135,7 @@ def create_application(settings: Settings | None = None) -> Callable:
     loading = Loading(
         timeout=settings.import_timeout_seconds,
         marks=ImportMarks(settings.instance_path / "importing"),
+        reserved_audiences=settings.reserved_audiences,
     )
     discovery = discover(settings.apps_dir, settings.apps_patterns, loading=loading)
     services = Services.build(settings, discovery)

@@ -177,10 +177,16 @@ def purge_sessions(days: int) -> None:
 
 @main.command()
 @click.argument("user", default="devel")
-def token(user: str) -> None:
+@click.option(
+    "--scope",
+    help="Scopes to ask for. Default: openid profile email, and the admin scope "
+    "(PORTAL_ADMIN_SCOPE) for a user with the admin role.",
+)
+def token(user: str, scope: str | None) -> None:
     """Print an access token for a demo user (a tier name) or any development provider user.
 
-    Development only: it asks the built-in identity provider directly, as a sign-in would.
+    Development only: it asks the built-in identity provider directly, as a sign-in would. The
+    provider grants the admin scope, which the admin console's API wants, to admins alone.
     """
     from auth.devidp import DEMO_USERS, create_dev_idp
     from portal.application import dev_idp_settings
@@ -189,11 +195,15 @@ def token(user: str) -> None:
     if not settings.uses_dev_idp:
         raise click.ClickException("`portal token` works with the development identity provider")
     emails = {Tier.from_roles(u.roles).value: u.email for u in DEMO_USERS}
+    email = emails.get(user, user)
     idp = create_dev_idp(
         dev_idp_settings(settings, issuer=settings.issuer, portal_url=settings.base_url)
-    )
+    ).extensions["devidp"]
     try:
-        click.echo(idp.extensions["devidp"].access_token_for(emails.get(user, user)))
+        if scope is None:
+            admin = Tier.from_roles(idp.active_user(email).roles) is Tier.ADMIN
+            scope = "openid profile email" + (f" {settings.admin_scope}" if admin else "")
+        click.echo(idp.access_token_for(email, scope))
     except LookupError as error:
         raise click.ClickException(str(error)) from None
 

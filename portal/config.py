@@ -29,6 +29,7 @@ DEV_IDP_MOUNT = "/idp"
 DEV_CLIENT_ID = "portal-dev"
 DEV_MANAGEMENT_CLIENT_ID = "portal-dev-management"
 DEV_API_AUDIENCE = "portal-api"
+DEFAULT_ADMIN_SCOPE = "portal:admin"
 MIN_SECRET_LENGTH = 32
 #: Settings that hold secrets: production refuses any that is short, guessable or patterned.
 SECRET_SETTINGS = (
@@ -57,6 +58,7 @@ class Settings:
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
     oidc_scopes: str = "openid profile email offline_access"
+    admin_scope: str = DEFAULT_ADMIN_SCOPE
     roles_claim: str = "https://portal/roles"
     session_idle_minutes: int = 120
     session_max_hours: int = 12
@@ -111,6 +113,13 @@ class Settings:
     def api_audience(self) -> str:
         """The `aud` bearer tokens must carry; empty turns bearer tokens off."""
         return self.oidc_audience or (DEV_API_AUDIENCE if self.uses_dev_idp else "")
+
+    @property
+    def reserved_audiences(self) -> frozenset[str]:
+        """APIs no product may get a token for: the portal's own (it opens every product and,
+        with the admin scope, the admin API) and the Management API (it administers users)."""
+        management = f"{self.management_issuer.rstrip('/')}/api/v2/"
+        return frozenset(a for a in (self.api_audience, management) if a)
 
     @property
     def client_id(self) -> str:
@@ -222,6 +231,20 @@ def _log_format(env: Mapping[str, str], environment: str) -> str:
     if value not in {"json", "text"}:
         raise ConfigError(f"PORTAL_LOG_FORMAT must be json or text, got {value!r}")
     return value
+
+
+def _admin_scope(env: Mapping[str, str], sign_in_scopes: str) -> str:
+    """The scope the admin API wants of a bearer token. Sign-in must never ask for it: a
+    session's token reaches every product its user visits, so it must not open the admin API."""
+    scope = env.get("PORTAL_ADMIN_SCOPE", "").strip() or DEFAULT_ADMIN_SCOPE
+    if len(scope.split()) != 1:
+        raise ConfigError(f"PORTAL_ADMIN_SCOPE must be one scope, got {scope!r}")
+    if scope in sign_in_scopes.split():
+        raise ConfigError(
+            f"OIDC_SCOPES must not include {scope} (PORTAL_ADMIN_SCOPE): every session would "
+            "then hold a token that opens the admin API, for any product its user visits"
+        )
+    return scope
 
 
 def _development_secret(instance_path: Path) -> str:
@@ -360,6 +383,7 @@ def load_settings(
     scopes = env.get("OIDC_SCOPES", "").strip() or Settings.oidc_scopes
     if "openid" not in scopes.split():
         raise ConfigError(f"OIDC_SCOPES must include openid, got {scopes!r}")
+    admin_scope = _admin_scope(env, scopes)
     patterns = tuple(p for p in env.get("PORTAL_APPS", "").replace(",", " ").split() if p)
     return Settings(
         environment=environment,
@@ -373,6 +397,7 @@ def load_settings(
         oidc_client_id=env.get("OIDC_CLIENT_ID", "").strip(),
         oidc_client_secret=env.get("OIDC_CLIENT_SECRET", "").strip(),
         oidc_scopes=scopes,
+        admin_scope=admin_scope,
         roles_claim=env.get("PORTAL_ROLES_CLAIM", "").strip() or Settings.roles_claim,
         session_idle_minutes=_env_positive_int(
             env, "SESSION_IDLE_MINUTES", Settings.session_idle_minutes

@@ -76,10 +76,12 @@ def selected(key: str, patterns: Sequence[str]) -> bool:
 
 @dataclass(frozen=True)
 class Loading:
-    """How products are imported: the deadline for one import, and where import marks go."""
+    """How products are imported: the deadline for one import, where import marks go, and the
+    API audiences no product may declare (see `read_product_info`)."""
 
     timeout: float = 10.0
     marks: ImportMarks | None = None
+    reserved_audiences: frozenset[str] = frozenset()
 
 
 def discover(
@@ -167,7 +169,7 @@ def _fresh(
 ) -> Product:
     info = ProductInfo(tier=tier, name=folder.name, title=folder.name)
     try:
-        info = read_product_info(tier, folder)
+        info = read_product_info(tier, folder, reserved_audiences=loading.reserved_audiences)
     except ValueError as error:
         return _broken(info, folder, f"{METADATA_FILE}: {error}", None, fingerprint)
     if not folder.name.isidentifier() or not folder.name.islower():

@@ -113,6 +113,7 @@ class Services:
             store,
             TokenVault(settings.derived_secret("portal.user-tokens")),
             refresher(metadata, settings.client_id, settings.client_secret),
+            reserved_audiences=settings.reserved_audiences,
         )
         return cls(
             settings=settings,
@@ -140,4 +141,5 @@ def _bearer_verifier(settings: Settings, keys: IssuerKeys) -> BearerVerifier | N
         audience=settings.api_audience,
         keys=keys,
         roles_claim=settings.roles_claim,
+        admin_scope=settings.admin_scope,
     )

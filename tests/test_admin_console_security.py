@@ -195,7 +195,7 @@ def test_bearer_requests_need_no_csrf_token_but_cookie_ones_do(portal):
 
 def test_an_admins_bearer_token_changes_a_tier_without_a_csrf_token(portal):
     subject, _ = new_user(portal)
-    token = portal.devidp.access_token_for("admin@example.com")
+    token = portal.devidp.access_token_for("admin@example.com", "openid portal:admin")
     answer = requests.post(
         console_url(portal, f"/api/users/{subject}/tier"),
         json={"tier": "ea"},

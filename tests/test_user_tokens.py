@@ -13,6 +13,7 @@ from tests.support.live import private_site
 from tests.support.signin import sign_in
 
 ACCESS_TTL = 4
+PRODUCT_API = "https://tokens.example.org/api"
 
 TOKENS_PRODUCT = """
 import jwt
@@ -26,7 +27,7 @@ app = AuthFlask(__name__)
 @app.get("/token")
 def token():
     claims = jwt.decode(current_user.access_token(), options={"verify_signature": False})
-    return jsonify(jti=claims["jti"], exp=claims["exp"], sub=claims["sub"])
+    return jsonify(jti=claims["jti"], exp=claims["exp"], sub=claims["sub"], aud=claims["aud"])
 """
 
 
@@ -35,6 +36,7 @@ def site(tmp_path_factory):
     apps = tmp_path_factory.mktemp("apps")
     (apps / "stable" / "tokens").mkdir(parents=True)
     (apps / "stable" / "tokens" / "__init__.py").write_text(textwrap.dedent(TOKENS_PRODUCT))
+    (apps / "stable" / "tokens" / "product.toml").write_text(f'audience = "{PRODUCT_API}"\n')
     with private_site(tmp_path_factory, apps_dir=apps, dev_idp_access_token_ttl=ACCESS_TTL) as live:
         yield live
 
@@ -55,10 +57,10 @@ def wait_for_expiry(first):
     time.sleep(max(0.0, first["exp"] - time.time()) + 0.2)
 
 
-def test_the_product_gets_the_users_access_token(site):
+def test_the_product_gets_the_users_access_token_for_its_api(site):
     http = sign_in(site.base_url, "ea")
     answer = token(http, site).json()
-    assert answer["sub"] == "auth0|demo-ea"
+    assert (answer["sub"], answer["aud"]) == ("auth0|demo-ea", PRODUCT_API)
     assert answer["exp"] > time.time()
 
 
@@ -103,6 +105,7 @@ def test_fifty_concurrent_requests_at_expiry_cause_exactly_one_refresh(site):
         thread.join()
     assert [a.status_code for a in answers] == [200] * 50
     assert len({a.json()["jti"] for a in answers}) == 1
+    assert {a.json()["aud"] for a in answers} == {PRODUCT_API}
     assert refreshes(site) == before + 1
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from .backchannel import BackchannelLogout, DeliveryLog
 from .counters import RequestCounter
+from .directory import DevIdpUser
 from .keys import DEFAULT_GRACE_SECONDS
 from .login_limits import Limit, LoginLimiter
 from .management_api import register_management_api
@@ -86,15 +87,20 @@ class DevIdp:
         for ``grace_seconds`` and is then retired, for every process sharing the store."""
         return self.store.rotate_signing_key(grace_seconds)
 
-    def access_token_for(self, email: str, scope: str = "openid profile email") -> str:
-        """The access token this user's sign-in would get, without a browser (`portal token`)."""
+    def active_user(self, email: str) -> DevIdpUser:
+        """The provider's user with this email; LookupError when there is none or it is blocked."""
         with self.store.sessions() as db:
             subject = db.scalar(select(User.subject).where(User.email == email.strip().lower()))
         user = self.store.get_user(subject) if subject else None
         if user is None or user.blocked:
             raise LookupError(f"no active user {email!r} at the development identity provider")
+        return user
+
+    def access_token_for(self, email: str, scope: str = "openid profile email") -> str:
+        """The access token this user's sign-in with ``scope`` would get, without a browser
+        (`portal token`): scopes the user may not have are dropped, as at sign-in."""
         generator = DevTokenGenerator(self.settings, self.store)
-        principal = Principal(user, sid="", auth_time=int(time.time()))
+        principal = Principal(self.active_user(email), sid="", auth_time=int(time.time()))
         token = generator.generate(
             "authorization_code",
             DevClient(self.settings),

@@ -2,7 +2,9 @@
 
 The protocol work (parameter checks, PKCE, nonce, error answers, client authentication) is
 authlib's; this module only supplies storage and the Auth0-shaped claims: a namespaced roles
-claim and ``azp`` in the access token, ``sid`` and the roles in the ID token.
+claim and ``azp`` in the access token, ``sid`` and the roles in the ID token. Scopes are granted
+as an Auth0 API with RBAC grants them (``granted_scope``), and a refresh grant may name another
+API's ``audience``, as Auth0's multi-resource refresh tokens allow.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from authlib.common.security import generate_token
@@ -31,7 +33,11 @@ from flask import Flask
 from joserfc.jwk import KeySet
 
 from .directory import DevIdpUser
-from .management_tokens import ManagementApplication, register_management_grant
+from .management_tokens import (
+    ManagementApplication,
+    ServiceNotEnabled,
+    register_management_grant,
+)
 from .models import AuthorizationCode, RefreshToken
 from .settings import CLIENT_AUTH_METHODS, DevIdpSettings
 from .store import DevIdpStore
@@ -41,11 +47,13 @@ SCOPES_SUPPORTED = ("openid", "profile", "email", "offline_access")
 
 @dataclass(frozen=True)
 class Principal:
-    """A user as signed in at the provider: who, in which provider session, since when."""
+    """A user as signed in at the provider: who, in which provider session, since when; and the
+    API a token is being issued for (empty: the portal's own)."""
 
     user: DevIdpUser
     sid: str
     auth_time: int
+    audience: str = ""
 
     def get_user_id(self) -> str:
         return self.user.subject
@@ -57,6 +65,7 @@ class DevClient(ClientMixin):
     def __init__(self, settings: DevIdpSettings) -> None:
         self.client_id = settings.client_id
         self._secret = settings.client_secret
+        self._scopes = (*SCOPES_SUPPORTED, settings.admin_scope)
         self.redirect_uris = settings.redirect_uris
         self.client_metadata = {
             "post_logout_redirect_uris": list(settings.post_logout_redirect_uris)
@@ -70,8 +79,10 @@ class DevClient(ClientMixin):
         return None
 
     def get_allowed_scope(self, scope: str | None) -> str:
-        """Unknown scopes are dropped rather than refused, as Auth0 does."""
-        return " ".join(s for s in scope_to_list(scope or "") if s in SCOPES_SUPPORTED)
+        """Unknown scopes are dropped rather than refused, as Auth0 does. API permissions
+        (``verb:thing``) pass here; which of them the user gets for which API is decided when
+        the token is made (`granted_scope`)."""
+        return " ".join(s for s in scope_to_list(scope or "") if s in self._scopes or ":" in s)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.redirect_uris
@@ -113,6 +124,24 @@ def identity_claims(settings: DevIdpSettings, user: DevIdpUser) -> dict[str, Any
         "name": user.name,
         settings.roles_claim: list(user.roles),
     }
+
+
+def granted_scope(
+    settings: DevIdpSettings, user: DevIdpUser, audience: str, requested: str | None
+) -> str:
+    """What of ``requested`` the user gets, as an Auth0 API with RBAC decides it: the OpenID
+    scopes; the admin scope only for the portal's API and only through the admin role, never
+    because it was asked for; for another API, its own permissions (``verb:thing``), which this
+    provider lets every user hold. Anything else is dropped."""
+
+    def allowed(scope: str) -> bool:
+        if scope in SCOPES_SUPPORTED:
+            return True
+        if scope == settings.admin_scope:
+            return audience == settings.audience and "admin" in user.roles
+        return audience != settings.audience and ":" in scope
+
+    return " ".join(s for s in scope_to_list(requested or "") if allowed(s))
 
 
 class _IdTokenClaims:
@@ -167,7 +196,7 @@ class DevTokenGenerator(JWTBearerTokenGenerator):
         return self.store.signing_key_set()
 
     def get_audiences(self, client: DevClient, user: Principal, scope: str) -> str:
-        return self.settings.audience
+        return user.audience or self.settings.audience
 
     def get_auth_time(self, user: Principal) -> int:
         return user.auth_time
@@ -186,9 +215,15 @@ class DevTokenGenerator(JWTBearerTokenGenerator):
         expires_in: int | None = None,
         include_refresh_token: bool = True,
     ) -> dict[str, Any]:
-        offline = "offline_access" in scope_to_list(scope or "")
+        """Only what the user may have of ``scope``; a refresh token with ``offline_access``,
+        and at every refresh (rotation), whatever that refresh's access token is for."""
+        if user is not None:
+            scope = granted_scope(
+                self.settings, user.user, user.audience or self.settings.audience, scope
+            )
+        renews = grant_type == "refresh_token" or "offline_access" in scope_to_list(scope or "")
         return super().generate(
-            grant_type, client, user, scope, expires_in, include_refresh_token and offline
+            grant_type, client, user, scope, expires_in, include_refresh_token and renews
         )
 
 
@@ -198,7 +233,7 @@ def _principal(store: DevIdpStore, subject: str, sid: str, auth_time: int) -> Pr
     return Principal(user, sid, auth_time) if user and not user.blocked else None
 
 
-def build_grants(store: DevIdpStore) -> tuple[type, type]:
+def build_grants(settings: DevIdpSettings, store: DevIdpStore) -> tuple[type, type]:
     """Grant classes bound to ``store`` (authlib instantiates grants itself, per request)."""
 
     class CodeGrant(AuthorizationCodeGrant):
@@ -234,8 +269,30 @@ def build_grants(store: DevIdpStore) -> tuple[type, type]:
             return _principal(store, code.subject, code.sid, code.auth_time)
 
     class RefreshGrant(RefreshTokenGrant):
+        """Auth0's refresh grant, multi-resource: ``audience`` may name another API, whose
+        token then carries that API's permissions the user holds; the refresh token rotates
+        and keeps the sign-in's grant whatever the access token was for."""
+
         TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
         INCLUDE_NEW_REFRESH_TOKEN = True
+
+        def audience(self) -> str:
+            return str(self.request.payload.data.get("audience") or settings.audience)
+
+        def validate_token_request(self) -> None:
+            """The Management API is refused before the refresh token is spent: Auth0 allows
+            it in no refresh token policy."""
+            if self.audience() == settings.management_audience:
+                raise ServiceNotEnabled(
+                    "The Management API is not available with a user's refresh token."
+                )
+            super().validate_token_request()
+
+        def _validate_token_scope(self, token: RefreshToken) -> None:
+            """For the portal's API no scope beyond the sign-in's; another API's permissions
+            are the user's to have or not (`granted_scope`), not the sign-in's."""
+            if self.audience() == settings.audience:
+                super()._validate_token_scope(token)
 
         def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
             return store.claim_refresh_token(refresh_token)
@@ -247,7 +304,7 @@ def build_grants(store: DevIdpStore) -> tuple[type, type]:
             principal = _principal(store, token.subject, token.sid, token.auth_time)
             if principal is None:
                 raise InvalidGrantError("user is blocked")
-            return principal
+            return replace(principal, audience=self.audience())
 
         def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
             """Nothing to do: the token was revoked the moment it was presented."""
@@ -293,21 +350,24 @@ def create_authorization_server(
         return clients.get(client_id)
 
     def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
+        """A rotated refresh token keeps the grant of the one it replaces, whatever API the
+        access token issued with it is for."""
         if "refresh_token" in token:
             principal: Principal = request.user
+            replaced = request.refresh_token
             store.save_refresh_token(
                 token["refresh_token"],
                 client_id=client.client_id,
                 subject=principal.user.subject,
                 sid=principal.sid,
-                scope=token.get("scope", ""),
+                scope=replaced.get_scope() if replaced else token.get("scope", ""),
                 auth_time=principal.auth_time,
                 ttl=settings.refresh_token_ttl,
             )
 
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
     server.register_token_generator("default", DevTokenGenerator(settings, store))
-    code_grant, refresh_grant = build_grants(store)
+    code_grant, refresh_grant = build_grants(settings, store)
     server.register_grant(code_grant, [S256Required(required=True), DevOpenIDCode(settings, store)])
     server.register_grant(refresh_grant, [DevOpenIDRefresh(settings, store)])
     register_management_grant(server, settings, store)

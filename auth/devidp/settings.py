@@ -35,6 +35,8 @@ class DevIdpSettings:
     post_logout_redirect_uris: tuple[str, ...]
     roles_claim: str = "https://portal/roles"
     audience: str = "portal-api"
+    #: The permission of the portal's API that admin products want; only the admin role holds it.
+    admin_scope: str = "portal:admin"
     access_token_ttl: int = 3600
     id_token_ttl: int = 3600
     refresh_token_ttl: int = 30 * 24 * 3600
