@@ -60,7 +60,8 @@ class IdentityResolver:
         self.origins = origins
         self.bearer = bearer
         self._cache: dict[str, tuple[float, Identity | None]] = {}
-        self._cookies: dict[str, str] = {}
+        #: Each session's cache keys: one per host it has a cookie for (host mode has many).
+        self._cookies: dict[str, set[str]] = {}
         self._forgotten = 0
         self._lock = threading.Lock()
 
@@ -93,9 +94,11 @@ class IdentityResolver:
                 self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
                 if len(self._cache) >= MAX_CACHED:
                     self._cache.clear()
-                self._cookies = {r: c for r, c in self._cookies.items() if c in self._cache}
+                self._cookies = {
+                    r: {c for c in keys if c in self._cache} for r, keys in self._cookies.items()
+                }
             self._cache[key] = (now + self.cache_seconds, identity)
-            self._cookies[session_key(raw_id)] = key
+            self._cookies.setdefault(session_key(raw_id), set()).add(key)
         return identity
 
     def resolve_bearer(self, token: str) -> Identity:
@@ -137,7 +140,8 @@ class IdentityResolver:
         """`forget` by the sessions' stored keys, as other processes announce them."""
         with self._lock:
             for key in keys:
-                self._cache.pop(self._cookies.pop(key, ""), None)
+                for cached in self._cookies.pop(key, ()):
+                    self._cache.pop(cached, None)
             self._forgotten += 1
 
     def forget_users(self, user_ids: Iterable[int]) -> None:

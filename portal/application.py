@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth.authflask import AuthFlask
@@ -120,11 +121,16 @@ def _dev_idp(settings: Settings) -> tuple[Callable, list[tuple[str, str, str]]]:
 
 
 def _known_demo_users(services: Services) -> None:
-    """The demo users exist in the table from the start, so `portal token` works at once."""
-    ensure_users(
-        services.database,
-        [SignIn(u.subject, u.email, u.name, list(u.roles)) for u in DEMO_USERS],
-    )
+    """The demo users exist in the table from the start, so `portal token` works at once. A
+    database that is down or slow now must not stop a worker from starting: the users come in
+    with their first sign-in anyway."""
+    try:
+        ensure_users(
+            services.database,
+            [SignIn(u.subject, u.email, u.name, list(u.roles)) for u in DEMO_USERS],
+        )
+    except SQLAlchemyError as error:
+        log.warning("could not add the demo users now (%s); they are added at sign-in", error)
 
 
 def create_application(settings: Settings | None = None) -> Callable:

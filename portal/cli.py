@@ -50,7 +50,7 @@ def serve(host: str, port: int) -> None:
 
     from portal.application import create_application
 
-    if "PORTAL_BASE_URL" not in os.environ:
+    if "PORTAL_BASE_URL" not in os.environ and not os.environ.get("PORTAL_HOST_DOMAIN"):
         public_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
         os.environ["PORTAL_BASE_URL"] = f"http://{public_host}:{port}"
     settings = _settings()

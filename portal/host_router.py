@@ -22,6 +22,10 @@ from portal.paths import product_key_in, query_suffix, redirect
 
 #: Temporary: host mode can be turned off again without browsers remembering the redirect.
 TEMPORARY = "307 Temporary Redirect"
+#: What a product's host serves besides the product: the portal's stylesheet and icon, and
+#: sign-out, which must work with the host's own cookie (a form posting to the portal's host is
+#: cross-site on `*.localhost`, so the browser would not send that host's SameSite cookie).
+PORTAL_PATHS_ON_PRODUCT_HOSTS = ("/static/", "/logout")
 #: Answer on any host: load balancers and kubelet probe a node by its own address.
 ANY_HOST_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -56,7 +60,7 @@ class HostRouter:
             location = self.origins.product_url(named, path[len(named) + 1 :] or "/")
             return redirect(start_response, TEMPORARY, location + query_suffix(environ))
         mount = f"/{key}"
-        if path == mount or path.startswith(mount + "/") or path.startswith("/static/"):
+        if path == mount or path.startswith((mount + "/", *PORTAL_PATHS_ON_PRODUCT_HOSTS)):
             return self.app(environ, start_response)
         if path == HANDOFF_PATH:
             return self.handoffs.exchange(environ, start_response, key)

@@ -409,7 +409,8 @@ def test_nginx_health_check_asks_a_location_nginx_answers_itself():
 
 def test_every_variable_compose_interpolates_is_in_env_example():
     interpolated = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", COMPOSE_TEXT))
-    assert interpolated == COMPOSE_SETTINGS
+    assert interpolated == COMPOSE_SETTINGS | {"PORTAL_HOST_DOMAIN"}
+    assert interpolated <= set(env_example_entries())
     assert all(env_example_entries()[name][1] for name in interpolated)
 
 
@@ -654,3 +655,18 @@ def test_the_readme_documents_every_setting():
     readme = (PROJECT_ROOT / "README.md").read_text()
     assert names, "no settings found"
     assert sorted(n for n in names if f"`{n}`" not in readme) == []
+
+
+@pytest.mark.parametrize("replica", REPLICAS)
+def test_every_replica_serves_in_host_mode(replica):
+    domain = SERVICES[replica]["environment"]["PORTAL_HOST_DOMAIN"]
+    assert domain.startswith("${PORTAL_HOST_DOMAIN:?")
+
+
+def test_the_env_example_turns_host_mode_on():
+    assert env_example_entries()["PORTAL_HOST_DOMAIN"] == ("portal.example.org", True)
+
+
+def test_nginx_passes_every_host_through_to_the_replicas():
+    assert nginx_directives(tls_server(), "server_name") == ["_"]
+    assert "proxy_set_header Host $host" in tls_server()

@@ -220,3 +220,14 @@ def test_a_grant_id_beyond_any_row_is_a_404(site):
         404,
         {"error": "not_found", "message": "There is no grant '99999999999999999999999'."},
     )
+
+
+def test_a_grant_id_beyond_any_row_is_a_404_page_in_the_console_too(site):
+    _live, client, cookie = site
+    answer = client.post(
+        CONSOLE + "/users/auth0%7Cdemo-stable/grants/99999999999999999999999/revoke",
+        headers={"Cookie": cookie, "X-CSRFToken": CSRF[0]},
+        base_url=BASE_URL[0],
+    )
+    assert answer.status_code == 404
+    assert answer.mimetype == "text/html"

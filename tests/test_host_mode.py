@@ -68,8 +68,9 @@ def test_signing_out_on_a_product_host_ends_the_session_on_every_host(site):
     assert http.get(forecast, timeout=10).status_code == 200
     form = re.search(r'<form class="signout-form" method="post" action="([^"]+)">', hello.text)
     token = re.search(r'name="token" value="([^"]+)"', hello.text).group(1)
-    assert form.group(1) == site.base_url + "/logout"
-    http.post(form.group(1), data={"token": token}, timeout=10)
+    assert form.group(1) == "/logout"  # on the product's own host, with its own cookie
+    hello_origin = site.product_url("stable/hello").removesuffix("/stable/hello/")
+    http.post(hello_origin + "/logout", data={"token": token}, timeout=10)
     after = http.get(forecast, allow_redirects=False, timeout=10)
     assert after.status_code == 302
     assert after.headers["Location"].startswith(site.base_url + "/_portal/handoff?")
@@ -93,7 +94,7 @@ def test_a_product_host_serves_its_own_product_and_nothing_else(site):
     http = sign_in(site.base_url, "admin")
     hello_origin = site.product_url("stable/hello").removesuffix("/stable/hello/")
     http.get(site.product_url("stable/hello"), timeout=10)
-    for path in ("/admin/manage/", "/ea/forecast/", "/api/me", "/login", "/sessions"):
+    for path in ("/admin/manage/", "/ea/forecast/", "/api/me", "/login", "/sessions", "/idp/"):
         answer = http.get(hello_origin + path, allow_redirects=False, timeout=10)
         assert answer.status_code == 404, path
     assert http.get(hello_origin + "/static/portal.css", timeout=10).status_code == 200

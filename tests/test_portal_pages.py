@@ -106,3 +106,41 @@ def test_the_stylesheet_is_served_by_the_portal_itself(https_site):
     response = https_site.get("/static/portal.css", base_url="https://portal.test")
     assert response.status_code == 200
     assert response.mimetype == "text/css"
+
+
+def production_site(tmp_path, **overrides):
+    from db.migrate import upgrade
+    from portal.application import create_application
+    from portal.config import Settings
+
+    url = f"sqlite:///{tmp_path / 'portal.sqlite3'}"
+    upgrade(url)
+    return create_application(
+        Settings(
+            environment="production",
+            secret_key="Yt6-Fq1wZs8Nb3Kx0Lc5Mv9Pd2Rh7Jg4Ua_Ee",
+            database_url=url,
+            base_url="https://portal.test",
+            instance_path=tmp_path,
+            oidc_issuer="https://127.0.0.1:9/",
+            oidc_client_id="portal",
+            oidc_client_secret="Wd3_Pn8Kz1Qx6Lb0Vc5Mj9Ts2Rg7Hf4Ya-Eu",
+            **overrides,
+        )
+    )
+
+
+def test_a_production_start_in_path_mode_warns_of_what_it_does_not_protect(tmp_path, capsys):
+    application = production_site(tmp_path)
+    application.services.database.dispose()
+    log = capsys.readouterr().err
+    assert "serving in path mode: every product shares one origin" in log
+    assert "set PORTAL_HOST_DOMAIN" in log
+
+
+def test_a_production_start_in_host_mode_does_not_warn(tmp_path, capsys):
+    application = production_site(tmp_path, host_domain="portal.test")
+    application.services.database.dispose()
+    log = capsys.readouterr().err
+    assert "portal ready" in log
+    assert "serving in path mode" not in log

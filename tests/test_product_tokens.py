@@ -21,7 +21,7 @@ from portal.cli import main
 from portal.config import PROJECT_ROOT
 from portal.discovery import Status
 from tests.support.live import private_site
-from tests.support.signin import sign_in
+from tests.support.signin import session_id_of, sign_in
 
 ACCESS_TTL = 4
 FORECAST_API = "https://forecast.example.org/api"
@@ -93,7 +93,7 @@ def refreshes(site):
 
 def session_tokens(site, http):
     """What the session row holds, opened with the portal's own key (as only the portal can)."""
-    raw_id = site.services.store.id_from_cookie(http.cookies["portal_session"])
+    raw_id = session_id_of(site, http)
     return site.services.tokens.tokens(raw_id)
 
 

@@ -112,7 +112,7 @@ def grant(subject: str) -> Response:
     return _act(subject, change)
 
 
-@blueprint.post("/users/<subject>/grants/<int:grant_id>/revoke")
+@blueprint.post("/users/<subject>/grants/<int(max=2147483647):grant_id>/revoke")
 def revoke(subject: str, grant_id: int) -> Response:
     def change() -> str | Response:
         if not confirmed(request.form.get("confirm")):
