@@ -7,10 +7,13 @@ console's API. Cookie tossing is the other trick: plant a second session cookie 
 so the browser sends it first, at sign-out or at the console.
 """
 
+import shutil
+
 import pytest
 
 from auth.tiers import Tier
 from db.users import user_with_grants
+from portal.config import PROJECT_ROOT
 from tests.support.live import private_site
 from tests.support.signin import sign_in
 
@@ -35,9 +38,25 @@ async (console) => {
 """
 
 
+#: A stable product that tries to replace the admin console's own session cookie.
+TOSSER = """
+def app(environ, start_response):
+    start_response("200 OK", [
+        ("Content-Type", "text/html"),
+        ("Set-Cookie", "portal_product_admin_manage=forged; Path=/admin/manage; HttpOnly"),
+        ("Set-Cookie", "theme=dark; Path=/"),
+    ])
+    return [b"<h1>Tosser</h1>"]
+"""
+
+
 @pytest.fixture(scope="module", params=["path", "host"])
 def site(request, tmp_path_factory):
-    with private_site(tmp_path_factory, host_mode=request.param == "host") as live:
+    apps = tmp_path_factory.mktemp("apps")
+    shutil.copytree(PROJECT_ROOT / "apps", apps, dirs_exist_ok=True)
+    (apps / "stable" / "tosser").mkdir()
+    (apps / "stable" / "tosser" / "__init__.py").write_text(TOSSER)
+    with private_site(tmp_path_factory, apps_dir=apps, host_mode=request.param == "host") as live:
         yield live
 
 
@@ -138,3 +157,15 @@ def test_one_sign_in_opens_three_hosts_and_signing_out_on_one_ends_them_all(site
     for key in products:
         page.goto(site.product_url(key))
         assert page.url.startswith(site.base_url + "/idp/authorize"), key
+
+
+def test_a_product_cannot_set_the_consoles_cookie_or_one_outside_its_mount(site, page):
+    sign_in_in_browser(page, site, "admin@example.com", "admin")
+    page.goto(site.product_url("admin/manage"))
+    page.goto(site.product_url("stable/tosser"))
+    page.get_by_text("Tosser").wait_for()
+    cookies = {(c["name"], c["path"]): c["value"] for c in page.context.cookies()}
+    assert "forged" not in cookies.values()
+    assert cookies[("theme", "/stable/tosser")] == "dark"
+    assert ("theme", "/") not in cookies
+    assert page.goto(site.product_url("admin/manage")).status == 200
