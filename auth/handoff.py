@@ -25,7 +25,7 @@ from werkzeug.wsgi import get_host
 
 from auth.cookies import session_cookie
 from auth.hosts import Origins, normalize_host
-from auth.responses import html_response
+from auth.responses import ErrorPage, ErrorRenderer, html_response
 from auth.sessions import SessionStore
 from db.engine import Database
 from db.handoffs import add_handoff, take_handoff
@@ -59,7 +59,7 @@ class Handoffs:
         store: SessionStore,
         origins: Origins,
         secret_key: str,
-        render_error: Callable[..., str],
+        render_error: ErrorRenderer,
     ) -> None:
         self.database = database
         self.store = store
@@ -91,15 +91,15 @@ class Handoffs:
         raw_id = self._open(taken[0]) if taken else None
         if taken is None or raw_id is None:
             log.info("a handoff code for %s was refused (unknown, used, expired or foreign)", host)
-            page = self.render_error(
-                status=400,
-                heading="This sign-in link has expired",
-                message="It was already used or is more than a minute old. Open the product "
-                "again to sign in to it.",
+            page = ErrorPage(
+                400,
+                "This sign-in link has expired",
+                "It was already used or is more than a minute old. Open the product again to sign "
+                "in to it.",
                 action_url=handoff_start_url(self.origins, product_key, f"/{product_key}/"),
                 action_label="Open the product",
             )
-            return html_response(start_response, 400, page, _NO_TRACE)
+            return html_response(start_response, 400, self.render_error(page), _NO_TRACE)
         cookie = session_cookie(self.origins, self.store.cookie_value(raw_id, host))
         start_response(
             "302 Found",

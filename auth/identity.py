@@ -100,36 +100,6 @@ class ProductInfo:
         return f"{self.tier.value}/{self.name}"
 
 
-def mount_path_of(module_name: str) -> str:
-    """`/<tier>/<name>` for a product's module (`apps.<tier>.<name>`), where the portal mounts
-    it: for frameworks that must know their URL prefix when they are built (Dash). It follows
-    the folder, so promoting the product moves the prefix with it."""
-    parts = module_name.split(".")
-    if len(parts) < 3 or parts[0] != "apps":
-        raise ValueError(f"{module_name!r} is not a product module (apps.<tier>.<name>)")
-    return f"/{Tier.parse(parts[1]).value}/{parts[2]}"
-
-
-def frame_context(
-    *,
-    user: PortalUser | None,
-    product: ProductInfo | None,
-    logout_token: str | None,
-    site_name: str,
-    portal_url: str = "",
-) -> dict[str, object]:
-    """The variables `portal/base.html` reads, for the portal, the Gate's pages and products.
-    `portal_url` is the portal's origin when pages are served from other hosts (host mode):
-    the header's links and the sign-out form point there."""
-    return {
-        "portal_user": user,
-        "portal_product": product,
-        "portal_logout_token": logout_token,
-        "portal_name": site_name,
-        "portal_url": portal_url,
-    }
-
-
 def read_product_info(
     tier: Tier, folder: Path, *, reserved_audiences: Collection[str] = ()
 ) -> ProductInfo:

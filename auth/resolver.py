@@ -12,37 +12,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 
 from werkzeug.wsgi import get_host
 
 from auth.bearer import BearerError, BearerVerifier, token_fingerprint
 from auth.cookies import sent_session_cookie
 from auth.hosts import Origins, normalize_host
-from auth.identity import PortalUser, ProductInfo
 from auth.sessions import EndReason, SessionStore, session_key
-from auth.tiers import Tier
-from db.users import to_portal_user, user_with_grants
+from auth.users import Identity, identity_from_row
+from db.users import user_with_grants
 
 MAX_CACHED = 10_000
-
-
-@dataclass(frozen=True)
-class Identity:
-    user: PortalUser
-    blocked: bool
-    session_id: str
-    logout_token: str
-    grants: frozenset[str] = frozenset()
-    #: The scopes of the bearer token this identity came with; a session has none.
-    scopes: frozenset[str] = frozenset()
-
-    def opens(self, product: ProductInfo) -> bool:
-        """The user's tier opens the product, or an admin granted this one product to them;
-        admin products hold the portal's own services, so only the admin tier opens them."""
-        if self.user.tier.opens(product.tier):
-            return True
-        return product.tier is not Tier.ADMIN and product.key in self.grants
 
 
 class IdentityResolver:
@@ -117,16 +97,7 @@ class IdentityResolver:
         if found is None:
             raise BearerError("the token's user has never signed in to the portal")
         user, grants = found
-        portal_user = to_portal_user(user)
-        tier = min(claims.tier, portal_user.tier, key=lambda t: t.rank)
-        identity = Identity(
-            user=replace(portal_user, tier=tier),
-            blocked=user.refused,
-            session_id="",
-            logout_token="",
-            grants=grants,
-            scopes=claims.scopes,
-        )
+        identity = identity_from_row(user, grants, tier_cap=claims.tier, scopes=claims.scopes)
         lifetime = min(self.cache_seconds, claims.expires_at - time.time())
         with self._lock:
             self._cache[key] = (now + lifetime, identity)
@@ -166,11 +137,10 @@ class IdentityResolver:
         found = self.store.load_with_user(raw_id)
         if found is None:
             return None
-        user = found.user
-        return Identity(
-            user=to_portal_user(user),
-            blocked=user.refused or found.ended_blocked,
+        return identity_from_row(
+            found.user,
+            found.grants,
             session_id=raw_id,
             logout_token=self.store.logout_token(raw_id),
-            grants=found.grants,
+            blocked=found.ended_blocked,
         )

@@ -33,7 +33,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from simple_websocket import ConnectionClosed, Server
 from wsproto.connection import Connection, ConnectionType
@@ -41,8 +41,9 @@ from wsproto.events import CloseConnection
 
 from auth.identity import ProductInfo
 from auth.metrics import WEBSOCKETS_OPEN
-from auth.resolver import Identity, IdentityResolver
-from db.users import to_portal_user, user_with_grants
+from auth.resolver import IdentityResolver
+from auth.users import Identity, identity_from_row
+from db.users import user_with_grants
 
 log = logging.getLogger(__name__)
 
@@ -139,46 +140,6 @@ def guard_connection(environ: dict) -> GuardedSocket | None:
             environ[key] = guarded
             return guarded
     return None
-
-
-class PortalWebSocket(Server):
-    """simple-websocket's Server, safe to use from several threads at once.
-
-    Products get one from `PortalSock` routes; its API is simple-websocket's (`send`, `receive`,
-    `close`). Unlike the original, `close` wakes a `receive` that is waiting, so a route returns
-    as soon as the portal closes its socket.
-    """
-
-    def __init__(self, environ: dict, *, send_timeout: float = 5.0, **options: object) -> None:
-        self._send_timeout = send_timeout
-        super().__init__(environ, **options)
-
-    def handshake(self) -> None:
-        """Outside the portal (a product's own tests) the connection is guarded here; behind the
-        Gate it already is, and frames share its one lock."""
-        if not isinstance(self.sock, GuardedSocket):
-            self.sock = GuardedSocket(self.sock, self._send_timeout)
-        self._send_lock = self.sock.lock
-        super().handshake()
-
-    def send(self, data: str | bytes) -> None:
-        with self._send_lock:
-            super().send(data)
-
-    def close(self, reason: int | None = None, message: str | None = None) -> None:
-        try:
-            with self._send_lock:
-                super().close(reason, close_reason(message) if message else None)
-        finally:
-            self.event.set()
-
-    def finish(self, wait: float = 2.0) -> None:
-        """End the connection: close it if still open, give the client `wait` seconds to answer
-        the closing handshake, then shut it down, so no reader thread outlives its request."""
-        with contextlib.suppress(ConnectionClosed, OSError):
-            self.close()
-        self.thread.join(wait)
-        self.sock.close()
 
 
 def close_socket(ws: Server, code: int, reason: str) -> None:
@@ -319,10 +280,15 @@ class SocketRegistry:
             if by_subject is None:
                 return None
             user, grants = by_subject
-        portal_user = to_portal_user(user)
-        if not then.session_id and then.user.tier.rank < portal_user.tier.rank:
-            portal_user = replace(portal_user, tier=then.user.tier)
-        return replace(then, user=portal_user, blocked=user.refused, grants=grants)
+        cap = None if then.session_id else then.user.tier
+        return identity_from_row(
+            user,
+            grants,
+            session_id=then.session_id,
+            logout_token=then.logout_token,
+            tier_cap=cap,
+            scopes=then.scopes,
+        )
 
 
 def _verdict(now: Identity | None, product: ProductInfo) -> tuple[int, str] | None:

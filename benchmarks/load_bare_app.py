@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable
 
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from auth.authflask import AuthFlask
 from auth.identity import (
     AUTH_METHOD_ENVIRON_KEY,
     LOGOUT_TOKEN_ENVIRON_KEY,
@@ -32,9 +31,10 @@ from auth.identity import (
     ProductInfo,
 )
 from auth.tiers import Tier
+from kit import AuthFlask
 from portal.config import load_settings
-from portal.discovery import Status, discover
-from portal.observability import RequestContext, configure_logging, portal_csp
+from portal.products.discovery import Status, discover
+from portal.request_context import RequestContext, configure_logging, portal_csp
 
 log = logging.getLogger(__name__)
 

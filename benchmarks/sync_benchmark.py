@@ -183,9 +183,9 @@ def run_sync(
 ) -> None:
     """Child process: one sync (`full` or `incremental`); sends back time, peak RSS and counts."""
     try:
-        from auth.management import ManagementClient
         from db.engine import Database
-        from db.sync import UserSync
+        from directory.management import ManagementClient
+        from directory.sync import UserSync
 
         database = Database(database_url)
         client = ManagementClient(

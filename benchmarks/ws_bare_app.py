@@ -11,7 +11,7 @@ import os
 from flask import Flask
 from flask_sock import Sock
 
-from auth.authflask import PortalSock
+from kit import PortalSock
 
 app = Flask(__name__)
 plain = Sock(app)

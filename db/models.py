@@ -18,8 +18,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from auth.tiers import Tier
-
 
 def utcnow() -> datetime:
     """Naive UTC: MariaDB's DATETIME keeps no zone, so every timestamp is stored as UTC."""
@@ -63,7 +61,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), nullable=False, default="")
     name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     picture: Mapped[str] = mapped_column(String(2048), nullable=False, default="")
-    tier: Mapped[str] = mapped_column(String(16), nullable=False, default=Tier.STABLE.value)
+    tier: Mapped[str] = mapped_column(String(16), nullable=False, default="stable")
     roles: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     blocked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)

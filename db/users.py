@@ -1,4 +1,4 @@
-"""Reading and writing users: the only place that knows how a sign-in becomes a `users` row."""
+"""Reading and writing `users` rows and their grants: the data, not what it means (auth.users)."""
 
 from __future__ import annotations
 
@@ -10,35 +10,24 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from auth.identity import PortalUser
-from auth.tiers import Tier
 from db.engine import Database
 from db.models import Grant, User, utcnow
 
 
 @dataclass(frozen=True)
-class SignIn:
-    """What the identity provider told us about a person at sign-in."""
+class UserRecord:
+    """A user's row as the identity provider's data makes it; `tier` is decided by the caller."""
 
     subject: str
     email: str
     name: str
     roles: Sequence[str]
+    tier: str
     picture: str = ""
 
 
-def to_portal_user(user: User) -> PortalUser:
-    return PortalUser(
-        id=user.id,
-        subject=user.subject,
-        email=user.email,
-        name=user.name,
-        tier=Tier.parse(user.tier),
-    )
-
-
-def record_sign_in(database: Database, sign_in: SignIn) -> User:
-    """Create or update the user's row from the token; the tier follows the roles it carries.
+def upsert_user(database: Database, record: UserRecord) -> User:
+    """Create or update the user's row, and stamp the sign-in time.
 
     Two first sign-ins of the same person can race (two tabs, two workers); the unique subject
     makes one of them lose the insert, and it then updates the row the other created.
@@ -46,52 +35,52 @@ def record_sign_in(database: Database, sign_in: SignIn) -> User:
     for _attempt in range(2):
         try:
             with database.transaction() as session:
-                return _upsert(session, sign_in)
+                return _upsert(session, record)
         except IntegrityError:
             continue
-    raise RuntimeError(f"could not record sign-in for {sign_in.subject!r}")
+    raise RuntimeError(f"could not record sign-in for {record.subject!r}")
 
 
-def ensure_users(database: Database, people: Sequence[SignIn]) -> int:
+def add_missing_users(database: Database, records: Sequence[UserRecord]) -> int:
     """Add the people missing from the table (the development provider's demo users), leaving
     existing rows alone; returns how many were added. Workers booting together may race to add
     the same people: the loser finds them added and adds nothing."""
     for _attempt in range(2):
         try:
-            return _add_missing(database, people)
+            return _add_missing(database, records)
         except IntegrityError:
             continue
     return 0
 
 
-def _add_missing(database: Database, people: Sequence[SignIn]) -> int:
+def _add_missing(database: Database, records: Sequence[UserRecord]) -> int:
     with database.transaction() as db:
-        subjects = [person.subject for person in people]
+        subjects = [record.subject for record in records]
         known = set(db.scalars(select(User.subject).where(User.subject.in_(subjects))))
-        missing = [person for person in people if person.subject not in known]
-        for person in missing:
+        missing = [record for record in records if record.subject not in known]
+        for record in missing:
             db.add(
                 User(
-                    subject=person.subject,
-                    email=person.email,
-                    name=person.name,
-                    roles=list(person.roles),
-                    tier=Tier.from_roles(person.roles).value,
+                    subject=record.subject,
+                    email=record.email,
+                    name=record.name,
+                    roles=list(record.roles),
+                    tier=record.tier,
                 )
             )
     return len(missing)
 
 
-def _upsert(session: Session, sign_in: SignIn) -> User:
-    user = session.scalars(select(User).where(User.subject == sign_in.subject)).one_or_none()
+def _upsert(session: Session, record: UserRecord) -> User:
+    user = session.scalars(select(User).where(User.subject == record.subject)).one_or_none()
     if user is None:
-        user = User(subject=sign_in.subject)
+        user = User(subject=record.subject)
         session.add(user)
-    user.email = sign_in.email[:320]
-    user.name = sign_in.name[:255]
-    user.picture = sign_in.picture[:2048]
-    user.roles = [role for role in sign_in.roles if isinstance(role, str)]
-    user.tier = Tier.from_roles(user.roles).value
+    user.email = record.email[:320]
+    user.name = record.name[:255]
+    user.picture = record.picture[:2048]
+    user.roles = list(record.roles)
+    user.tier = record.tier
     user.last_login_at = utcnow()
     session.flush()
     return user

@@ -18,20 +18,20 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from auth.authflask import AuthFlask
 from auth.devidp import DEMO_USERS, DevIdpSettings, create_dev_idp
 from auth.gate import Gate
 from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
-from auth.responses import html_response
+from auth.responses import ErrorPage, html_response
 from auth.tiers import Tier
-from db.users import SignIn, ensure_users
+from auth.users import SignIn, ensure_users
+from kit.authflask import AuthFlask
 from portal.config import DEV_IDP_MOUNT, Settings, load_settings
-from portal.discovery import Loading, Product, Status, discover
-from portal.host_router import HostRouter
-from portal.loader import ImportMarks
-from portal.mounts import ProductMounts
-from portal.observability import RequestContext, configure_logging, portal_csp
 from portal.pages import ErrorPages
+from portal.products.discovery import Loading, Product, Status, discover
+from portal.products.loader import ImportMarks
+from portal.products.mounts import ProductMounts
+from portal.request_context import RequestContext, configure_logging, portal_csp
+from portal.routing import HostRouter
 from portal.scheduler import IncrementalSyncScheduler
 from portal.services import Services
 from portal.startup import allow_plain_http_in_development, prepare_instance
@@ -50,20 +50,17 @@ class BrokenProduct:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         user = environ.get(USER_ENVIRON_KEY)
         insider = user is not None and user.tier.opens(Tier.DEVEL)
-        page = self.pages(
-            status=503,
-            heading=f"{self.product.info.title} is unavailable",
-            message=(
-                f"{self.product.info.key} could not be loaded, so it is not being served. "
-                "The rest of the portal works as usual."
-            ),
-            user=user,
+        page = ErrorPage(
+            503,
+            f"{self.product.info.title} is unavailable",
+            f"{self.product.info.key} could not be loaded, so it is not being served. The rest "
+            "of the portal works as usual.",
             details=self._details() if insider else None,
             action_url=self.pages.dashboard_url,
             action_label="Back to your dashboard",
-            logout_token=environ.get(LOGOUT_TOKEN_ENVIRON_KEY),
         )
-        return html_response(start_response, 503, page)
+        body = self.pages(page, user=user, logout_token=environ.get(LOGOUT_TOKEN_ENVIRON_KEY))
+        return html_response(start_response, 503, body)
 
     def _details(self) -> str | None:
         error, trace = self.product.error, self.product.traceback
@@ -75,7 +72,7 @@ def _product_app(product: Product, services: Services) -> Callable:
         return BrokenProduct(product, services.pages)
     if isinstance(product.app, AuthFlask):
         if product.info.tier is Tier.ADMIN:
-            product.app.portal_services = services
+            product.app.admin_services = services.for_admin_products()
         origins = services.settings.origins
         product.app.bind_portal(
             product.info,

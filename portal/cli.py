@@ -65,7 +65,7 @@ def serve(host: str, port: int) -> None:
 @main.command("apps")
 def list_apps() -> None:
     """List discovered products: tier, name, mount path and status."""
-    from portal.discovery import discover
+    from portal.products.discovery import discover
 
     settings = _settings()
     found = discover(settings.apps_dir, settings.apps_patterns)
@@ -89,7 +89,7 @@ def list_apps() -> None:
 @click.argument("product")
 def new_app(product: str) -> None:
     """Scaffold apps/<tier>/<name>/: an AuthFlask app with one page and its own test."""
-    from portal.scaffold import create_product
+    from portal.products.scaffold import create_product
 
     tier, name = _split_product(product)
     try:
@@ -107,7 +107,7 @@ def new_app(product: str) -> None:
 @click.argument("new_tier", type=click.Choice(TIER_NAMES))
 def promote(product: str, new_tier: str) -> None:
     """Move apps/<tier>/<name> to another tier (refuses when the target exists)."""
-    from portal.scaffold import promote_product
+    from portal.products.scaffold import promote_product
 
     tier, name = _split_product(product)
     settings = _settings()
@@ -167,7 +167,7 @@ def purge_sessions(days: int) -> None:
     """Delete sessions that ended (expired or signed out) more than DAYS days ago."""
     from datetime import timedelta
 
-    from portal.discovery import Discovery
+    from portal.products.discovery import Discovery
     from portal.services import Services
 
     services = Services.build(_settings(), Discovery([], []))

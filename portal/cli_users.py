@@ -11,10 +11,11 @@ import click
 
 from auth.tiers import TIER_NAMES, Tier
 from db.models import SyncRun
-from db.sync import SyncError
-from db.user_admin import AdminError
+from directory.management import DirectoryNotConfigured
+from directory.sync import SyncError
+from directory.user_admin import AdminError
 from portal.config import ConfigError, load_settings
-from portal.discovery import Discovery
+from portal.products.discovery import Discovery
 from portal.services import Services
 from portal.startup import prepare_instance
 
@@ -100,7 +101,7 @@ def sync(since: datetime | None, incremental: bool) -> None:
             run = syncer.incremental()
         else:
             run = syncer.full()
-    except (SyncError, ConfigError) as error:
+    except (SyncError, DirectoryNotConfigured) as error:
         bar.close()
         raise click.ClickException(str(error)) from None
     bar.close()
@@ -115,7 +116,7 @@ def set_tier(who: str, tier: str, actor: str | None) -> None:
     """Give WHO (email or Auth0 user id) a tier: in Auth0 first, then here."""
     try:
         user = _services().user_admin().set_tier(who, Tier.parse(tier), actor=_actor(actor))
-    except (AdminError, ConfigError) as error:
+    except (AdminError, DirectoryNotConfigured) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{user.email or user.subject} is now {user.tier}.")
 
@@ -127,7 +128,7 @@ def block(who: str, actor: str | None) -> None:
     """Block WHO in Auth0 and here, and end their sessions."""
     try:
         user = _services().user_admin().set_blocked(who, True, actor=_actor(actor))
-    except (AdminError, ConfigError) as error:
+    except (AdminError, DirectoryNotConfigured) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{user.email or user.subject} is blocked; their sessions are ended.")
 
@@ -139,6 +140,6 @@ def unblock(who: str, actor: str | None) -> None:
     """Unblock WHO in Auth0 and here."""
     try:
         user = _services().user_admin().set_blocked(who, False, actor=_actor(actor))
-    except (AdminError, ConfigError) as error:
+    except (AdminError, DirectoryNotConfigured) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{user.email or user.subject} is unblocked.")

@@ -10,7 +10,7 @@ import os
 from flask import Blueprint, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
-from portal.discovery import Status
+from portal.products.discovery import Status
 from portal.readiness import Check, run_checks
 from portal.services import Services
 

@@ -18,7 +18,7 @@ import logging
 from flask import Blueprint, jsonify, request
 
 from db.audit import Source
-from db.sync import SyncError
+from directory.sync import SyncError
 from portal.services import Services
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
-"""Pages rendered outside a Flask request: the Gate's refusals and a broken product's 503.
+"""Error pages in the portal's frame, for every part of the site: one renderer, one template.
 
-They use the same templates as the portal app, through a plain Jinja environment, so a refusal
-looks like the rest of the site without the Gate depending on Flask.
+The Gate's refusals, a broken product's 503, the host router's 400s and 404s and the portal
+app's own errors all come from here, through a plain Jinja environment, so an error looks the
+same wherever it comes from and the Gate needs no Flask.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from auth.hosts import Origins
-from auth.identity import PortalUser, frame_context
+from auth.identity import PortalUser
+from auth.responses import ErrorPage
+from kit.frame import FRAME_TEMPLATES, frame_context
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+#: The portal's own templates, then the page frame products share (`portal/base.html`).
+TEMPLATE_FOLDERS = (TEMPLATES_DIR, FRAME_TEMPLATES)
 
 
 class ErrorPages:
@@ -24,28 +29,19 @@ class ErrorPages:
         #: The dashboard from wherever a page is served: a product's host needs the origin.
         self.dashboard_url = self.portal_url + "/"
         self._env = Environment(
-            loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(default=True)
+            loader=FileSystemLoader(TEMPLATE_FOLDERS), autoescape=select_autoescape(default=True)
         )
 
     def __call__(
-        self,
-        *,
-        status: int,
-        heading: str,
-        message: str,
-        user: PortalUser | None = None,
-        details: str | None = None,
-        action_url: str | None = None,
-        action_label: str | None = None,
-        logout_token: str | None = None,
+        self, page: ErrorPage, *, user: PortalUser | None = None, logout_token: str | None = None
     ) -> str:
         return self._env.get_template("portal/error.html").render(
-            status=status,
-            heading=heading,
-            message=message,
-            details=details,
-            action_url=action_url,
-            action_label=action_label,
+            status=page.status,
+            heading=page.heading,
+            message=page.message,
+            details=page.details,
+            action_url=page.action_url,
+            action_label=page.action_label,
             **frame_context(
                 user=user,
                 product=None,

@@ -6,9 +6,9 @@ from flask import Response, g, jsonify, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from auth.cookies import TamperedCookies
-from auth.gate import wants_json
-from auth.identity import frame_context
-from auth.resolver import Identity
+from auth.responses import ErrorPage, wants_json
+from auth.users import Identity
+from kit.frame import frame_context
 from portal.services import Services
 
 ISSUER_DOWN = "The identity provider cannot be reached right now. Please try again in a minute."
@@ -72,19 +72,16 @@ class Rendering:
             response.status_code = status
         else:
             try:
-                self.identity()
+                who = self.identity()
             except SQLAlchemyError:
-                g.identity = None
-            response = self.page(
-                "portal/error.html",
-                http_status=status,
-                status=status,
-                heading=heading,
-                message=message,
-                details=details,
-                action_url=action_url,
-                action_label=action_label,
+                who = g.identity = None
+            page = ErrorPage(status, heading, message, details, action_url, action_label)
+            body = self.services.pages(
+                page,
+                user=who.user if who else None,
+                logout_token=who.logout_token if who else None,
             )
+            response = Response(body, status=status, mimetype="text/html")
         response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from db.models import SyncRun, utcnow
-from db.sync import SyncError
+from directory.sync import SyncError
 from portal.services import Services
 
 log = logging.getLogger(__name__)

@@ -5,22 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from auth import broadcast
 from auth.bearer import BearerVerifier, IssuerKeys
 from auth.handoff import Handoffs
 from auth.invalidation import Invalidations
-from auth.management import ManagementClient
 from auth.oidc import IssuerMetadata, refresher
 from auth.resolver import IdentityResolver
 from auth.sessions import SessionStore
 from auth.sockets import SocketRegistry
 from auth.user_tokens import TokenVault, UserTokens
 from db.engine import Database, Deadlines
-from db.sync import Progress, UserSync
-from db.user_admin import UserAdmin
-from portal.config import ConfigError, Settings
-from portal.discovery import Discovery
+from directory.management import DirectoryNotConfigured, ManagementClient
+from directory.sync import Progress, UserSync
+from directory.user_admin import UserAdmin
+from kit import broadcast
+from kit.admin import AdminServices, ProductListing
+from portal.config import Settings
 from portal.pages import ErrorPages
+from portal.products.discovery import Discovery
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Services:
         """The Management API client; only Auth0 and the development provider offer one."""
         credentials = self.settings.management_credentials
         if credentials is None:
-            raise ConfigError(
+            raise DirectoryNotConfigured(
                 "user sync needs the Auth0 Management API: set AUTH0_MANAGEMENT_CLIENT_ID and "
                 "AUTH0_MANAGEMENT_CLIENT_SECRET (or run with the development identity provider)"
             )
@@ -63,6 +64,18 @@ class Services:
             batch_size=self.settings.sync_batch_size,
             progress=progress,
             changed=self.invalidations.users_changed,
+        )
+
+    def for_admin_products(self) -> AdminServices:
+        """What an admin-tier product may do: read the tables, administer users through the
+        directory, sync, and see the products; nothing else of the portal."""
+        return AdminServices(
+            database=self.database,
+            session_is_live=self.store.is_live,
+            user_admin=self.user_admin,
+            user_sync=self.user_sync,
+            products=lambda: ProductListing(self.discovery.products, self.discovery.ignored),
+            incremental_sync_minutes=self.settings.incremental_sync_minutes,
         )
 
     def user_admin(self) -> UserAdmin:

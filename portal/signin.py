@@ -15,7 +15,7 @@ from auth.hosts import normalize_host
 from auth.metrics import LOGINS
 from auth.oidc import ISSUER_UNREACHABLE, SIGN_IN_ERRORS, end_session_url, id_token_claims
 from auth.user_tokens import TokenSet
-from db.users import SignIn, record_sign_in
+from auth.users import SignIn, record_sign_in
 from portal.rendering import Rendering
 
 log = logging.getLogger(__name__)
@@ -219,11 +219,7 @@ def create_signin(rendering: Rendering, oauth: OAuth, limiter: Limiter) -> Bluep
                 TAMPERED_SIGN_OUT + " Sign in again, then sign out with the Sign out button.",
             )
         log.warning("a sign-out carried %d session cookies; ended the confirmed one", len(raw_ids))
-        return rendering.page(
-            "portal/error.html",
-            status=200,
-            heading="You are signed out",
-            message=TAMPERED_SIGN_OUT + " You are signed out.",
-        )
+        message = TAMPERED_SIGN_OUT + " You are signed out."
+        return rendering.error(200, "You are signed out", message)
 
     return signin

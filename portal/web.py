@@ -14,13 +14,14 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from auth.flask_session import DatabaseSessionInterface
 from auth.oidc import register_issuer
-from auth.resolver import Identity
 from auth.sessions import EndReason
 from auth.tiers import TIERS_DESCENDING, Tier
+from auth.users import Identity
+from kit.frame import frame
 from portal.account import create_account
-from portal.discovery import Product, Status
 from portal.health import create_health
 from portal.hooks import create_hooks
+from portal.products.discovery import Product, Status
 from portal.rate_limits import create_limiter
 from portal.rendering import BLOCKED, AccountBlocked, Rendering
 from portal.services import Services
@@ -69,6 +70,7 @@ def create_portal_app(services: Services, *, dev_users: list[tuple[str, str, str
     app.jinja_env.globals["product_url"] = settings.origins.product_url
     rendering = Rendering(services)
     limiter = create_limiter(app, settings)
+    app.register_blueprint(frame)
     app.register_blueprint(create_signin(rendering, oauth, limiter))
     app.register_blueprint(create_hooks(services))
     app.register_blueprint(create_account(rendering))

@@ -8,7 +8,7 @@ import pytest
 
 from auth.identity import ProductInfo
 from auth.tiers import Tier
-from portal.discovery import Product, Status
+from portal.products.discovery import Product, Status
 from tests.test_admin_console_helpers import (
     ADMIN_SUBJECT,
     admin_session,

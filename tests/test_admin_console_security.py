@@ -6,9 +6,9 @@ from sqlalchemy import func, select
 
 from apps.admin.manage import create_app
 from auth.identity import AUTH_METHOD_ENVIRON_KEY
-from auth.testing import make_user, product_client
 from auth.tiers import Tier
 from db.models import SyncRun
+from kit.testing import make_user, product_client
 from tests.support.raw import raw_get
 from tests.support.signin import sign_in
 from tests.test_admin_console_helpers import (
@@ -182,7 +182,7 @@ def test_a_forged_sync_now_starts_no_sync(portal, admin):
 def test_bearer_requests_need_no_csrf_token_but_cookie_ones_do(portal):
     subject, _ = new_user(portal)
     app = create_app()
-    app.portal_services = portal.services
+    app.admin_services = portal.services.for_admin_products()
     client = product_client(app, user=make_user(Tier.ADMIN, subject=ADMIN_SUBJECT))
     client.gate_environ[AUTH_METHOD_ENVIRON_KEY] = "session"
     assert client.post(f"/api/users/{subject}/tier", json={"tier": "ea"}).status_code == 400

@@ -4,11 +4,13 @@ import pytest
 from flask import render_template_string, session
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from auth.authflask import PORTAL_TEMPLATES, AuthFlask, current_user, derive_product_secret
 from auth.identity import ProductInfo
-from auth.testing import TEST_LOGOUT_TOKEN, make_user, product_client
 from auth.tiers import Tier
-from portal.discovery import Product, Status
+from kit import AuthFlask, current_user
+from kit.authflask import derive_product_secret
+from kit.testing import TEST_LOGOUT_TOKEN, make_user, product_client
+from portal.pages import TEMPLATE_FOLDERS
+from portal.products.discovery import Product, Status
 
 PRODUCT = ProductInfo(tier=Tier.EA, name="widgets", title="Widgets", version="2.1")
 PAGE = '{% extends "portal/base.html" %}{% block content %}<p>page body</p>{% endblock %}'
@@ -147,7 +149,7 @@ def test_unbound_app_has_a_session_secret():
 
 
 def test_error_page_renders_without_flask():
-    env = Environment(loader=FileSystemLoader(PORTAL_TEMPLATES), autoescape=select_autoescape())
+    env = Environment(loader=FileSystemLoader(TEMPLATE_FOLDERS), autoescape=select_autoescape())
 
     page = env.get_template("portal/error.html").render(
         status=403,
@@ -168,7 +170,7 @@ def test_error_page_renders_without_flask():
 
 
 def test_dashboard_shows_broken_products_disabled_with_their_error():
-    env = Environment(loader=FileSystemLoader(PORTAL_TEMPLATES), autoescape=select_autoescape())
+    env = Environment(loader=FileSystemLoader(TEMPLATE_FOLDERS), autoescape=select_autoescape())
     card = Product(
         info=ProductInfo(tier=Tier.DEVEL, name="bad", title="Bad"),
         folder=Path("apps/devel/bad"),
@@ -184,7 +186,7 @@ def test_dashboard_shows_broken_products_disabled_with_their_error():
 
 
 def test_dashboard_without_products_shows_the_empty_state():
-    env = Environment(loader=FileSystemLoader(PORTAL_TEMPLATES), autoescape=select_autoescape())
+    env = Environment(loader=FileSystemLoader(TEMPLATE_FOLDERS), autoescape=select_autoescape())
 
     page = env.get_template("portal/dashboard.html").render(groups=[])
 

@@ -4,7 +4,7 @@ import textwrap
 import pytest
 
 from auth.tiers import Tier
-from portal.discovery import Status, discover, selected
+from portal.products.discovery import Status, discover, selected
 
 WSGI_APP = """
 def app(environ, start_response):

@@ -37,7 +37,7 @@ DISCOVER = """
 import json, sys
 from pathlib import Path
 from werkzeug.test import Client
-from portal.discovery import discover
+from portal.products.discovery import discover
 
 found = {p.info.key: p for p in discover(Path(sys.argv[1])).products}
 first = Client(found["ea/alpha"].app).get("/", environ_base={"SCRIPT_NAME": "/ea/alpha"})

@@ -14,10 +14,10 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
 from auth.devidp import DevIdpSettings, create_dev_idp
-from auth.management import ManagementClient, ManagementError, RemoteUser, UserNotFound
-from auth.management_common import ExportExpired
-from auth.management_token import TokenSource
 from auth.tiers import Tier
+from directory.management import ManagementClient, ManagementError, RemoteUser, UserNotFound
+from directory.management_common import ExportExpired
+from directory.management_token import TokenSource
 
 MANAGEMENT_ID = "portal-management"
 TOKEN_PATH = ("POST", "/idp/oauth/token")

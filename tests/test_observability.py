@@ -11,7 +11,7 @@ from werkzeug.test import Client
 from auth.log_context import LOG_CONTEXT
 from portal.application import create_application
 from portal.config import Settings
-from portal.observability import configure_logging
+from portal.request_context import configure_logging
 from tests.support.signin import sign_in
 
 

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from portal.config import PROJECT_ROOT
-from portal.discovery import PROCESS_DIED, Loading, Status, discover
-from portal.loader import ImportMarks
+from portal.products.discovery import PROCESS_DIED, Loading, Status, discover
+from portal.products.loader import ImportMarks
 from tests.support.live import start_live_server
 from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
@@ -68,7 +68,8 @@ def test_a_process_that_died_importing_a_product_leaves_it_broken_for_the_next(t
     product(apps, "stable/good", GOOD)
     script = (
         "import sys\nfrom pathlib import Path\n"
-        "from portal.discovery import Loading, discover\nfrom portal.loader import ImportMarks\n"
+        "from portal.products.discovery import Loading, discover\n"
+        "from portal.products.loader import ImportMarks\n"
         "discover(Path(sys.argv[1]), loading=Loading(marks=ImportMarks(Path(sys.argv[2]))))\n"
     )
     died = subprocess.run(
@@ -85,7 +86,8 @@ def test_a_product_that_killed_a_process_is_imported_again_once_its_files_change
     folder = product(apps, "ea/killer", "import os\nos._exit(7)\n")
     script = (
         "import sys\nfrom pathlib import Path\n"
-        "from portal.discovery import Loading, discover\nfrom portal.loader import ImportMarks\n"
+        "from portal.products.discovery import Loading, discover\n"
+        "from portal.products.loader import ImportMarks\n"
         "discover(Path(sys.argv[1]), loading=Loading(marks=ImportMarks(Path(sys.argv[2]))))\n"
     )
     subprocess.run([sys.executable, "-c", script, str(apps), str(marks)], cwd=PROJECT_ROOT)
@@ -102,7 +104,7 @@ def test_products_load_when_the_project_root_is_not_on_sys_path(tmp_path):
     folder = product(apps, "admin/console", "from apps.admin.console.views import app\n")
     (folder / "views.py").write_text(textwrap.dedent(GOOD))
     script = (
-        "import sys\nfrom pathlib import Path\nfrom portal.discovery import discover\n"
+        "import sys\nfrom pathlib import Path\nfrom portal.products.discovery import discover\n"
         "found = discover(Path(sys.argv[1]))\n"
         "print([(p.info.key, p.status.value, p.error) for p in found.products])\n"
     )

@@ -15,7 +15,7 @@ import pytest
 from auth.identity import SignInAgain, TokenNotOffered
 from auth.sessions import SessionStore
 from auth.user_tokens import TokenSet, TokenVault, UserTokens
-from db.users import SignIn, record_sign_in
+from auth.users import SignIn, record_sign_in
 
 FORECAST_API = "https://forecast.example.org/api"
 PORTAL_API = "https://portal.example.org/api"

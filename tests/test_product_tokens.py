@@ -19,7 +19,7 @@ from sqlalchemy import select
 from db.models import User
 from portal.cli import main
 from portal.config import PROJECT_ROOT
-from portal.discovery import Status
+from portal.products.discovery import Status
 from tests.support.live import private_site
 from tests.support.signin import session_id_of, sign_in
 
@@ -32,7 +32,7 @@ TOKEN_PRODUCT = """
 import jwt
 from flask import jsonify
 
-from auth.authflask import AuthFlask, current_user
+from kit import AuthFlask, current_user
 
 app = AuthFlask(__name__)
 

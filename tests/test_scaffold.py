@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from auth.identity import ProductInfo
-from auth.testing import make_user, product_client
 from auth.tiers import Tier
-from portal.scaffold import create_product, promote_product
+from kit.testing import make_user, product_client
+from portal.products.scaffold import create_product, promote_product
 
 REPO = Path(__file__).resolve().parent.parent
 

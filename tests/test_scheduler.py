@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from db.models import SyncRun
 from portal.config import Settings
-from portal.discovery import Discovery
+from portal.products.discovery import Discovery
 from portal.scheduler import IncrementalSyncScheduler
 from portal.services import Services
 from tests.support.idp import MANAGEMENT_CLIENT, start_idp

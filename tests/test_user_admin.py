@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from auth.sessions import SessionStore
 from auth.tiers import Tier
+from auth.users import SignIn, record_sign_in
 from db.models import AuditEvent, User
-from db.user_admin import AdminError, UserAdmin
-from db.users import SignIn, record_sign_in
+from directory.user_admin import AdminError, UserAdmin
 from tests.support.idp import start_idp
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from auth.tiers import Tier
 from db.models import AuditEvent, SyncRun, User
-from db.sync import SyncError, UserSync
+from directory.sync import SyncError, UserSync
 from tests.support.idp import start_idp
 
 USERS = 5_000

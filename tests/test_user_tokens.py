@@ -19,7 +19,7 @@ TOKENS_PRODUCT = """
 import jwt
 from flask import jsonify
 
-from auth.authflask import AuthFlask, current_user
+from kit import AuthFlask, current_user
 
 app = AuthFlask(__name__)
 

@@ -4,8 +4,8 @@ import threading
 
 from sqlalchemy import func, select
 
+from auth.users import SignIn, record_sign_in
 from db.models import User
-from db.users import SignIn, record_sign_in
 
 
 def count(database, subject):

@@ -25,7 +25,7 @@ import json
 
 from flask import Flask, request
 
-from auth.authflask import PortalSock
+from kit import PortalSock
 
 app = Flask(__name__)
 app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": 7}

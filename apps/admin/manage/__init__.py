@@ -1,9 +1,9 @@
 """The admin console: users, tiers, blocks, sessions, grants, products, sync and the audit log.
 
 It lives in the admin tier, so the Gate lets only admins in (static files and the API included);
-the console itself never checks the tier. Every change goes through `db.user_admin.UserAdmin`,
-the same code as the `portal users` commands, so Auth0, the table and the audit log stay in step
-whichever door a change comes through.
+the console itself never checks the tier. Every change goes through
+`directory.user_admin.UserAdmin`, the same code as the `portal users` commands, so Auth0, the
+table and the audit log stay in step whichever door a change comes through.
 
 Every state-changing request is a POST (or DELETE) carrying a CSRF token: the console acts with
 the admin's portal cookie, which any page on the web could make the browser send. Requests that
@@ -19,12 +19,11 @@ from flask_wtf.csrf import CSRFProtect
 from apps.admin.manage.errors import register_error_handlers
 from apps.admin.manage.formatting import register_filters
 from apps.admin.manage.views import api, audit, products, sync, user_actions, users
-from auth.authflask import AuthFlask
-from auth.identity import AUTH_METHOD_ENVIRON_KEY
+from kit import AUTH_METHOD_ENVIRON_KEY, AuthFlask
 
 
 def create_app() -> AuthFlask:
-    """One console per portal process; the portal gives it `portal_services` when mounting."""
+    """One console per portal process; the portal gives it `admin_services` when mounting."""
     app = AuthFlask(__name__, static_folder="static", static_url_path="/static")
     app.config.update(
         WTF_CSRF_CHECK_DEFAULT=False,

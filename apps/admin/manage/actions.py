@@ -17,11 +17,11 @@ from apps.admin.manage.context import actor, services
 from apps.admin.manage.errors import ConsoleError
 from apps.admin.manage.formatting import when
 from apps.admin.manage.forms import InputError
-from auth.sessions import active_grants
-from auth.tiers import Tier
 from db.models import Grant, User, utcnow
-from db.user_admin import AdminError
-from portal.config import ConfigError
+from db.users import active_grants
+from directory.management import DirectoryNotConfigured
+from directory.user_admin import AdminError
+from kit import Tier
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def _refusals() -> Iterator[None]:
         yield
     except AdminError as error:
         raise ConsoleError(409, str(error)) from error
-    except ConfigError as error:
+    except DirectoryNotConfigured as error:
         raise ConsoleError(503, str(error)) from error
 
 
@@ -93,7 +93,7 @@ def grant(subject: str, product: str, expires_at: datetime | None) -> tuple[Gran
     user = find_user(subject)
     if expires_at is not None and expires_at <= utcnow():
         raise InputError(f"The expiry must be in the future; {when(expires_at)} has passed.")
-    known = {p.info.key: p for p in services().discovery.products}
+    known = {p.info.key: p for p in services().products().products}
     if product not in known:
         raise InputError(f"There is no product {product!r}; products are {', '.join(known)}.")
     if known[product].info.tier is Tier.ADMIN:

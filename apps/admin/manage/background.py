@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from apps.admin.manage.errors import ConsoleError
 from apps.admin.manage.formatting import iso
 from db.models import SyncRun, utcnow
-from db.sync import STALE_AFTER, SyncError, UserSync
-from portal.config import ConfigError
-from portal.services import Services
+from directory.management import DirectoryNotConfigured
+from directory.sync import STALE_AFTER, SyncError, UserSync
+from kit.admin import AdminServices
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,10 @@ class SyncRunner:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def start(self, services: Services) -> None:
+    def start(self, services: AdminServices) -> None:
         try:
-            sync = services.user_sync()
-        except ConfigError as error:
+            sync = services.user_sync(None)
+        except DirectoryNotConfigured as error:
             raise ConsoleError(503, str(error)) from error
         with self._lock:
             if self._thread is not None and self._thread.is_alive():

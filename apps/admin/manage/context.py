@@ -1,17 +1,17 @@
-"""The portal's services and the acting admin, as the console's views need them."""
+"""What the portal lets the console do, and the acting admin, as the console's views need them."""
 
 from __future__ import annotations
 
 from flask import current_app
 
 from apps.admin.manage.errors import ConsoleError
-from auth.authflask import current_user
-from portal.services import Services
+from kit import current_user
+from kit.admin import AdminServices
 
 
-def services() -> Services:
-    """The portal hands admin-tier products its services when mounting; elsewhere there are none."""
-    found = getattr(current_app, "portal_services", None)
+def services() -> AdminServices:
+    """The portal hands admin-tier products their services when mounting; elsewhere none."""
+    found = getattr(current_app, "admin_services", None)
     if found is None:
         raise ConsoleError(
             503, "The admin console needs the portal's services: it runs mounted in the portal."

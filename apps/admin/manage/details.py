@@ -6,6 +6,7 @@ Pages and the API show the same facts, so the JSON shapes live here beside the q
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,10 +14,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from apps.admin.manage.formatting import iso
-from auth.sessions import SessionStore
-from auth.tiers import Tier
 from db.models import AuditEvent, Grant, Session, User, utcnow
-from portal.discovery import Product, Status
+from kit import Tier
+from kit.admin import ProductState
 
 TRAIL_LENGTH = 50
 
@@ -37,7 +37,9 @@ def grant_state(grant: Grant, now: datetime) -> str:
     return "active"
 
 
-def load_detail(db: DbSession, user: User, store: SessionStore) -> UserDetail:
+def load_detail(
+    db: DbSession, user: User, session_is_live: Callable[[Session, datetime], bool]
+) -> UserDetail:
     """The user's open sessions, every grant they had, and the latest events by or about them."""
     now = utcnow()
     candidates = db.scalars(
@@ -56,7 +58,7 @@ def load_detail(db: DbSession, user: User, store: SessionStore) -> UserDetail:
     )
     return UserDetail(
         user=user,
-        sessions=[s for s in candidates if store.is_live(s, now)],
+        sessions=[s for s in candidates if session_is_live(s, now)],
         grants=list(grants),
         trail=list(trail),
     )
@@ -136,7 +138,7 @@ class Reach:
         return self.by_tier + self.by_grant
 
 
-def product_reach(db: DbSession, products: list[Product]) -> dict[str, Reach]:
+def product_reach(db: DbSession, products: Sequence[ProductState]) -> dict[str, Reach]:
     """Users who can open each served product; blocked and deleted users open nothing."""
     allowed = (User.blocked.is_(False), User.deleted_at.is_(None))
     per_tier = Counter(
@@ -155,7 +157,7 @@ def product_reach(db: DbSession, products: list[Product]) -> dict[str, Reach]:
     ).all()
     reach = {}
     for product in products:
-        if product.status is Status.EXCLUDED:
+        if product.status == "excluded":
             continue
         needed = product.info.tier
         by_tier = sum(n for tier, n in per_tier.items() if _tier_opens(tier, needed))

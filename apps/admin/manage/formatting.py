@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import Flask
 
-from auth.tiers import Tier
+from kit import Tier
 
 
 def when(moment: datetime | None, empty: str = "never") -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from apps.admin.manage.errors import ConsoleError
-from auth.tiers import TIER_NAMES, Tier
+from kit import TIER_NAMES, Tier
 
 
 class InputError(ConsoleError):

@@ -19,8 +19,8 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from apps.admin.manage.forms import InputError, parse_date
-from auth.tiers import TIER_NAMES
 from db.models import User
+from kit import TIER_NAMES
 
 COUNT_CAP = 1_000
 PAGE_SIZES = (25, 50, 100, 200)

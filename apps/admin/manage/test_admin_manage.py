@@ -6,8 +6,8 @@ from apps.admin.manage import create_app
 from apps.admin.manage.audit_log import _cell
 from apps.admin.manage.errors import ConsoleError
 from apps.admin.manage.listing import UserFilter, decode_cursor
-from auth.testing import product_client
-from auth.tiers import Tier
+from kit import Tier
+from kit.testing import product_client
 
 
 def test_without_the_portals_services_it_says_so_with_503():

@@ -10,7 +10,7 @@ behind the Gate like any other; the callback requests it makes carry the portal'
 import dash
 from dash import Input, Output, dcc, html
 
-from auth.identity import mount_path_of
+from kit import mount_path_of
 
 #: Monthly rainfall (mm) at three stations: small enough to read, real enough to plot.
 RAINFALL = {

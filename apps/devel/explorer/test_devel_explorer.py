@@ -1,7 +1,7 @@
 import json
 
 from apps.devel.explorer import app
-from auth.testing import product_client
+from kit.testing import product_client
 
 
 def test_the_page_tells_dash_where_the_product_is_mounted():

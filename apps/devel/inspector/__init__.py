@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from html import escape
 from typing import Any
 
-from auth.identity import PRODUCT_ENVIRON_KEY, USER_ENVIRON_KEY
+from kit import PRODUCT_ENVIRON_KEY, USER_ENVIRON_KEY
 
 _PAGE = """<!doctype html>
 <html lang="en">

@@ -1,6 +1,6 @@
 from apps.devel.inspector import app
-from auth.testing import make_user, product_client
-from auth.tiers import Tier
+from kit import Tier
+from kit.testing import make_user, product_client
 
 
 def test_shows_the_user_from_the_environ():

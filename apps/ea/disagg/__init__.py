@@ -9,7 +9,7 @@ import math
 
 from flask import Response, abort, jsonify, render_template, request
 
-from auth.authflask import AuthFlask
+from kit import AuthFlask
 
 FEATURES = (
     "Split a total by weights",

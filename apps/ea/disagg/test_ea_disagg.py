@@ -1,8 +1,8 @@
 import pytest
 
 from apps.ea.disagg import FEATURES, create_app, largest_remainder
-from auth.testing import product_client
-from auth.tiers import Tier
+from kit import Tier
+from kit.testing import product_client
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import math
 
 from flask import Flask, Response, abort, jsonify, request
 
-from auth.identity import USER_ENVIRON_KEY, PortalUser
+from kit import USER_ENVIRON_KEY, PortalUser
 
 app = Flask(__name__)
 

@@ -1,8 +1,8 @@
 import pytest
 
 from apps.ea.forecast import app, moving_average_forecast
-from auth.testing import make_user, product_client
-from auth.tiers import Tier
+from kit import Tier
+from kit.testing import make_user, product_client
 
 
 def test_forecast_averages_the_last_window():

@@ -13,9 +13,7 @@ import secrets
 
 from flask import render_template
 
-from auth.authflask import AuthFlask, current_user
-from auth.broadcast import BroadcastError, channel
-from auth.sockets import PortalWebSocket
+from kit import AuthFlask, BroadcastError, PortalWebSocket, channel, current_user
 
 app = AuthFlask(__name__)
 MAX_TEXT = 500

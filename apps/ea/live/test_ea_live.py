@@ -1,6 +1,6 @@
 from apps.ea.live import app
-from auth.testing import product_client
-from auth.tiers import Tier
+from kit import Tier
+from kit.testing import product_client
 
 
 def test_the_page_points_its_socket_at_the_products_own_mount():

@@ -1,7 +1,7 @@
 import pytest
 
 from apps.stable.disagg import FEATURES, app
-from auth.testing import product_client
+from kit.testing import product_client
 
 
 def test_page_lists_the_v1_features():

@@ -7,7 +7,7 @@ other route), and a JSON API for scripts and the page's own JavaScript.
 
 from flask import Response, jsonify, render_template
 
-from auth.authflask import AuthFlask, current_user
+from kit import AuthFlask, current_user
 
 app = AuthFlask(__name__)
 

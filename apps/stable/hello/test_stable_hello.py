@@ -1,6 +1,6 @@
 from apps.stable.hello import app
-from auth.testing import make_user, product_client
-from auth.tiers import Tier
+from kit import Tier
+from kit.testing import make_user, product_client
 
 
 def test_page_greets_the_signed_in_user():

@@ -80,7 +80,7 @@ def get_user(subject: str) -> Response:
     user = actions.find_user(subject)
     current = services()
     with current.database.transaction() as db:
-        detail = load_detail(db, user, current.store)
+        detail = load_detail(db, user, current.session_is_live)
     return jsonify(detail_json(detail))
 
 
@@ -146,7 +146,7 @@ def bulk() -> Response:
 def products() -> Response:
     current = services()
     with current.database.transaction() as db:
-        reach = product_reach(db, current.discovery.products)
+        reach = product_reach(db, current.products().products)
     return jsonify(
         products=[
             {
@@ -160,7 +160,7 @@ def products() -> Response:
                 "users_by_tier": reach[p.info.key].by_tier if p.info.key in reach else None,
                 "users_by_grant": reach[p.info.key].by_grant if p.info.key in reach else None,
             }
-            for p in current.discovery.products
+            for p in current.products().products
         ]
     )
 
@@ -171,7 +171,7 @@ def sync_status() -> Response:
     with current.database.transaction() as db:
         runs = latest_runs(db)
     now = utcnow()
-    plan = schedule(current.settings.incremental_sync_minutes, runs)
+    plan = schedule(current.incremental_sync_minutes, runs)
     return jsonify(
         runs=[run_json(run, now) for run in runs],
         schedule={**plan, "last_at": iso(plan["last_at"]), "next_at": iso(plan["next_at"])},

@@ -13,12 +13,12 @@ blueprint = Blueprint("products", __name__)
 @blueprint.get("/products")
 def index() -> str:
     current = services()
-    products = current.discovery.products
+    products = current.products().products
     with current.database.transaction() as db:
         reach = product_reach(db, products)
     return render_template(
         "manage/products.html",
         products=products,
         reach=reach,
-        ignored=current.discovery.ignored,
+        ignored=current.products().ignored,
     )

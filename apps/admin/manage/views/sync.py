@@ -36,7 +36,7 @@ def index() -> str:
         "manage/sync.html",
         runs=runs,
         live=[run_json(run, now) for run in runs if run_json(run, now)["live"]],
-        schedule=schedule(current.settings.incremental_sync_minutes, runs),
+        schedule=schedule(current.incremental_sync_minutes, runs),
     )
 
 

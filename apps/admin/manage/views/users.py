@@ -9,8 +9,8 @@ from apps.admin.manage.context import services
 from apps.admin.manage.details import grant_state, load_detail
 from apps.admin.manage.errors import ConsoleError
 from apps.admin.manage.listing import PAGE_SIZES, UserFilter, find_users
-from auth.tiers import TIERS_DESCENDING, Tier
 from db.models import utcnow
+from kit import TIERS_DESCENDING, Tier
 
 blueprint = Blueprint("users", __name__)
 
@@ -48,11 +48,11 @@ def render_user(subject: str, *, status: int = 200, error: str | None = None) ->
     user = find_user(subject)
     current = services()
     with current.database.transaction() as db:
-        detail = load_detail(db, user, current.store)
+        detail = load_detail(db, user, current.session_is_live)
     tier = Tier.parse(user.tier)
     grantable = [
         p
-        for p in current.discovery.products
+        for p in current.products().products
         if not tier.opens(p.info.tier) and p.info.tier is not Tier.ADMIN
     ]
     body = render_template(

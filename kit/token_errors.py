@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, redirect, request
 
-from auth.gate import original_path, wants_json
 from auth.identity import SignInAgain, TokenNotOffered, TokenUnavailable
+from auth.refusals import original_path
+from auth.responses import wants_json
 
 
 def register_token_errors(app: Flask) -> None:

@@ -14,12 +14,12 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select
 
-from auth.management import ManagementClient, ManagementError
 from auth.sessions import EndReason, SessionStore
 from auth.tiers import TIER_NAMES, Tier
 from db.audit import Source, record
 from db.engine import Database
 from db.models import Grant, User, utcnow
+from directory.management import ManagementClient, ManagementError
 
 
 class AdminError(RuntimeError):

@@ -16,9 +16,9 @@ from werkzeug.wsgi import get_host, host_is_trusted
 
 from auth.handoff import HANDOFF_PATH, Handoffs
 from auth.hosts import Origins
-from auth.responses import html_response, json_response
+from auth.responses import ErrorPage, html_response, json_response
 from portal.pages import ErrorPages
-from portal.paths import product_key_in, query_suffix, redirect
+from portal.products.paths import product_key_in, query_suffix, redirect
 
 #: Temporary: host mode can be turned off again without browsers remembering the redirect.
 TEMPORARY = "307 Temporary Redirect"
@@ -66,14 +66,14 @@ class HostRouter:
             return self.handoffs.exchange(environ, start_response, key)
         if path == "/":
             return redirect(start_response, TEMPORARY, mount + "/")
-        page = self.pages(
-            status=404,
-            heading="Not found",
-            message=f"This host serves {key} at {mount}/ and nothing else.",
+        page = ErrorPage(
+            404,
+            "Not found",
+            f"This host serves {key} at {mount}/ and nothing else.",
             action_url=self.origins.product_url(key),
             action_label="Open the product",
         )
-        return html_response(start_response, 404, page)
+        return html_response(start_response, 404, self.pages(page))
 
     def _unknown_host(
         self, environ: dict, start_response: Callable, host: str
@@ -85,5 +85,6 @@ class HostRouter:
         )
         if "application/json" in environ.get("HTTP_ACCEPT", ""):
             return json_response(start_response, 400, {"error": "unknown_host", "message": message})
-        page = self.pages(status=400, heading="Unknown host", message=message)
-        return html_response(start_response, 400, page)
+        return html_response(
+            start_response, 400, self.pages(ErrorPage(400, "Unknown host", message))
+        )

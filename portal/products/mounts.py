@@ -27,8 +27,8 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from auth.metrics import BROKEN_PRODUCTS
 from db.product_moves import all_moves, forget_moves_to, record_move
-from portal.discovery import Discovery, Loading, Product, Status, discover, folder_listing
-from portal.paths import product_key_in, query_suffix, redirect
+from portal.products.discovery import Discovery, Loading, Product, Status, discover, folder_listing
+from portal.products.paths import product_key_in, query_suffix, redirect
 from portal.services import Services
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ the product is mounted at ``/<tier>/<name>``. :func:`product_client` does the sa
 request (redirects included), so a product's tests exercise exactly what production runs, with
 no sign-in, database or portal::
 
-    from auth.testing import product_client
+    from kit.testing import product_client
     from auth.tiers import Tier
 
     def test_greets_the_user():
@@ -23,7 +23,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import Client
 
-from auth.authflask import AuthFlask
 from auth.identity import (
     LOGOUT_TOKEN_ENVIRON_KEY,
     PRODUCT_ENVIRON_KEY,
@@ -33,6 +32,7 @@ from auth.identity import (
     read_product_info,
 )
 from auth.tiers import Tier
+from kit.authflask import AuthFlask
 
 TEST_LOGOUT_TOKEN = "test-logout-token"  # noqa: S105 - a fixed value tests can assert on
 

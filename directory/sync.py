@@ -20,7 +20,12 @@ from itertools import chain, islice
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from auth.management import (
+from auth.metrics import SYNC_RUNS, SYNC_USERS
+from auth.tiers import Tier
+from db.audit import Source, record
+from db.engine import Database
+from db.models import SyncRun, User, utcnow
+from directory.management import (
     ExportExpired,
     ManagementClient,
     ManagementError,
@@ -28,11 +33,6 @@ from auth.management import (
     TooManyResults,
     UserNotFound,
 )
-from auth.metrics import SYNC_RUNS, SYNC_USERS
-from auth.tiers import Tier
-from db.audit import Source, record
-from db.engine import Database
-from db.models import SyncRun, User, utcnow
 
 log = logging.getLogger(__name__)
 

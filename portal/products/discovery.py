@@ -2,7 +2,7 @@
 
 The folder a product sits in is its tier, so discovery is the whole of "promoting" a product.
 A product that fails to import is recorded as broken with its error instead of stopping the
-portal (see `portal.loader` for how far that goes); a folder whose name is not a tier is
+portal (see `portal.products.loader` for how far that goes); a folder whose name is not a tier is
 reported and skipped. A rescan reuses every product whose files did not change, and a product
 whose new files fail to import keeps serving its previous instance.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from auth.identity import METADATA_FILE, ProductInfo, read_product_info
 from auth.tiers import TIER_NAMES, TIERS_DESCENDING, Tier
-from portal.loader import (
+from portal.products.loader import (
     ImportMarks,
     ProductLoadError,
     folder_fingerprint,

@@ -2,7 +2,7 @@
 
 Auth0 counts and limits token requests (and bills machine-to-machine tokens), so a token is
 fetched with ``client_credentials`` once and reused by every thread and every
-:class:`~auth.management.ManagementClient` of the process with the same credentials, until a
+:class:`~directory.management.ManagementClient` of the process with the same credentials, until a
 minute before it expires.
 """
 

@@ -25,6 +25,8 @@ from auth0.management.core.parse_error import ParsingError
 from auth0.management.errors import UnauthorizedError
 from auth0.management.types import CreateExportUsersFields
 
+from auth.tiers import Tier
+
 from .management_common import (
     ExportExpired,
     ManagementError,
@@ -38,7 +40,6 @@ from .management_common import (
 )
 from .management_export import download_export
 from .management_token import shared_token_source
-from .tiers import Tier
 
 __all__ = [
     "ExportExpired",
@@ -61,6 +62,11 @@ def _number(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ManagementError(f"Auth0 answered {what} without a usable total: {value!r}")
     return int(value)
+
+
+class DirectoryNotConfigured(RuntimeError):
+    """The portal has no Management API credentials, so it can't read or change the directory;
+    the message says which settings would give it some."""
 
 
 class ManagementClient:

@@ -1,0 +1,1 @@
+"""Products: finding them under apps/, importing them safely, mounting and watching them."""
