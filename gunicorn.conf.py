@@ -118,7 +118,8 @@ def post_worker_init(worker: object) -> None:
     A worker waits `graceful_timeout` for open requests, and a websocket never ends by itself:
     without this, every deploy would hold sockets open for the full wait and then cut them.
     """
-    services = getattr(getattr(worker, "wsgi", None), "services", None)
+    extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
+    services = extensions.get("portal")
     if services is None:  # not the portal (the benchmark's bare app)
         return
     registry = services.sockets

@@ -1,3 +1,5 @@
-from portal.application import create_application
+"""What gunicorn serves (`wsgi:application`): the whole site, built once per worker."""
 
-application = create_application()
+from portal import create_app
+
+application = create_app()

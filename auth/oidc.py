@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client import OAuthError
-from authlib.integrations.flask_client import OAuth
+from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from authlib.integrations.requests_client import OAuth2Session
 from flask import Flask
 from joserfc.errors import JoseError
@@ -65,7 +65,7 @@ def id_token_claims(metadata: dict, client_id: str) -> dict[str, dict]:
 
 
 def end_session_url(
-    oauth: OAuth,
+    client: FlaskOAuth2App,
     *,
     id_token: str | None,
     return_to: str,
@@ -79,7 +79,7 @@ def end_session_url(
     initiated logout switched off), so other issuers never see an Auth0-only URL.
     """
     try:
-        metadata = oauth.idp.load_server_metadata()
+        metadata = client.load_server_metadata()
     except ISSUER_UNREACHABLE:
         return None
     endpoint = metadata.get("end_session_endpoint")

@@ -193,6 +193,21 @@ class SessionStore:
                 row.idp_sid = idp_sid[:255]
         return raw_id
 
+    def open_sessions(self, user_id: int) -> list[Session]:
+        """The user's sessions that are not ended or expired, most recently used first."""
+        with self.database.transaction() as db:
+            return list(
+                db.scalars(
+                    select(Session)
+                    .where(
+                        Session.user_id == user_id,
+                        Session.revoked_at.is_(None),
+                        Session.expires_at > utcnow(),
+                    )
+                    .order_by(Session.last_seen_at.desc())
+                )
+            )
+
     def load_tokens(self, raw_id: str) -> tuple[str | None, int] | None:
         """The sealed tokens of a live session and their version; None when the session ended."""
         with self.database.transaction() as db:

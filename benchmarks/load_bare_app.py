@@ -33,8 +33,9 @@ from auth.identity import (
 from auth.tiers import Tier
 from kit import AuthFlask
 from portal.config import load_settings
+from portal.logs import configure_logging
 from portal.products.discovery import Status, discover
-from portal.request_context import RequestContext, configure_logging, portal_csp
+from portal.request_context import RequestContext, portal_csp
 
 log = logging.getLogger(__name__)
 

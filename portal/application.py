@@ -1,136 +1,61 @@
-"""Assembling the whole site: the portal at `/`, each product behind its Gate at `/<tier>/<name>`.
+"""Assembling the whole site, once per process: `create_app()` returns the portal's Flask app,
+whose `wsgi_app` is every request's path through the portal.
 
-This is the request path of DESIGN.md, built once per process:
+The layers, arrows pointing one way (a package imports only those to its right):
 
-    ProxyFix (only with trusted proxies) -> RequestContext -> ProductMounts (DispatcherMiddleware)
-        "/"              -> portal app
-        "/<tier>/<name>" -> Gate(tier) -> product
-        "/idp"           -> development identity provider (only when no issuer is configured)
+    portal  ->  kit  ->  directory  ->  auth  ->  db
+    (assembly,   (what      (Auth0: the    (who is      (data: models,
+     views,       products   Management    asking:      engine,
+     operations)  import)    API, sync,    sessions,    repositories)
+                             user admin)   the Gate)
+    devidp: the development identity provider, wired in by portal/development.py alone.
+
+A request, signed in, to a product (every file it crosses, in order):
+
+    wsgi.py                      application = create_app()
+    portal/application.py        this stack, built once
+    portal/request_context.py    RequestContext: request id, security headers, access log, metrics
+    portal/routing.py            HostRouter (trusted hosts; in host mode, which host serves
+                                 what) -> ProductMounts (DispatcherMiddleware: `/` is the portal
+                                 app, `/<tier>/<name>` a product's Gate)
+    auth/gate.py                 Gate: identity, tier, then the product with the user in the environ
+    auth/resolver.py             the session cookie -> who (cached a few seconds; on a miss,
+                                 auth/sessions.py reads the session and the user in one query)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
 from datetime import timedelta
+from functools import partial
 from urllib.parse import urlsplit
 
-from sqlalchemy.exc import SQLAlchemyError
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from auth.devidp import DEMO_USERS, DevIdpSettings, create_dev_idp
-from auth.gate import Gate
-from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
-from auth.responses import ErrorPage, html_response
-from auth.tiers import Tier
-from auth.users import SignIn, ensure_users
-from kit.authflask import AuthFlask
 from portal.config import DEV_IDP_MOUNT, Settings, load_settings
-from portal.pages import ErrorPages
-from portal.products.discovery import Loading, Product, Status, discover
+from portal.flask_app import build_portal_app
+from portal.logs import configure_logging
+from portal.products.discovery import Discovery, Loading, Status, discover
 from portal.products.loader import ImportMarks
-from portal.products.mounts import ProductMounts
-from portal.request_context import RequestContext, configure_logging, portal_csp
-from portal.routing import HostRouter
+from portal.products.serving import gated
+from portal.products.watch import ProductWatcher
+from portal.request_context import RequestContext, portal_csp
+from portal.routing import HostRouter, ProductMounts
 from portal.scheduler import IncrementalSyncScheduler
 from portal.services import Services
 from portal.startup import allow_plain_http_in_development, prepare_instance
-from portal.web import create_portal_app
 
 log = logging.getLogger(__name__)
 
-
-class BrokenProduct:
-    """What a product that failed to load answers: 503, with the error for devel and admin users."""
-
-    def __init__(self, product: Product, pages: ErrorPages) -> None:
-        self.product = product
-        self.pages = pages
-
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        user = environ.get(USER_ENVIRON_KEY)
-        insider = user is not None and user.tier.opens(Tier.DEVEL)
-        page = ErrorPage(
-            503,
-            f"{self.product.info.title} is unavailable",
-            f"{self.product.info.key} could not be loaded, so it is not being served. The rest "
-            "of the portal works as usual.",
-            details=self._details() if insider else None,
-            action_url=self.pages.dashboard_url,
-            action_label="Back to your dashboard",
-        )
-        body = self.pages(page, user=user, logout_token=environ.get(LOGOUT_TOKEN_ENVIRON_KEY))
-        return html_response(start_response, 503, body)
-
-    def _details(self) -> str | None:
-        error, trace = self.product.error, self.product.traceback
-        return f"{error}\n\n{trace}" if error and trace else error or trace
+PATH_MODE_IN_PRODUCTION = (
+    "serving in path mode: every product shares one origin, so a product's script (or an XSS "
+    "in any product) acts with its visitor's rights on every product, the admin console "
+    "included; set PORTAL_HOST_DOMAIN to give each product a host of its own"
+)
 
 
-def _product_app(product: Product, services: Services) -> Callable:
-    if product.status is Status.BROKEN or product.app is None:
-        return BrokenProduct(product, services.pages)
-    if isinstance(product.app, AuthFlask):
-        if product.info.tier is Tier.ADMIN:
-            product.app.admin_services = services.for_admin_products()
-        origins = services.settings.origins
-        product.app.bind_portal(
-            product.info,
-            services.settings.secret_key,
-            site_name=services.settings.site_name,
-            secure_cookies=origins.https,
-            portal_url=origins.portal_origin if origins.host_mode else "",
-        )
-    return product.app
-
-
-def dev_idp_settings(settings: Settings, *, issuer: str, portal_url: str) -> DevIdpSettings:
-    """The development provider, registered with this portal as its client (and M2M client)."""
-    management = settings.management_credentials or ("", "")
-    return DevIdpSettings(
-        issuer=issuer,
-        database_url=settings.dev_idp_database_url,
-        secret_key=settings.derived_secret("dev-idp.cookie"),
-        client_id=settings.client_id,
-        client_secret=settings.client_secret,
-        redirect_uris=(f"{portal_url}/callback",),
-        post_logout_redirect_uris=(f"{portal_url}/",),
-        roles_claim=settings.roles_claim,
-        audience=settings.api_audience,
-        admin_scope=settings.admin_scope,
-        access_token_ttl=settings.dev_idp_access_token_ttl,
-        id_token_ttl=settings.dev_idp_access_token_ttl,
-        refresh_token_ttl=settings.dev_idp_refresh_token_ttl,
-        backchannel_logout_uri=f"{portal_url}/backchannel-logout",
-        management_client_id=management[0],
-        management_client_secret=management[1],
-        management_rate_limit=settings.dev_idp_management_rate_limit,
-        production=settings.production,
-    )
-
-
-def _dev_idp(settings: Settings) -> tuple[Callable, list[tuple[str, str, str]]]:
-    idp = create_dev_idp(
-        dev_idp_settings(settings, issuer=settings.issuer, portal_url=settings.base_url)
-    )
-    users = [(u.email, u.password, Tier.from_roles(u.roles).value) for u in DEMO_USERS]
-    return idp, users
-
-
-def _known_demo_users(services: Services) -> None:
-    """The demo users exist in the table from the start, so `portal token` works at once. A
-    database that is down or slow now must not stop a worker from starting: the users come in
-    with their first sign-in anyway."""
-    try:
-        ensure_users(
-            services.database,
-            [SignIn(u.subject, u.email, u.name, list(u.roles)) for u in DEMO_USERS],
-        )
-    except SQLAlchemyError as error:
-        log.warning("could not add the demo users now (%s); they are added at sign-in", error)
-
-
-def create_application(settings: Settings | None = None) -> Callable:
+def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     configure_logging(json_lines=settings.json_logs)
     allow_plain_http_in_development(settings)
@@ -140,56 +65,43 @@ def create_application(settings: Settings | None = None) -> Callable:
         marks=ImportMarks(settings.instance_path / "importing"),
         reserved_audiences=settings.reserved_audiences,
     )
-    discovery = discover(settings.apps_dir, settings.apps_patterns, loading=loading)
-    services = Services.build(settings, discovery)
-
-    def mount(product: Product) -> Callable:
-        return Gate(
-            _product_app(product, services),
-            product.info,
-            services.resolver,
-            services.pages,
-            origins=settings.origins,
-            websocket_origins=frozenset(settings.websocket_origins),
-            sockets=services.sockets,
-            tokens=services.tokens,
-        )
-
-    mounts: dict[str, Callable] = {}
-    dev_users: list[tuple[str, str, str]] = []
-    if settings.uses_dev_idp:
-        mounts[DEV_IDP_MOUNT], dev_users = _dev_idp(settings)
-        _known_demo_users(services)
+    products = discover(settings.apps_dir, settings.apps_patterns, loading=loading)
+    services = Services.build(settings, products)
+    fixed, dev_users = _development_mounts(services)
+    app = build_portal_app(services, dev_users=dev_users)
+    serve = partial(gated, services=services)
+    mounts = ProductMounts(ProductWatcher(app.wsgi_app, fixed, services, serve, loading=loading))
+    router = HostRouter(
+        mounts, settings.origins, settings.allowed_hosts, services.handoffs, services.pages
+    )
+    csp = portal_csp([urlsplit(settings.issuer)._replace(path="").geturl()])
+    stack = RequestContext(router, origins=settings.origins, portal_csp=csp)
+    hops = settings.trusted_proxies
+    if hops:
+        stack = ProxyFix(stack, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+    app.wsgi_app = stack  # type: ignore[method-assign]
+    app.extensions["portal.mounts"] = mounts
+    app.extensions["portal.dev_idp"] = fixed.get(DEV_IDP_MOUNT)
     if settings.incremental_sync_minutes and settings.management_credentials:
         interval = timedelta(minutes=settings.incremental_sync_minutes)
         IncrementalSyncScheduler(services, interval).start()
-    portal_app = create_portal_app(services, dev_users=dev_users)
-    product_mounts = ProductMounts(portal_app, mounts, services, mount, loading=loading)
-    router = HostRouter(
-        product_mounts,
-        settings.origins,
-        settings.allowed_hosts,
-        services.handoffs,
-        services.pages,
-    )
-    application: Callable = RequestContext(
-        router,
-        origins=settings.origins,
-        portal_csp=portal_csp([urlsplit(settings.issuer)._replace(path="").geturl()]),
-    )
-    if settings.trusted_proxies:
-        hops = settings.trusted_proxies
-        application = ProxyFix(application, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
-    application.services = services  # type: ignore[attr-defined]
-    application.portal_app = portal_app  # type: ignore[attr-defined]
-    application.dev_idp = mounts.get(DEV_IDP_MOUNT)  # type: ignore[attr-defined]
-    application.mounts = product_mounts  # type: ignore[attr-defined]
-    loaded = sum(p.status is Status.LOADED for p in discovery.products)
+    _ready(settings, services.discovery)
+    return app
+
+
+def _development_mounts(services: Services) -> tuple[dict, list[tuple[str, str, str]]]:
+    """The built-in identity provider at /idp and its demo users, only when no issuer is set."""
+    if not services.settings.uses_dev_idp:
+        return {}, []
+    from portal.development import development_provider, known_demo_users
+
+    provider, dev_users = development_provider(services.settings)
+    known_demo_users(services)
+    return {DEV_IDP_MOUNT: provider}, dev_users
+
+
+def _ready(settings: Settings, discovery: Discovery) -> None:
     if settings.production and not settings.origins.host_mode:
-        log.warning(
-            "serving in path mode: every product shares one origin, so a product's script (or an "
-            "XSS in any product) acts with its visitor's rights on every product, the admin "
-            "console included; set PORTAL_HOST_DOMAIN to give each product a host of its own"
-        )
+        log.warning(PATH_MODE_IN_PRODUCTION)
+    loaded = sum(p.status is Status.LOADED for p in discovery.products)
     log.info("portal ready: %d products mounted, %d loaded", len(discovery.mounted()), loaded)
-    return application

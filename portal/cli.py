@@ -48,14 +48,14 @@ def serve(host: str, port: int) -> None:
     """Run the portal with the development server (gunicorn serves it in production)."""
     from werkzeug.serving import run_simple
 
-    from portal.application import create_application
+    from portal.application import create_app
 
     if "PORTAL_BASE_URL" not in os.environ and not os.environ.get("PORTAL_HOST_DOMAIN"):
         public_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
         os.environ["PORTAL_BASE_URL"] = f"http://{public_host}:{port}"
     settings = _settings()
     try:
-        application = create_application(settings)
+        application = create_app(settings)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Portal on {settings.base_url}/ ({settings.environment})")
@@ -189,7 +189,7 @@ def token(user: str, scope: str | None) -> None:
     provider grants the admin scope, which the admin console's API wants, to admins alone.
     """
     from auth.devidp import DEMO_USERS, create_dev_idp
-    from portal.application import dev_idp_settings
+    from portal.development import dev_idp_settings
 
     settings = _settings()
     if not settings.uses_dev_idp:
@@ -217,7 +217,7 @@ def dev_idp(host: str, port: int, portal_url: str) -> None:
     from werkzeug.serving import run_simple
 
     from auth.devidp import DevIdpRefused, create_dev_idp
-    from portal.application import dev_idp_settings
+    from portal.development import dev_idp_settings
 
     settings = _settings()
     issuer = f"http://{host}:{port}"

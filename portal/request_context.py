@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
 
-from pythonjsonlogger.json import JsonFormatter
 from werkzeug.wsgi import ClosingIterator
 
 from auth.hosts import Origins
 from auth.identity import MOUNT_ENVIRON_KEY, USER_ENVIRON_KEY
-from auth.log_context import LOG_CONTEXT, ContextFilter
+from auth.log_context import LOG_CONTEXT
 from auth.metrics import LATENCY, REQUESTS
 from auth.tiers import Tier
 
@@ -28,24 +26,6 @@ REQUEST_ID_ENVIRON_KEY = "portal.request_id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 access_log = logging.getLogger("portal.access")
-
-
-def configure_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
-    """One line per event: JSON for log shippers in production, plain text in a terminal."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(ContextFilter())
-    if json_lines:
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            )
-        )
-    else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
 
 
 class RequestContext:

@@ -1,5 +1,7 @@
-"""Which part of the site a request is for, by its `Host`: the first thing every request meets.
+"""Which part of the site answers a request: by its host (`HostRouter`), then its path
+(`ProductMounts`: the portal app, or a product's Gate).
 
+**By host.** The first thing every request meets.
 Requests for a host the portal does not serve get 400 before anything else runs, so nothing
 built from the request (redirects, links, the sign-in callback) can name a host an attacker
 chose (`PORTAL_TRUSTED_HOSTS`; the health and metrics endpoints answer on any host, since probes
@@ -19,9 +21,11 @@ from auth.hosts import Origins
 from auth.responses import ErrorPage, html_response, json_response
 from portal.pages import ErrorPages
 from portal.products.paths import product_key_in, query_suffix, redirect
+from portal.products.watch import ProductWatcher
 
 #: Temporary: host mode can be turned off again without browsers remembering the redirect.
 TEMPORARY = "307 Temporary Redirect"
+PERMANENT = "308 Permanent Redirect"
 #: What a product's host serves besides the product: the portal's stylesheet and icon, and
 #: sign-out, which must work with the host's own cookie (a form posting to the portal's host is
 #: cross-site on `*.localhost`, so the browser would not send that host's SameSite cookie).
@@ -88,3 +92,37 @@ class HostRouter:
         return html_response(
             start_response, 400, self.pages(ErrorPage(400, "Unknown host", message))
         )
+
+
+class ProductMounts:
+    """By path: werkzeug's DispatcherMiddleware, `/` to the portal app and `/<tier>/<name>` to
+    a product's Gate, with the table kept in step with the apps folder by a ProductWatcher.
+
+    Before a request reaches a product, its folder must still be where its mount says (one
+    stat): a product moved to a higher tier is never served from its old, lower address, by
+    any worker, even before the watcher has noticed; the old address then answers 308.
+    """
+
+    def __init__(self, watcher: ProductWatcher) -> None:
+        self.watcher = watcher
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        self.watcher.start()
+        path = environ.get("PATH_INFO", "")
+        key = product_key_in(path)
+        if key is not None:
+            mount = f"/{key}"
+            product = self.watcher.mounted(mount)
+            if product is not None and not product.folder.is_dir():
+                self.watcher.drop_missing()
+                product = self.watcher.mounted(mount)
+            if product is None:
+                self.watcher.look_for(mount)
+                moved = self.watcher.moved_from(mount, path)
+                if moved and self.watcher.mounted(mount) is None:
+                    return redirect(start_response, PERMANENT, moved + query_suffix(environ))
+        return self.watcher.dispatcher(environ, start_response)
+
+    def close(self) -> None:
+        """Stop watching the apps folder (the portal is shutting down, or a test is done)."""
+        self.watcher.close()

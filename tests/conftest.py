@@ -54,11 +54,11 @@ def https_site(tmp_path_factory):
     driven in-process (werkzeug's test client)."""
     from werkzeug.test import Client
 
-    from portal.application import create_application
+    from portal.application import create_app
     from portal.config import Settings
 
     instance = tmp_path_factory.mktemp("instance")
-    application = create_application(
+    application = create_app(
         Settings(
             secret_key="https-site-secret-0123456789-abcdefghijklmnop",
             database_url=f"sqlite:///{instance / 'portal.sqlite3'}",
@@ -71,4 +71,4 @@ def https_site(tmp_path_factory):
         )
     )
     yield Client(application)
-    application.services.database.dispose()
+    application.extensions["portal"].database.dispose()

@@ -41,7 +41,7 @@ def test_a_callback_without_a_code_is_a_400_page(portal):
 def test_an_error_from_the_provider_is_a_400_page_with_a_fixed_message(portal, caplog, error):
     http, state = started_sign_in(portal)
     description = "<script>alert('owned')</script> tenant misconfigured: rule 42 failed"
-    with caplog.at_level(logging.WARNING, logger="portal.signin"):
+    with caplog.at_level(logging.WARNING, logger="portal.views.signin"):
         answer = callback(portal, http, state=state, error=error, error_description=description)
     assert answer.status_code == 400
     assert "The identity provider could not sign you in." in answer.text

@@ -56,7 +56,7 @@ BASE_URL: list[str] = []
 def portal_rules(live) -> list[tuple[str, Rule]]:
     return [
         ("", rule)
-        for rule in live.application.portal_app.url_map.iter_rules()
+        for rule in live.application.url_map.iter_rules()
         if rule.endpoint != "static"
     ]
 

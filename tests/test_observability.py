@@ -9,9 +9,9 @@ import requests
 from werkzeug.test import Client
 
 from auth.log_context import LOG_CONTEXT
-from portal.application import create_application
+from portal.application import create_app
 from portal.config import Settings
-from portal.request_context import configure_logging
+from portal.logs import configure_logging
 from tests.support.signin import sign_in
 
 
@@ -124,7 +124,7 @@ def test_json_log_lines_carry_the_request_context():
 
 
 def proxied_portal(tmp_path, trusted_proxies):
-    application = create_application(
+    application = create_app(
         Settings(
             secret_key="proxy-tests-secret-0123456789-abcdefghijklmn",
             database_url=f"sqlite:///{tmp_path / 'portal.sqlite3'}",

@@ -13,7 +13,7 @@ def test_the_session_cookie_is_a_secure_host_cookie_on_https(https_site):
 
     from auth.flask_session import DatabaseSessionInterface
 
-    services = https_site.application.services
+    services = https_site.application.extensions["portal"]
     app = Flask(__name__)
     app.session_interface = DatabaseSessionInterface(services.store, services.settings.origins)
 
@@ -49,10 +49,10 @@ def test_the_health_endpoints_answer_on_any_host(https_site):
 def test_login_on_a_trusted_alias_moves_to_the_canonical_origin(tmp_path):
     from werkzeug.test import Client
 
-    from portal.application import create_application
+    from portal.application import create_app
     from portal.config import Settings
 
-    application = create_application(
+    application = create_app(
         Settings(
             secret_key="alias-site-secret-0123456789-abcdefghijklmnop",
             database_url=f"sqlite:///{tmp_path / 'portal.sqlite3'}",
@@ -67,7 +67,7 @@ def test_login_on_a_trusted_alias_moves_to_the_canonical_origin(tmp_path):
     response = Client(application).get("/login?next=/ea/", base_url="https://www.portal.test")
     assert response.status_code == 302
     assert response.headers["Location"] == "https://portal.test/login?next=%2Fea%2F&canonical=1"
-    application.services.database.dispose()
+    application.extensions["portal"].database.dispose()
 
 
 def test_an_unknown_page_is_a_404_page(https_site):
@@ -110,12 +110,12 @@ def test_the_stylesheet_is_served_by_the_portal_itself(https_site):
 
 def production_site(tmp_path, **overrides):
     from db.migrate import upgrade
-    from portal.application import create_application
+    from portal.application import create_app
     from portal.config import Settings
 
     url = f"sqlite:///{tmp_path / 'portal.sqlite3'}"
     upgrade(url)
-    return create_application(
+    return create_app(
         Settings(
             environment="production",
             secret_key="Yt6-Fq1wZs8Nb3Kx0Lc5Mv9Pd2Rh7Jg4Ua_Ee",
@@ -132,7 +132,7 @@ def production_site(tmp_path, **overrides):
 
 def test_a_production_start_in_path_mode_warns_of_what_it_does_not_protect(tmp_path, capsys):
     application = production_site(tmp_path)
-    application.services.database.dispose()
+    application.extensions["portal"].database.dispose()
     log = capsys.readouterr().err
     assert "serving in path mode: every product shares one origin" in log
     assert "set PORTAL_HOST_DOMAIN" in log
@@ -140,7 +140,7 @@ def test_a_production_start_in_path_mode_warns_of_what_it_does_not_protect(tmp_p
 
 def test_a_production_start_in_host_mode_does_not_warn(tmp_path, capsys):
     application = production_site(tmp_path, host_domain="portal.test")
-    application.services.database.dispose()
+    application.extensions["portal"].database.dispose()
     log = capsys.readouterr().err
     assert "portal ready" in log
     assert "serving in path mode" not in log

@@ -1,6 +1,6 @@
 import pytest
 
-from portal.signin import safe_next
+from portal.views.signin import safe_next
 
 
 @pytest.mark.parametrize(

@@ -137,7 +137,7 @@ def test_a_callback_with_a_forged_state_is_refused(portal):
 def test_an_id_token_signed_with_another_key_is_refused(portal):
     from joserfc.jwk import RSAKey
 
-    client = portal.application.portal_app.extensions["authlib.integrations.flask_client"].idp
+    client = portal.application.extensions["authlib.integrations.flask_client"].idp
     client.load_server_metadata()
     genuine = client.fetch_jwk_set()
     impostor = RSAKey.generate_key(2048).as_dict(private=False)

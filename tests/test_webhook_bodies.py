@@ -9,7 +9,7 @@ import requests
 from sqlalchemy import func, select
 
 from db.models import AuditEvent, User
-from portal.hooks import MAX_BODY_BYTES
+from directory.webhook import MAX_BODY_BYTES
 from tests.support.live import WEBHOOK_SECRET
 
 HEADERS = {"Authorization": f"Bearer {WEBHOOK_SECRET}", "Content-Type": "application/json"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from portal.application import create_application
+from portal.application import create_app
 from portal.config import PROJECT_ROOT, Settings
 
 WEBHOOK_SECRET = "webhook-secret-for-tests-0123456789abcdef"
@@ -32,7 +32,7 @@ class LiveServer:
 
     @property
     def services(self):
-        return self.application.services
+        return self.application.extensions["portal"]
 
     @property
     def host_mode(self) -> bool:
@@ -50,10 +50,10 @@ class LiveServer:
     @property
     def devidp(self):
         """The development provider's controls: store, faults, counters, token minting."""
-        return self.application.dev_idp.extensions["devidp"]
+        return self.application.extensions["portal.dev_idp"].extensions["devidp"]
 
     def stop(self) -> None:
-        self.application.mounts.close()
+        self.application.extensions["portal.mounts"].close()
         self.server.shutdown()
         self.thread.join(timeout=10)
         self.services.database.dispose()
@@ -83,7 +83,7 @@ def start_live_server(
         dev_idp_database_url=f"sqlite:///{instance_path / 'devidp.sqlite3'}",
         **{"webhook_secret": WEBHOOK_SECRET, "login_rate_limit": "", **overrides},
     )
-    application = create_application(settings)
+    application = create_app(settings)
     server.app = application
     thread = threading.Thread(
         target=server.serve_forever, name=f"portal-{server.server_port}", daemon=True

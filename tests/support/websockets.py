@@ -56,7 +56,7 @@ def prime_database(env: dict[str, str]) -> None:
     """Build the site once before gunicorn does, so its workers don't race to seed the demo users
     into a fresh database (a worker that loses that race fails to boot and stops gunicorn)."""
     subprocess.run(
-        [sys.executable, "-c", "from portal.application import create_application as c; c()"],
+        [sys.executable, "-c", "from portal.application import create_app as c; c()"],
         cwd=PROJECT_ROOT,
         env={**os.environ, **env},
         check=True,

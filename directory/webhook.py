@@ -1,27 +1,17 @@
-"""`POST /api/hooks/auth0`: Auth0 says "this user changed" and the portal re-reads that user.
+"""What Auth0 sends the portal's webhook when users change, read strictly.
 
-Auth0 reaches it from a Log Stream (custom webhook) or an Action, with the shared secret
-`PORTAL_WEBHOOK_SECRET` as a bearer token. The body names users; their data is never taken from
-the body but re-read from the Management API, so a leaked secret can trigger a re-read at most.
-Accepted bodies: `{"user_id": "..."}`, `{"user_ids": [...]}`, or a Log Stream batch (a list of
-events whose `data.user_id` names the user). Anything else is a 400 saying what is wrong, before
-anything is read or written: a body over `MAX_BODY_BYTES` or nested deeper than `MAX_DEPTH`, text
-that is not UTF-8 JSON, events that are not objects, user ids that are not printable text.
+Auth0 reaches `POST /api/hooks/auth0` from a Log Stream (custom webhook) or an Action. The body
+only names users; their data is never taken from it but re-read from the Management API, so a
+leaked secret can trigger a re-read at most. Accepted bodies: `{"user_id": "..."}`,
+`{"user_ids": [...]}`, or a Log Stream batch (a list of events whose `data.user_id` names the
+user). Anything else is refused with what is wrong, before anything is read or written: a body
+over `MAX_BODY_BYTES` or nested deeper than `MAX_DEPTH`, text that is not UTF-8 JSON, events that
+are not objects, user ids that are not printable text.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
-import logging
-
-from flask import Blueprint, jsonify, request
-
-from db.audit import Source
-from directory.sync import SyncError
-from portal.services import Services
-
-log = logging.getLogger(__name__)
 
 MAX_USERS_PER_CALL = 100
 #: A Log Stream batch is at most a few hundred KiB; Auth0's events nest about six levels deep.
@@ -103,33 +93,3 @@ def _printable(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return value.isprintable()
-
-
-def create_hooks(services: Services) -> Blueprint:
-    hooks = Blueprint("hooks", __name__)
-    secret = services.settings.webhook_secret
-
-    @hooks.post("/api/hooks/auth0")
-    def auth0_changed() -> object:
-        if not secret:
-            return jsonify(error="not_found", message="The Auth0 webhook is not enabled."), 404
-        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            presented.strip().encode(), secret.encode()
-        ):
-            return jsonify(error="unauthorized", message="Wrong or missing webhook secret."), 401
-        try:
-            user_ids = user_ids_from(parse_body(request.get_data(cache=False)))
-        except BadBody as error:
-            return jsonify(error="bad_request", message=str(error)), 400
-        syncer = services.user_sync()
-        results = {}
-        try:
-            for user_id in user_ids:
-                results[user_id] = syncer.one(user_id, source=Source.WEBHOOK)
-        except SyncError as error:
-            log.warning("webhook re-read failed: %s", error)
-            return jsonify(error="unavailable", message=str(error), results=results), 503
-        return jsonify(results=results)
-
-    return hooks

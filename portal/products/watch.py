@@ -1,17 +1,15 @@
 """The mount table, following the apps folder while the portal runs.
 
-werkzeug's DispatcherMiddleware does the dispatching; this keeps its table in step with the
-folders under `apps/`. A watcher thread looks every `PORTAL_APPS_RECHECK_SECONDS` (1 s in
-development, 10 s in production) for new, removed, moved and edited products, and a request for
-a `/<tier>/<name>` that isn't mounted looks at once. Products whose files didn't change are kept
-as they are, state and all; an edited one is imported afresh and replaces the old instance only
-once the new one imported fine. Imports run outside the table's lock, so a slow product never
-holds up requests to the others.
+werkzeug's DispatcherMiddleware does the dispatching (`portal.routing.ProductMounts` asks it);
+this keeps its table in step with the folders under `apps/`. A watcher thread looks every
+`PORTAL_APPS_RECHECK_SECONDS` (1 s in development, 10 s in production) for new, removed, moved
+and edited products, and a request for a `/<tier>/<name>` that isn't mounted looks at once.
+Products whose files didn't change are kept as they are, state and all; an edited one is
+imported afresh and replaces the old instance only once the new one imported fine. Imports run
+outside the table's lock, so a slow product never holds up requests to the others.
 
-Before a request reaches a product, its folder must still be where its mount says (one stat): a
-product moved to a higher tier is never served from its old, lower address, by any worker, even
-before the watcher has noticed. Moves are recorded in the database, so the old address answers
-308 on every node and after restarts.
+Moves are recorded in the database, so the old address answers 308 on every node and after
+restarts.
 """
 
 from __future__ import annotations
@@ -28,16 +26,14 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from auth.metrics import BROKEN_PRODUCTS
 from db.product_moves import all_moves, forget_moves_to, record_move
 from portal.products.discovery import Discovery, Loading, Product, Status, discover, folder_listing
-from portal.products.paths import product_key_in, query_suffix, redirect
 from portal.services import Services
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_MOUNT_RECHECK_SECONDS = 1.0
-PERMANENT = "308 Permanent Redirect"
 
 
-class ProductMounts:
+class ProductWatcher:
     def __init__(
         self,
         portal_app: Callable,
@@ -67,23 +63,16 @@ class ProductMounts:
         self._closed = threading.Event()
         _count_broken(services.discovery)
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def mounted(self, mount: str) -> Product | None:
+        """The product mounted at `/<tier>/<name>` now, if any."""
+        entry = self._gates.get(mount)
+        return entry[0] if entry is not None else None
+
+    def start(self) -> None:
+        """Watch from the first request on, so the thread runs in the process that serves (after
+        gunicorn forks its workers)."""
         if self._watcher is None:
             self._start_watcher()
-        path = environ.get("PATH_INFO", "")
-        key = product_key_in(path)
-        if key is not None:
-            mount = f"/{key}"
-            entry = self._gates.get(mount)
-            if entry is not None and not entry[0].folder.is_dir():
-                self._drop_missing()
-                entry = self._gates.get(mount)
-            if entry is None:
-                self._look_for(mount)
-                moved = self._moved_from(mount, path)
-                if moved and mount not in self._gates:
-                    return redirect(start_response, PERMANENT, moved + query_suffix(environ))
-        return self.dispatcher(environ, start_response)
 
     def close(self) -> None:
         """Stop watching the apps folder (the portal is shutting down, or a test is done)."""
@@ -114,7 +103,7 @@ class ProductMounts:
                 _count_broken(found)
                 _log_changes(before, found)
 
-    def _look_for(self, mount: str) -> None:
+    def look_for(self, mount: str) -> None:
         """A request names a product that isn't mounted: import it if its folder is new, else
         (at most once a second, since anyone can send such requests) reread the moves."""
         folders = folder_listing(self.services.settings.apps_dir)
@@ -125,7 +114,7 @@ class ProductMounts:
             self._rescanned = self._clock()
             self._moved = {**self._moved, **self._moves_on_record()}
 
-    def _drop_missing(self) -> None:
+    def drop_missing(self) -> None:
         """Unmount, at once, products whose folders are gone (moved or removed)."""
         folders = folder_listing(self.services.settings.apps_dir)
         with self._table_lock:
@@ -169,7 +158,7 @@ class ProductMounts:
             return {}
         return {f"/{old}": f"/{new}" for old, new in moves.items()}
 
-    def _moved_from(self, mount: str, path: str) -> str | None:
+    def moved_from(self, mount: str, path: str) -> str | None:
         """The moved product's new address for `path`: on its own host in host mode."""
         new = self._moved.get(mount)
         if new is None:

@@ -1,0 +1,79 @@
+"""How a discovered product is served: behind its Gate, bound to the portal, or as a 503 page.
+
+Every product gets a Gate of its own (`auth.gate`). An AuthFlask product is also told where it
+is mounted and given its own session secret; one in the admin tier gets the typed services admin
+products may use (`kit.admin`). A product that failed to load answers 503, with the error and its
+traceback for devel and admin users, who can do something about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from auth.gate import Gate
+from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
+from auth.responses import ErrorPage, html_response
+from auth.tiers import Tier
+from kit.authflask import AuthFlask
+from portal.pages import ErrorPages
+from portal.products.discovery import Product, Status
+from portal.services import Services
+
+
+class BrokenProduct:
+    """What a product that failed to load answers: 503, with the error for devel and admin users."""
+
+    def __init__(self, product: Product, pages: ErrorPages) -> None:
+        self.product = product
+        self.pages = pages
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        user = environ.get(USER_ENVIRON_KEY)
+        insider = user is not None and user.tier.opens(Tier.DEVEL)
+        page = ErrorPage(
+            503,
+            f"{self.product.info.title} is unavailable",
+            f"{self.product.info.key} could not be loaded, so it is not being served. The rest "
+            "of the portal works as usual.",
+            details=self._details() if insider else None,
+            action_url=self.pages.dashboard_url,
+            action_label="Back to your dashboard",
+        )
+        body = self.pages(page, user=user, logout_token=environ.get(LOGOUT_TOKEN_ENVIRON_KEY))
+        return html_response(start_response, 503, body)
+
+    def _details(self) -> str | None:
+        error, trace = self.product.error, self.product.traceback
+        return f"{error}\n\n{trace}" if error and trace else error or trace
+
+
+def _bound(product: Product, services: Services) -> Callable:
+    if product.status is Status.BROKEN or product.app is None:
+        return BrokenProduct(product, services.pages)
+    if isinstance(product.app, AuthFlask):
+        if product.info.tier is Tier.ADMIN:
+            product.app.admin_services = services.for_admin_products()
+        origins = services.settings.origins
+        product.app.bind_portal(
+            product.info,
+            services.settings.secret_key,
+            site_name=services.settings.site_name,
+            secure_cookies=origins.https,
+            portal_url=origins.portal_origin if origins.host_mode else "",
+        )
+    return product.app
+
+
+def gated(product: Product, services: Services) -> Gate:
+    """The product as the mount table serves it: its app (or its 503 page) behind its Gate."""
+    settings = services.settings
+    return Gate(
+        _bound(product, services),
+        product.info,
+        services.resolver,
+        services.pages,
+        origins=settings.origins,
+        websocket_origins=frozenset(settings.websocket_origins),
+        sockets=services.sockets,
+        tokens=services.tokens,
+    )
