@@ -3,17 +3,16 @@
 Every knob an operator can turn is a field of :class:`Settings`, named after its environment
 variable, so the README's settings table and this module cannot drift apart. Defaults give a
 working development portal with no setup: a SQLite file, the built-in identity provider and the
-sample products. Production refuses to start on a missing or weak secret rather than run insecurely.
+sample products. Each value is read by `portal.config_env` (which refuses malformed ones by
+name) and checked by `portal.config_checks` (production refuses to start on a missing or weak
+secret rather than run insecurely).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import ipaddress
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,7 +20,29 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from auth.hosts import Origins
-from portal.secret_strength import secret_problem
+from portal.config_checks import (
+    DEFAULT_ADMIN_SCOPE,
+    admin_scope,
+    base_url_from,
+    check_production,
+    check_webhook_secret,
+    host_domain,
+    issuer_from,
+    sign_in_scopes,
+)
+from portal.config_env import (
+    ConfigError,
+    count,
+    deadline,
+    development_secret,
+    flag,
+    log_format,
+    networks,
+    positive_int,
+    seconds,
+)
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
@@ -29,20 +50,6 @@ DEV_IDP_MOUNT = "/idp"
 DEV_CLIENT_ID = "portal-dev"
 DEV_MANAGEMENT_CLIENT_ID = "portal-dev-management"
 DEV_API_AUDIENCE = "portal-api"
-DEFAULT_ADMIN_SCOPE = "portal:admin"
-MIN_SECRET_LENGTH = 32
-#: Settings that hold secrets: production refuses any that is short, guessable or patterned.
-SECRET_SETTINGS = (
-    "SECRET_KEY",
-    "OIDC_CLIENT_SECRET",
-    "AUTH0_MANAGEMENT_CLIENT_SECRET",
-    "PORTAL_WEBHOOK_SECRET",
-    "PORTAL_METRICS_TOKEN",
-)
-
-
-class ConfigError(RuntimeError):
-    """A setting is missing or wrong; the message names it so the operator can fix it."""
 
 
 @dataclass(frozen=True)
@@ -173,151 +180,6 @@ class Settings:
         return digest.hexdigest()
 
 
-def _env_positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {value}")
-    return value
-
-
-def _env_count(env: Mapping[str, str], name: str) -> int:
-    raw = env.get(name, "").strip() or "0"
-    if not raw.isdigit():
-        raise ConfigError(f"{name} must be 0 or a positive whole number, got {raw!r}")
-    return int(raw)
-
-
-def _env_seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {value}")
-    return value
-
-
-def _env_deadline(env: Mapping[str, str], name: str, default: float) -> float:
-    """A timeout in seconds: positive, since zero would mean "wait forever" to most drivers."""
-    value = _env_seconds(env, name, default)
-    if value <= 0:
-        raise ConfigError(f"{name} must be a positive number of seconds, got {value}")
-    return value
-
-
-def _networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = env.get(name, "").split()
-    for value in raw:
-        try:
-            ipaddress.ip_network(value, strict=False)
-        except ValueError:
-            raise ConfigError(f"{name} must list networks like 10.0.0.0/8, got {value!r}") from None
-    return tuple(raw) or default
-
-
-def _log_format(env: Mapping[str, str], environment: str) -> str:
-    value = env.get("PORTAL_LOG_FORMAT", "").strip() or (
-        "json" if environment == "production" else "text"
-    )
-    if value not in {"json", "text"}:
-        raise ConfigError(f"PORTAL_LOG_FORMAT must be json or text, got {value!r}")
-    return value
-
-
-def _admin_scope(env: Mapping[str, str], sign_in_scopes: str) -> str:
-    """The scope the admin API wants of a bearer token. Sign-in must never ask for it: a
-    session's token reaches every product its user visits, so it must not open the admin API."""
-    scope = env.get("PORTAL_ADMIN_SCOPE", "").strip() or DEFAULT_ADMIN_SCOPE
-    if len(scope.split()) != 1:
-        raise ConfigError(f"PORTAL_ADMIN_SCOPE must be one scope, got {scope!r}")
-    if scope in sign_in_scopes.split():
-        raise ConfigError(
-            f"OIDC_SCOPES must not include {scope} (PORTAL_ADMIN_SCOPE): every session would "
-            "then hold a token that opens the admin API, for any product its user visits"
-        )
-    return scope
-
-
-def _development_secret(instance_path: Path) -> str:
-    """A random secret kept in the instance folder, so restarts keep sessions in development.
-
-    Several gunicorn workers may start at once: the file is written aside and linked into place,
-    which fails for all but the first, so every worker ends up with the same secret.
-    """
-    instance_path.mkdir(parents=True, exist_ok=True)
-    path = instance_path / "secret_key"
-    if not path.exists():
-        draft = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
-        draft.write_text(secrets.token_urlsafe(48))
-        draft.chmod(0o600)
-        with contextlib.suppress(FileExistsError):
-            os.link(draft, path)
-        draft.unlink()
-    return path.read_text().strip()
-
-
-def check_secret(name: str, value: str) -> None:
-    """Refuse a weak production secret by name, saying how to make a good one."""
-    problem = secret_problem(value)
-    if problem is not None:
-        raise ConfigError(
-            f"{name} is too weak for production: {problem}. Use a random value, e.g. "
-            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-        )
-
-
-def _env_flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw not in {"", "0", "1", "true", "false", "yes", "no"}:
-        raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
-    return raw in {"1", "true", "yes"}
-
-
-def _host_domain(env: Mapping[str, str], base_url: str, scheme: str) -> str:
-    """PORTAL_HOST_DOMAIN, checked against PORTAL_BASE_URL: the portal's own pages are served
-    on the domain's own host, so the two must name the same host when both are set."""
-    domain = env.get("PORTAL_HOST_DOMAIN", "").strip().lower().rstrip("/")
-    if not domain:
-        return ""
-    if "/" in domain or " " in domain or domain.startswith(".") or "." not in domain + ".":
-        raise ConfigError(
-            f"PORTAL_HOST_DOMAIN must be a host name like portal.example.org, got {domain!r}"
-        )
-    named = Origins.from_settings(f"{scheme}://{domain}", "").portal_host
-    if env.get("PORTAL_BASE_URL", "").strip() and (
-        Origins.from_settings(base_url, "").portal_host != named
-    ):
-        raise ConfigError(
-            f"PORTAL_HOST_DOMAIN={domain} but PORTAL_BASE_URL is {base_url}: in host mode the "
-            "portal is served on the domain's own host, so they must name the same host"
-        )
-    return domain
-
-
-def _issuer_from(env: Mapping[str, str]) -> str:
-    issuer = env.get("OIDC_ISSUER", "").strip()
-    domain = env.get("AUTH0_DOMAIN", "").strip()
-    if issuer and domain:
-        raise ConfigError("set either OIDC_ISSUER or AUTH0_DOMAIN, not both")
-    if domain:
-        host = domain.removeprefix("https://").rstrip("/")
-        if not host or "/" in host or " " in host or "." not in host:
-            raise ConfigError(
-                f"AUTH0_DOMAIN must be a host name like tenant.eu.auth0.com, got {domain!r}"
-            )
-        issuer = f"https://{host}/"
-    return issuer
-
-
 def load_settings(
     environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True
 ) -> Settings:
@@ -333,133 +195,123 @@ def load_settings(
     if environment not in {"development", "production"}:
         raise ConfigError(f"PORTAL_ENV must be 'development' or 'production', got {environment!r}")
     instance_path = Path(env.get("PORTAL_INSTANCE_PATH", "") or PROJECT_ROOT / "instance")
-    base_url = (env.get("PORTAL_BASE_URL", "").strip() or DEFAULT_BASE_URL).rstrip("/")
-    parts = urlsplit(base_url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
-        raise ConfigError(
-            f"PORTAL_BASE_URL must be like https://portal.example.org, got {base_url!r}"
-        )
-
-    secret = env.get("SECRET_KEY", "").strip()
-    issuer = _issuer_from(env)
-    host_domain = _host_domain(env, base_url, parts.scheme)
-    allow_sqlite = _env_flag(env, "PORTAL_ALLOW_SQLITE")
+    base_url = base_url_from(env, DEFAULT_BASE_URL)
+    scheme = urlsplit(base_url).scheme
+    issuer = issuer_from(env)
+    domain = host_domain(env, base_url, scheme)
     if environment == "production":
-        if not secret:
-            raise ConfigError(
-                "SECRET_KEY is required in production (at least 32 random characters)"
-            )
-        for name in SECRET_SETTINGS:
-            if env.get(name, "").strip():
-                check_secret(name, env[name].strip())
-        if parts.scheme != "https":
-            raise ConfigError("PORTAL_BASE_URL must be https in production (cookies are Secure)")
-        if not issuer:
-            raise ConfigError("OIDC_ISSUER or AUTH0_DOMAIN is required in production")
-        if not issuer.startswith("https://"):
-            raise ConfigError(f"OIDC_ISSUER must be an https URL in production, got {issuer!r}")
-        for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "DATABASE_URL"):
-            if not env.get(name, "").strip():
-                raise ConfigError(f"{name} is required in production")
-        if env["DATABASE_URL"].strip().startswith("sqlite") and not allow_sqlite:
-            raise ConfigError(
-                "DATABASE_URL is SQLite, which one machine's workers can share but no second "
-                "node can; use MariaDB in production, or set PORTAL_ALLOW_SQLITE=1 to run on "
-                "one machine anyway"
-            )
-    elif not secret:
-        secret = _development_secret(instance_path)
+        check_production(env, scheme=scheme, issuer=issuer)
     if issuer and not env.get("OIDC_CLIENT_ID", "").strip():
         raise ConfigError("OIDC_CLIENT_ID is required when OIDC_ISSUER or AUTH0_DOMAIN is set")
-
-    webhook_secret = env.get("PORTAL_WEBHOOK_SECRET", "").strip()
-    if webhook_secret and len(webhook_secret) < MIN_SECRET_LENGTH:
-        raise ConfigError("PORTAL_WEBHOOK_SECRET must be at least 32 random characters")
-    if host_domain and not env.get("PORTAL_BASE_URL", "").strip():
-        base_url = f"{parts.scheme}://{host_domain}"
-    database_url = (
-        env.get("DATABASE_URL", "").strip() or f"sqlite:///{instance_path / 'portal.sqlite3'}"
-    )
-    scopes = env.get("OIDC_SCOPES", "").strip() or Settings.oidc_scopes
-    if "openid" not in scopes.split():
-        raise ConfigError(f"OIDC_SCOPES must include openid, got {scopes!r}")
-    admin_scope = _admin_scope(env, scopes)
-    patterns = tuple(p for p in env.get("PORTAL_APPS", "").replace(",", " ").split() if p)
+    if domain and not env.get("PORTAL_BASE_URL", "").strip():
+        base_url = f"{scheme}://{domain}"
     return Settings(
         environment=environment,
-        secret_key=secret,
-        database_url=database_url,
+        secret_key=env.get("SECRET_KEY", "").strip() or development_secret(instance_path),
+        database_url=env.get("DATABASE_URL", "").strip()
+        or f"sqlite:///{instance_path / 'portal.sqlite3'}",
         base_url=base_url,
         instance_path=instance_path,
-        apps_dir=Path(env.get("PORTAL_APPS_DIR", "") or PROJECT_ROOT / "apps"),
-        apps_patterns=patterns,
-        oidc_issuer=issuer,
-        oidc_client_id=env.get("OIDC_CLIENT_ID", "").strip(),
-        oidc_client_secret=env.get("OIDC_CLIENT_SECRET", "").strip(),
-        oidc_scopes=scopes,
-        admin_scope=admin_scope,
-        roles_claim=env.get("PORTAL_ROLES_CLAIM", "").strip() or Settings.roles_claim,
-        session_idle_minutes=_env_positive_int(
-            env, "SESSION_IDLE_MINUTES", Settings.session_idle_minutes
-        ),
-        session_max_hours=_env_positive_int(env, "SESSION_MAX_HOURS", Settings.session_max_hours),
-        trusted_proxies=_env_count(env, "PORTAL_TRUSTED_PROXIES"),
-        identity_cache_seconds=_env_seconds(env, "PORTAL_IDENTITY_CACHE_SECONDS", 5.0),
-        site_name=env.get("PORTAL_SITE_NAME", "").strip() or Settings.site_name,
-        dev_idp_database_url=env.get("DEV_IDP_DATABASE_URL", "").strip()
-        or f"sqlite:///{instance_path / 'devidp.sqlite3'}",
-        dev_idp_management_rate_limit=_env_count(env, "DEV_IDP_MANAGEMENT_RATE_LIMIT"),
-        dev_idp_access_token_ttl=_env_positive_int(
-            env, "DEV_IDP_ACCESS_TOKEN_TTL", Settings.dev_idp_access_token_ttl
-        ),
-        dev_idp_refresh_token_ttl=_env_positive_int(
-            env, "DEV_IDP_REFRESH_TOKEN_TTL", Settings.dev_idp_refresh_token_ttl
-        ),
-        management_client_id=env.get("AUTH0_MANAGEMENT_CLIENT_ID", "").strip(),
-        management_client_secret=env.get("AUTH0_MANAGEMENT_CLIENT_SECRET", "").strip(),
-        webhook_secret=webhook_secret,
-        incremental_sync_minutes=_env_count(env, "PORTAL_INCREMENTAL_SYNC_MINUTES"),
-        oidc_audience=env.get("OIDC_AUDIENCE", "").strip(),
-        metrics_allow=_networks(env, "PORTAL_METRICS_ALLOW", Settings.metrics_allow),
-        metrics_token=env.get("PORTAL_METRICS_TOKEN", "").strip(),
-        json_logs=_log_format(env, environment) == "json",
-        redis_url=env.get("REDIS_URL", "").strip(),
-        apps_recheck_seconds=_env_seconds(
-            env, "PORTAL_APPS_RECHECK_SECONDS", 10.0 if environment == "production" else 1.0
-        ),
-        import_timeout_seconds=_env_seconds(env, "PORTAL_IMPORT_TIMEOUT_SECONDS", 10.0),
-        login_rate_limit=env.get("PORTAL_LOGIN_RATE_LIMIT", Settings.login_rate_limit).strip(),
-        auth0_domain=env.get("AUTH0_DOMAIN", "").strip().removeprefix("https://").rstrip("/"),
-        websocket_origins=tuple(
-            origin.rstrip("/") for origin in env.get("PORTAL_WEBSOCKET_ORIGINS", "").split()
-        ),
-        sync_batch_size=_env_positive_int(env, "PORTAL_SYNC_BATCH_SIZE", Settings.sync_batch_size),
-        management_domain_issuer=_issuer_from(
-            {"AUTH0_DOMAIN": env.get("AUTH0_MANAGEMENT_DOMAIN", "")}
-        ),
-        host_domain=host_domain,
+        host_domain=domain,
         trusted_hosts=tuple(env.get("PORTAL_TRUSTED_HOSTS", "").split()),
-        allow_sqlite=allow_sqlite,
-        broadcast_prefix=env.get("PORTAL_BROADCAST_PREFIX", "").strip()
-        or Settings.broadcast_prefix,
+        allow_sqlite=flag(env, "PORTAL_ALLOW_SQLITE"),
+        site_name=env.get("PORTAL_SITE_NAME", "").strip() or Settings.site_name,
+        **_sign_in(env, issuer),
+        **_sessions(env),
+        **_products(env, environment),
+        **_operations(env, environment),
+        **_development(env, instance_path),
         **_deadlines(env),
     )
 
 
+def _sign_in(env: Mapping[str, str], issuer: str) -> dict:
+    scopes = sign_in_scopes(env, Settings.oidc_scopes)
+    return {
+        "oidc_issuer": issuer,
+        "oidc_client_id": env.get("OIDC_CLIENT_ID", "").strip(),
+        "oidc_client_secret": env.get("OIDC_CLIENT_SECRET", "").strip(),
+        "oidc_scopes": scopes,
+        "admin_scope": admin_scope(env, scopes),
+        "oidc_audience": env.get("OIDC_AUDIENCE", "").strip(),
+        "roles_claim": env.get("PORTAL_ROLES_CLAIM", "").strip() or Settings.roles_claim,
+        "auth0_domain": env.get("AUTH0_DOMAIN", "").strip().removeprefix("https://").rstrip("/"),
+        "management_client_id": env.get("AUTH0_MANAGEMENT_CLIENT_ID", "").strip(),
+        "management_client_secret": env.get("AUTH0_MANAGEMENT_CLIENT_SECRET", "").strip(),
+        "management_domain_issuer": issuer_from(
+            {"AUTH0_DOMAIN": env.get("AUTH0_MANAGEMENT_DOMAIN", "")}
+        ),
+        "webhook_secret": check_webhook_secret(env.get("PORTAL_WEBHOOK_SECRET", "").strip()),
+        "sync_batch_size": positive_int(env, "PORTAL_SYNC_BATCH_SIZE", Settings.sync_batch_size),
+        "incremental_sync_minutes": count(env, "PORTAL_INCREMENTAL_SYNC_MINUTES"),
+    }
+
+
+def _sessions(env: Mapping[str, str]) -> dict:
+    return {
+        "session_idle_minutes": positive_int(
+            env, "SESSION_IDLE_MINUTES", Settings.session_idle_minutes
+        ),
+        "session_max_hours": positive_int(env, "SESSION_MAX_HOURS", Settings.session_max_hours),
+        "identity_cache_seconds": seconds(env, "PORTAL_IDENTITY_CACHE_SECONDS", 5.0),
+    }
+
+
+def _products(env: Mapping[str, str], environment: str) -> dict:
+    patterns = tuple(p for p in env.get("PORTAL_APPS", "").replace(",", " ").split() if p)
+    recheck = 10.0 if environment == "production" else 1.0
+    return {
+        "apps_dir": Path(env.get("PORTAL_APPS_DIR", "") or PROJECT_ROOT / "apps"),
+        "apps_patterns": patterns,
+        "apps_recheck_seconds": seconds(env, "PORTAL_APPS_RECHECK_SECONDS", recheck),
+        "import_timeout_seconds": seconds(env, "PORTAL_IMPORT_TIMEOUT_SECONDS", 10.0),
+        "websocket_origins": tuple(
+            origin.rstrip("/") for origin in env.get("PORTAL_WEBSOCKET_ORIGINS", "").split()
+        ),
+    }
+
+
+def _operations(env: Mapping[str, str], environment: str) -> dict:
+    return {
+        "trusted_proxies": count(env, "PORTAL_TRUSTED_PROXIES"),
+        "metrics_allow": networks(env, "PORTAL_METRICS_ALLOW", Settings.metrics_allow),
+        "metrics_token": env.get("PORTAL_METRICS_TOKEN", "").strip(),
+        "json_logs": log_format(env, environment) == "json",
+        "redis_url": env.get("REDIS_URL", "").strip(),
+        "broadcast_prefix": env.get("PORTAL_BROADCAST_PREFIX", "").strip()
+        or Settings.broadcast_prefix,
+        "login_rate_limit": env.get("PORTAL_LOGIN_RATE_LIMIT", Settings.login_rate_limit).strip(),
+    }
+
+
+def _development(env: Mapping[str, str], instance_path: Path) -> dict:
+    return {
+        "dev_idp_database_url": env.get("DEV_IDP_DATABASE_URL", "").strip()
+        or f"sqlite:///{instance_path / 'devidp.sqlite3'}",
+        "dev_idp_management_rate_limit": count(env, "DEV_IDP_MANAGEMENT_RATE_LIMIT"),
+        "dev_idp_access_token_ttl": positive_int(
+            env, "DEV_IDP_ACCESS_TOKEN_TTL", Settings.dev_idp_access_token_ttl
+        ),
+        "dev_idp_refresh_token_ttl": positive_int(
+            env, "DEV_IDP_REFRESH_TOKEN_TTL", Settings.dev_idp_refresh_token_ttl
+        ),
+    }
+
+
 def _deadlines(env: Mapping[str, str]) -> dict[str, float]:
     return {
-        "database_connect_timeout": _env_deadline(
+        "database_connect_timeout": deadline(
             env, "PORTAL_DATABASE_CONNECT_TIMEOUT", Settings.database_connect_timeout
         ),
-        "database_read_timeout": _env_deadline(
+        "database_read_timeout": deadline(
             env, "PORTAL_DATABASE_READ_TIMEOUT", Settings.database_read_timeout
         ),
-        "database_write_timeout": _env_deadline(
+        "database_write_timeout": deadline(
             env, "PORTAL_DATABASE_WRITE_TIMEOUT", Settings.database_write_timeout
         ),
-        "redis_timeout": _env_deadline(env, "PORTAL_REDIS_TIMEOUT", Settings.redis_timeout),
-        "idp_timeout": _env_deadline(env, "PORTAL_IDP_TIMEOUT", Settings.idp_timeout),
-        "management_timeout": _env_deadline(
+        "redis_timeout": deadline(env, "PORTAL_REDIS_TIMEOUT", Settings.redis_timeout),
+        "idp_timeout": deadline(env, "PORTAL_IDP_TIMEOUT", Settings.idp_timeout),
+        "management_timeout": deadline(
             env, "PORTAL_MANAGEMENT_TIMEOUT", Settings.management_timeout
         ),
     }

@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from datetime import timedelta
 
-from sqlalchemy import select
-
-from db.models import SyncRun, utcnow
+from db.sync_runs import ever_synced, sync_due
 from directory.sync import SyncError
 from portal.services import Services
 
@@ -25,23 +24,10 @@ class IncrementalSyncScheduler:
     def __init__(self, services: Services, interval: timedelta) -> None:
         self.services = services
         self.interval = interval
-        self._stop = threading.Event()
 
     def due(self) -> bool:
         """No sync succeeded within the interval and none is running now."""
-        with self.services.database.transaction() as db:
-            recent = db.scalar(
-                select(SyncRun.id)
-                .where(
-                    (SyncRun.status == "running")
-                    | (
-                        (SyncRun.status == "succeeded")
-                        & (SyncRun.started_at > utcnow() - self.interval)
-                    )
-                )
-                .limit(1)
-            )
-        return recent is None
+        return sync_due(self.services.database, self.interval)
 
     def tick(self) -> str:
         """One look at the clock: 'ran', 'skipped' (not due) or 'failed' (logged). The very first
@@ -50,29 +36,22 @@ class IncrementalSyncScheduler:
             return "skipped"
         syncer = self.services.user_sync()
         try:
-            run = syncer.incremental() if self._synced_before() else syncer.full()
+            ran_before = ever_synced(self.services.database)
+            run = syncer.incremental() if ran_before else syncer.full()
         except SyncError as error:
             log.warning("scheduled incremental sync did not run: %s", error)
             return "failed"
         log.info("scheduled %s sync: run %s, %s updated", run.mode, run.id, run.updated)
         return "ran"
 
-    def _synced_before(self) -> bool:
-        with self.services.database.transaction() as db:
-            return (
-                db.scalar(select(SyncRun.id).where(SyncRun.status == "succeeded").limit(1))
-                is not None
-            )
-
     def start(self) -> None:
+        """Ticks for as long as the process lives (a daemon thread: it ends with the worker)."""
         threading.Thread(target=self._loop, name="incremental-sync", daemon=True).start()
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def _loop(self) -> None:
         seconds = self.interval.total_seconds()
-        while not self._stop.wait(seconds * random.uniform(0.9, 1.1)):
+        while True:
+            time.sleep(seconds * random.uniform(0.9, 1.1))
             try:
                 self.tick()
             except Exception:

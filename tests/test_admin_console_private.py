@@ -97,8 +97,9 @@ def test_the_sync_page_shows_the_incremental_schedule(private, admin, monkeypatc
     services = private.services
     html = admin.get(console_url(private, "/sync"), timeout=10).text
     assert "Off: set <code>PORTAL_INCREMENTAL_SYNC_MINUTES</code>" in html
+    console = next(p.app for p in services.discovery.products if p.info.key == "admin/manage")
     monkeypatch.setattr(
-        services, "settings", replace(services.settings, incremental_sync_minutes=15)
+        console, "admin_services", replace(console.admin_services, incremental_sync_minutes=15)
     )
     html = admin.get(console_url(private, "/sync"), timeout=10).text
     assert '<p id="schedule">Every 15 minutes' in html

@@ -48,8 +48,8 @@ COMPOSE_SETTINGS = {"MARIADB_PASSWORD"}
 
 
 def settings_read_by_the_portal():
-    """Every environment variable portal/config.py and gunicorn.conf.py read."""
-    sources = (PROJECT_ROOT / "portal/config.py").read_text()
+    """Every environment variable portal/config*.py and gunicorn.conf.py read."""
+    sources = "".join(path.read_text() for path in (PROJECT_ROOT / "portal").glob("config*.py"))
     sources += (PROJECT_ROOT / "gunicorn.conf.py").read_text()
     names = set(re.findall(r'environ\.(?:get|setdefault)\("([A-Z][A-Z0-9_]+)"', sources))
     names |= set(re.findall(r'env\.get\("([A-Z][A-Z0-9_]+)"', sources))
@@ -60,7 +60,7 @@ def settings_read_by_the_portal():
 def settings_named_in_modules():
     """Environment variables other modules name as `SOMETHING_ENV = "NAME"` constants."""
     names = set()
-    for package in ("portal", "auth", "db"):
+    for package in ("portal", "kit", "directory", "auth", "db"):
         for path in (PROJECT_ROOT / package).rglob("*.py"):
             names |= set(re.findall(r'^\w+_ENV = "([A-Z][A-Z0-9_]+)"$', path.read_text(), re.M))
     return names
@@ -199,9 +199,9 @@ def installed_by_the_image():
 def third_party_imports():
     """{top-level module: files} imported by the packages and products the image holds (not
     their tests)."""
-    first_party = {"apps", "auth", "db", "migrations", "portal", "tests"}
+    first_party = {"apps", "auth", "db", "directory", "kit", "migrations", "portal", "tests"}
     found = {}
-    for package in ("portal", "auth", "db", "migrations", "apps"):
+    for package in ("portal", "kit", "directory", "auth", "db", "migrations", "apps"):
         for path in (PROJECT_ROOT / package).rglob("*.py"):
             if path.name.startswith("test_"):
                 continue
