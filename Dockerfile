@@ -1,8 +1,9 @@
 # The portal image: slim Python, a non-root user, only what runs.
 #
-# Stage 1 builds a virtualenv holding the portal's packages (portal, auth, db, migrations) and
-# their dependencies; stage 2 is a fresh slim Python with that virtualenv, the products (apps/)
-# and the gunicorn settings. No build tools, tests, benchmarks or docs reach the final image.
+# Stage 1 builds a virtualenv holding the portal's packages (portal, auth, db, devidp,
+# migrations) and their dependencies; stage 2 is a fresh slim Python with that virtualenv, the
+# products (apps/) and the gunicorn settings. No build tools, tests, benchmarks or docs reach the
+# final image.
 #
 # The default command starts gunicorn and nothing else: migrations are a deliberate step run once
 # per release (`portal db upgrade`, the `migrate` service in docker-compose.yml), never by every
@@ -20,6 +21,7 @@ COPY pyproject.toml README.md ./
 COPY portal ./portal
 COPY auth ./auth
 COPY db ./db
+COPY devidp ./devidp
 COPY migrations ./migrations
 RUN /opt/venv/bin/pip install '.[samples]'
 

@@ -19,12 +19,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth.authflask import AuthFlask
-from auth.devidp import DEMO_USERS, DevIdpSettings, create_dev_idp
 from auth.gate import Gate
 from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
 from auth.responses import html_response
 from auth.tiers import Tier
 from db.users import SignIn, ensure_users
+from devidp import DEMO_USERS, DevIdpSettings, create_dev_idp
 from portal.config import DEV_IDP_MOUNT, Settings, load_settings
 from portal.discovery import Loading, Product, Status, discover
 from portal.host_router import HostRouter

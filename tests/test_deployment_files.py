@@ -60,7 +60,7 @@ def settings_read_by_the_portal():
 def settings_named_in_modules():
     """Environment variables other modules name as `SOMETHING_ENV = "NAME"` constants."""
     names = set()
-    for package in ("portal", "auth", "db"):
+    for package in ("portal", "auth", "db", "devidp"):
         for path in (PROJECT_ROOT / package).rglob("*.py"):
             names |= set(re.findall(r'^\w+_ENV = "([A-Z][A-Z0-9_]+)"$', path.read_text(), re.M))
     return names
@@ -199,9 +199,9 @@ def installed_by_the_image():
 def third_party_imports():
     """{top-level module: files} imported by the packages and products the image holds (not
     their tests)."""
-    first_party = {"apps", "auth", "db", "migrations", "portal", "tests"}
+    first_party = {"apps", "auth", "db", "devidp", "migrations", "portal", "tests"}
     found = {}
-    for package in ("portal", "auth", "db", "migrations", "apps"):
+    for package in ("portal", "auth", "db", "devidp", "migrations", "apps"):
         for path in (PROJECT_ROOT / package).rglob("*.py"):
             if path.name.startswith("test_"):
                 continue

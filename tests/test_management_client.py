@@ -13,11 +13,11 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
-from auth.devidp import DevIdpSettings, create_dev_idp
 from auth.management import ManagementClient, ManagementError, RemoteUser, UserNotFound
 from auth.management_common import ExportExpired
 from auth.management_token import TokenSource
 from auth.tiers import Tier
+from devidp import DevIdpSettings, create_dev_idp
 
 MANAGEMENT_ID = "portal-management"
 TOKEN_PATH = ("POST", "/idp/oauth/token")

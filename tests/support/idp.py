@@ -9,8 +9,8 @@ from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from auth.devidp import DevIdpSettings, create_dev_idp, get_store
 from auth.management import ManagementClient
+from devidp import DevIdpSettings, create_dev_idp, get_store
 
 MANAGEMENT_CLIENT = ("sync-tests", "sync-tests-secret-0123456789abcdefghijklmnop")
 

@@ -46,7 +46,7 @@ class DevIdp:
 
     Tests reach the Management API's knobs here: ``rate_limiter.limit`` (requests per second,
     0 = unlimited) changes the limit at runtime, and ``faults`` (test-only) makes chosen requests
-    fail, answer malformed JSON or stall; see :class:`~auth.devidp.management_http.Faults`.
+    fail, answer malformed JSON or stall; see :class:`~devidp.management_http.Faults`.
 
     Also for tests, counted in this process only: ``token_requests`` (token endpoint calls by
     ``grant_type``) and ``backchannel_deliveries`` (every logout token POSTed to the portal).
