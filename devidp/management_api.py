@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import MissingAuthorizationError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc6750 import InsufficientScopeError
-from flask import Blueprint, Flask, Response, g, jsonify, request, send_file
+from flask import Blueprint, Response, g, jsonify, request, send_file
 from sqlalchemy.exc import IntegrityError
 
+from . import management_keys
 from .directory import DevIdpRole, DevIdpUser
-from .exports import ExportJobs
-from .management_http import Auth0Error, Faults, RateLimiter, error_response
-from .management_keys import register_signing_key_routes
+from .management_http import Auth0Error, error_response, required_scope, route
 from .management_query import (
     bool_arg,
     int_arg,
@@ -35,12 +33,16 @@ from .management_query import (
     selected_fields,
     user_json,
 )
-from .server import create_resource_protector
-from .settings import DevIdpSettings
-from .store import DevIdpStore
+from .state import current_idp
 
-#: Paths (relative to the mount) whose errors are answered in Auth0's JSON shape.
-MANAGEMENT_PREFIXES = ("/api/v2/", "/exports/")
+#: In front of every path: injected faults, then for ``/api/v2`` the token and the rate limit.
+guard = Blueprint("management_guard", __name__)
+#: The endpoints; the app registers them only when the management application is configured.
+api = Blueprint("management_api", __name__, url_prefix="/api/v2")
+api.register_blueprint(management_keys.blueprint)
+#: The files finished export jobs point at, outside ``/api/v2`` as Auth0's are.
+downloads = Blueprint("management_downloads", __name__)
+
 _PATCHABLE: dict[str, type] = {
     "blocked": bool,
     "name": str,
@@ -136,181 +138,169 @@ def _paged(items: list[Any], key: str) -> Response:
     return jsonify({"start": offset, "limit": limit, "total": len(items), key: page})
 
 
-def register_management_api(
-    app: Flask, settings: DevIdpSettings, store: DevIdpStore, faults: Faults, limiter: RateLimiter
-) -> None:
+@guard.before_app_request
+def check_request() -> Response | None:
     """Faults apply to every path; the rest only when the management application is set."""
-    protector = create_resource_protector(settings, store, settings.management_audience)
-    api = Blueprint("management", __name__, url_prefix="/api/v2")
-    scopes: dict[str, str] = {}
-
-    def route(rule: str, scope: str, methods: tuple[str, ...] = ("GET",)) -> Callable:
-        def register(view: Callable) -> Callable:
-            api.add_url_rule(rule, view.__name__, view, methods=list(methods))
-            scopes[f"management.{view.__name__}"] = scope
-            return view
-
-        return register
-
-    @app.before_request
-    def guard() -> Response | None:
-        injected = faults.answer(request.method, request.path)
-        if injected is not None or not request.path.startswith("/api/v2"):
-            return injected
-        if not settings.management_enabled:
-            return error_response(404, "Not Found")
-        try:
-            token = protector.acquire_token(scopes.get(request.endpoint or ""))
-        except InsufficientScopeError as error:
-            return error_response(
-                403, f"Insufficient scope: {error.description}", "insufficient_scope"
-            )
-        except (MissingAuthorizationError, UnsupportedTokenTypeError):
-            return error_response(401, "Missing authentication", "missing_authentication")
-        except OAuth2Error as error:
-            return error_response(
-                401, f"Invalid token: {error.get_error_description()}", "invalid_token"
-            )
-        allowed, g.rate_limit_headers = limiter.hit(str(token.get("sub")))
-        if not allowed:
-            return error_response(
-                429, "Global limit has been reached", "too_many_requests", g.rate_limit_headers
-            )
-        return None
-
-    @app.after_request
-    def rate_limit_headers(response: Response) -> Response:
-        response.headers.update(g.pop("rate_limit_headers", None) or {})
-        return response
-
-    @app.errorhandler(Auth0Error)
-    def auth0_error(error: Auth0Error) -> Response:
-        return error_response(error.status, error.message, error.error_code)
-
-    if not settings.management_enabled:
-        return
-    jobs = ExportJobs(store, settings.base_url)
-
-    def existing_user(user_id: str) -> DevIdpUser:
-        user = store.get_user(user_id)
-        if user is None:
-            raise Auth0Error(404, "The user does not exist.", "inexistent_user")
-        return user
-
-    def existing_role(role_id: str) -> DevIdpRole:
-        role = store.get_role(role_id)
-        if role is None:
-            raise Auth0Error(404, "The role does not exist.", "inexistent_role")
-        return role
-
-    @route("/users", "read:users")
-    def list_users() -> Response:
-        offset, limit = page_window()
-        criteria = parse_search(request.args.get("q", ""))
-        sort, descending = parse_sort(request.args.get("sort"))
-        found = store.list_users(
-            criteria, sort=sort, descending=descending, offset=offset, limit=limit
+    idp = current_idp()
+    injected = idp.faults.answer(request.method, request.path)
+    if injected is not None or not request.path.startswith("/api/v2"):
+        return injected
+    if not idp.settings.management_enabled:
+        return error_response(404, "Not Found")
+    try:
+        token = idp.management_bearer.acquire_token(required_scope())
+    except InsufficientScopeError as error:
+        return error_response(403, f"Insufficient scope: {error.description}", "insufficient_scope")
+    except (MissingAuthorizationError, UnsupportedTokenTypeError):
+        return error_response(401, "Missing authentication", "missing_authentication")
+    except OAuth2Error as error:
+        return error_response(
+            401, f"Invalid token: {error.get_error_description()}", "invalid_token"
         )
-        users = [selected_fields(user_json(user)) for user in found]
-        if not bool_arg("include_totals"):
-            return jsonify(users)
-        return jsonify(
-            {
-                "start": offset,
-                "limit": limit,
-                "length": len(users),
-                "total": store.count_users(criteria),
-                "users": users,
-            }
+    allowed, g.rate_limit_headers = idp.rate_limiter.hit(str(token.get("sub")))
+    if not allowed:
+        return error_response(
+            429, "Global limit has been reached", "too_many_requests", g.rate_limit_headers
         )
+    return None
 
-    @route("/users/<user_id>", "read:users")
-    def get_user(user_id: str) -> Response:
-        return jsonify(selected_fields(user_json(existing_user(user_id))))
 
-    @route("/users/<user_id>", "update:users", ("PATCH",))
-    def patch_user(user_id: str) -> Response:
-        changes = _patch(_json_body(), existing_user(user_id))
-        try:
-            return jsonify(user_json(store.update_user(user_id, **changes)))
-        except IntegrityError:
-            raise Auth0Error(
-                409, "The specified new email already exists", "email_conflict"
-            ) from None
+@guard.after_app_request
+def add_rate_limit_headers(response: Response) -> Response:
+    response.headers.update(g.pop("rate_limit_headers", None) or {})
+    return response
 
-    @route("/users/<user_id>", "delete:users", ("DELETE",))
-    def delete_user(user_id: str) -> tuple[str, int]:
-        existing_user(user_id)
-        store.delete_user(user_id)
-        return "", 204
 
-    @route("/users/<user_id>/roles", "read:roles")
-    def list_user_roles(user_id: str) -> Response:
-        existing_user(user_id)
-        return _paged([role_json(role) for role in store.user_roles(user_id)], "roles")
+def existing_user(user_id: str) -> DevIdpUser:
+    user = current_idp().store.get_user(user_id)
+    if user is None:
+        raise Auth0Error(404, "The user does not exist.", "inexistent_user")
+    return user
 
-    @route("/users/<user_id>/roles", "update:users", ("POST", "DELETE"))
-    def change_user_roles(user_id: str) -> tuple[str, int]:
-        existing_user(user_id)
-        role_ids = [existing_role(role_id).id for role_id in _role_ids_of(_json_body())]
-        if request.method == "POST":
-            store.add_roles(user_id, role_ids)
-        else:
-            store.remove_roles(user_id, role_ids)
-        return "", 204
 
-    @route("/roles", "read:roles")
-    def list_roles() -> Response:
-        wanted = request.args.get("name_filter", "").lower()
-        roles = [role_json(r) for r in store.roles() if wanted in r.name.lower()]
-        return _paged(roles, "roles")
+def existing_role(role_id: str) -> DevIdpRole:
+    role = current_idp().store.get_role(role_id)
+    if role is None:
+        raise Auth0Error(404, "The role does not exist.", "inexistent_role")
+    return role
 
-    @route("/roles/<role_id>", "read:roles")
-    def get_role(role_id: str) -> Response:
-        return jsonify(role_json(existing_role(role_id)))
 
-    @route("/roles/<role_id>/users", "read:role_members")
-    def list_role_users(role_id: str) -> Response:
-        role = existing_role(role_id)
-        if "from" in request.args or "take" in request.args:
-            take = int_arg("take", 50, maximum=100, minimum=1)
-            members = store.role_members(
-                role.id, after=_after(request.args.get("from")), limit=take + 1
-            )
-            body: dict[str, Any] = {"users": [role_member_json(u) for u in members[:take]]}
-            if len(members) > take:
-                body["next"] = _checkpoint(members[take - 1].subject)
-            return jsonify(body)
-        offset, limit = page_window()
-        users = [
-            role_member_json(u) for u in store.role_members(role.id, offset=offset, limit=limit)
-        ]
-        if not bool_arg("include_totals"):
-            return jsonify(users)
-        return jsonify(
-            {
-                "start": offset,
-                "limit": limit,
-                "total": store.count_role_members(role.id),
-                "users": users,
-            }
-        )
+@route(api, "/users", "read:users")
+def list_users() -> Response:
+    store = current_idp().store
+    offset, limit = page_window()
+    criteria = parse_search(request.args.get("q", ""))
+    sort, descending = parse_sort(request.args.get("sort"))
+    found = store.list_users(criteria, sort=sort, descending=descending, offset=offset, limit=limit)
+    users = [selected_fields(user_json(user)) for user in found]
+    if not bool_arg("include_totals"):
+        return jsonify(users)
+    return jsonify(
+        {
+            "start": offset,
+            "limit": limit,
+            "length": len(users),
+            "total": store.count_users(criteria),
+            "users": users,
+        }
+    )
 
-    @route("/jobs/users-exports", "read:users", ("POST",))
-    def create_users_export() -> tuple[Response, int]:
-        return jsonify(jobs.create(_json_body())), 201
 
-    @route("/jobs/<job_id>", "read:users")
-    def get_job(job_id: str) -> Response:
-        return jsonify(jobs.poll(job_id))
+@route(api, "/users/<user_id>", "read:users")
+def get_user(user_id: str) -> Response:
+    return jsonify(selected_fields(user_json(existing_user(user_id))))
 
-    @app.get("/exports/<token>.json.gz")
-    def download_export(token: str) -> Response:
-        """Like a presigned URL: the token in the path is the only credential."""
-        path = jobs.file_for(token)
-        if path is None:
-            raise Auth0Error(404, "No export file at this address (expired or never made).")
-        return send_file(path, mimetype="application/gzip", download_name="users.json.gz")
 
-    register_signing_key_routes(route, store)
-    app.register_blueprint(api)
+@route(api, "/users/<user_id>", "update:users", ("PATCH",))
+def patch_user(user_id: str) -> Response:
+    changes = _patch(_json_body(), existing_user(user_id))
+    try:
+        return jsonify(user_json(current_idp().store.update_user(user_id, **changes)))
+    except IntegrityError:
+        raise Auth0Error(409, "The specified new email already exists", "email_conflict") from None
+
+
+@route(api, "/users/<user_id>", "delete:users", ("DELETE",))
+def delete_user(user_id: str) -> tuple[str, int]:
+    existing_user(user_id)
+    current_idp().store.delete_user(user_id)
+    return "", 204
+
+
+@route(api, "/users/<user_id>/roles", "read:roles")
+def list_user_roles(user_id: str) -> Response:
+    existing_user(user_id)
+    return _paged([role_json(role) for role in current_idp().store.user_roles(user_id)], "roles")
+
+
+@route(api, "/users/<user_id>/roles", "update:users", ("POST", "DELETE"))
+def change_user_roles(user_id: str) -> tuple[str, int]:
+    existing_user(user_id)
+    role_ids = [existing_role(role_id).id for role_id in _role_ids_of(_json_body())]
+    if request.method == "POST":
+        current_idp().store.add_roles(user_id, role_ids)
+    else:
+        current_idp().store.remove_roles(user_id, role_ids)
+    return "", 204
+
+
+@route(api, "/roles", "read:roles")
+def list_roles() -> Response:
+    wanted = request.args.get("name_filter", "").lower()
+    roles = [role_json(r) for r in current_idp().store.roles() if wanted in r.name.lower()]
+    return _paged(roles, "roles")
+
+
+@route(api, "/roles/<role_id>", "read:roles")
+def get_role(role_id: str) -> Response:
+    return jsonify(role_json(existing_role(role_id)))
+
+
+@route(api, "/roles/<role_id>/users", "read:role_members")
+def list_role_users(role_id: str) -> Response:
+    """Checkpoint paging (``from``/``take``) when asked for, else Auth0's page/per_page."""
+    role = existing_role(role_id)
+    if "from" in request.args or "take" in request.args:
+        return _role_members_after_checkpoint(role)
+    store = current_idp().store
+    offset, limit = page_window()
+    users = [role_member_json(u) for u in store.role_members(role.id, offset=offset, limit=limit)]
+    if not bool_arg("include_totals"):
+        return jsonify(users)
+    return jsonify(
+        {
+            "start": offset,
+            "limit": limit,
+            "total": store.count_role_members(role.id),
+            "users": users,
+        }
+    )
+
+
+def _role_members_after_checkpoint(role: DevIdpRole) -> Response:
+    take = int_arg("take", 50, maximum=100, minimum=1)
+    after = _after(request.args.get("from"))
+    members = current_idp().store.role_members(role.id, after=after, limit=take + 1)
+    body: dict[str, Any] = {"users": [role_member_json(u) for u in members[:take]]}
+    if len(members) > take:
+        body["next"] = _checkpoint(members[take - 1].subject)
+    return jsonify(body)
+
+
+@route(api, "/jobs/users-exports", "read:users", ("POST",))
+def create_users_export() -> tuple[Response, int]:
+    return jsonify(current_idp().export_jobs.create(_json_body())), 201
+
+
+@route(api, "/jobs/<job_id>", "read:users")
+def get_job(job_id: str) -> Response:
+    return jsonify(current_idp().export_jobs.poll(job_id))
+
+
+@downloads.get("/exports/<token>.json.gz")
+def download_export(token: str) -> Response:
+    """Like a presigned URL: the token in the path is the only credential."""
+    path = current_idp().export_jobs.file_for(token)
+    if path is None:
+        raise Auth0Error(404, "No export file at this address (expired or never made).")
+    return send_file(path, mimetype="application/gzip", download_name="users.json.gz")
