@@ -1,8 +1,8 @@
 # The portal image: slim Python, a non-root user, only what runs.
 #
 # Stage 1 builds a virtualenv holding the portal's packages (portal, kit, directory, auth, db,
-# migrations) and their dependencies; stage 2 is a fresh slim Python with that virtualenv, the
-# products (apps/) and the gunicorn settings. No build tools, tests, benchmarks or docs reach the
+# devidp, migrations) and their dependencies; stage 2 is a fresh slim Python with that
+# virtualenv, the products (apps/) and the gunicorn settings. No build tools, tests, benchmarks or docs reach the
 # final image.
 #
 # The default command starts gunicorn and nothing else: migrations are a deliberate step run once
@@ -23,6 +23,7 @@ COPY kit ./kit
 COPY directory ./directory
 COPY auth ./auth
 COPY db ./db
+COPY devidp ./devidp
 COPY migrations ./migrations
 RUN /opt/venv/bin/pip install '.[samples]'
 

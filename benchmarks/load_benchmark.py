@@ -258,7 +258,7 @@ def plan_users(count: int) -> list[User]:
 
 def make_provider_users(database_url: str, users: list[User]) -> None:
     """The users exist in the development provider before it starts (its SQLite file)."""
-    from auth.devidp import DevIdpStore
+    from devidp import DevIdpStore
 
     store = DevIdpStore(database_url)
     try:

@@ -107,7 +107,7 @@ def user_rows(count: int) -> Iterator[dict[str, Any]]:
 
 def build_store(path: Path, users: int) -> tuple[int, float]:
     """A provider database with `users` imported users (plus the 4 demo users); (total, seconds)."""
-    from auth.devidp import DevIdpStore
+    from devidp import DevIdpStore
 
     started = time.perf_counter()
     store = DevIdpStore(f"sqlite:///{path}")
@@ -122,7 +122,7 @@ def build_store(path: Path, users: int) -> tuple[int, float]:
 
 def change_users(path: Path, users: int, count: int) -> list[str]:
     """Rename `count` users spread over the store, as someone editing them in Auth0 would."""
-    from auth.devidp import DevIdpStore
+    from devidp import DevIdpStore
 
     store = DevIdpStore(f"sqlite:///{path}")
     try:
@@ -143,7 +143,7 @@ def serve_provider(database: str, connection: Any) -> None:
 
     from werkzeug.serving import make_server
 
-    from auth.devidp import DevIdpSettings, create_dev_idp
+    from devidp import DevIdpSettings, create_dev_idp
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server("127.0.0.1", 0, lambda _environ, _start: [], threaded=True)

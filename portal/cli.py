@@ -188,7 +188,7 @@ def token(user: str, scope: str | None) -> None:
     Development only: it asks the built-in identity provider directly, as a sign-in would. The
     provider grants the admin scope, which the admin console's API wants, to admins alone.
     """
-    from auth.devidp import DEMO_USERS, create_dev_idp
+    from devidp import DEMO_USERS, create_dev_idp
     from portal.development import dev_idp_settings
 
     settings = _settings()
@@ -216,7 +216,7 @@ def dev_idp(host: str, port: int, portal_url: str) -> None:
     """Run the development identity provider on its own port."""
     from werkzeug.serving import run_simple
 
-    from auth.devidp import DevIdpRefused, create_dev_idp
+    from devidp import DevIdpRefused, create_dev_idp
     from portal.development import dev_idp_settings
 
     settings = _settings()

@@ -10,9 +10,9 @@ import logging
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from auth.devidp import DEMO_USERS, DevIdpSettings, create_dev_idp
 from auth.tiers import Tier
 from auth.users import SignIn, ensure_users
+from devidp import DEMO_USERS, DevIdpSettings, create_dev_idp
 from portal.config import Settings
 from portal.services import Services
 

@@ -60,7 +60,7 @@ def settings_read_by_the_portal():
 def settings_named_in_modules():
     """Environment variables other modules name as `SOMETHING_ENV = "NAME"` constants."""
     names = set()
-    for package in ("portal", "kit", "directory", "auth", "db"):
+    for package in ("portal", "kit", "directory", "auth", "db", "devidp"):
         for path in (PROJECT_ROOT / package).rglob("*.py"):
             names |= set(re.findall(r'^\w+_ENV = "([A-Z][A-Z0-9_]+)"$', path.read_text(), re.M))
     return names
@@ -199,9 +199,10 @@ def installed_by_the_image():
 def third_party_imports():
     """{top-level module: files} imported by the packages and products the image holds (not
     their tests)."""
-    first_party = {"apps", "auth", "db", "directory", "kit", "migrations", "portal", "tests"}
+    packages = ("portal", "kit", "directory", "auth", "db", "devidp", "migrations", "apps")
+    first_party = {*packages, "tests"}
     found = {}
-    for package in ("portal", "kit", "directory", "auth", "db", "migrations", "apps"):
+    for package in packages:
         for path in (PROJECT_ROOT / package).rglob("*.py"):
             if path.name.startswith("test_"):
                 continue

@@ -21,7 +21,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from auth.devidp import DevIdp, DevIdpSettings, create_dev_idp
+from devidp import DevIdp, DevIdpSettings, create_dev_idp
 from tests.support.live import LiveServer, start_live_server
 from tests.support.signin import sign_in
 

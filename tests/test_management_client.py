@@ -13,8 +13,8 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
-from auth.devidp import DevIdpSettings, create_dev_idp
 from auth.tiers import Tier
+from devidp import DevIdpSettings, create_dev_idp
 from directory.management import ManagementClient, ManagementError, RemoteUser, UserNotFound
 from directory.management_common import ExportExpired
 from directory.management_token import TokenSource

@@ -5,7 +5,7 @@ import shutil
 import pytest
 from devidp_support import MANAGEMENT_SETTINGS, Idp, Management, make_settings, mount
 
-from auth.devidp import create_dev_idp
+from devidp import create_dev_idp
 
 
 @pytest.fixture

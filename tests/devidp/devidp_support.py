@@ -14,7 +14,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
-from auth.devidp import DevIdpSettings
+from devidp import DevIdpSettings
 
 ISSUER = "http://localhost/idp"
 CALLBACK = "http://localhost/callback"

@@ -10,7 +10,7 @@ from devidp_support import AFTER_LOGOUT, CLIENT_ID, ISSUER, Idp, make_settings, 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from auth.devidp import create_dev_idp
+from devidp import create_dev_idp
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "sub", "sid", "events"}

@@ -7,7 +7,7 @@ import pytest
 from conftest import copy_seeded
 from devidp_support import CLIENT_ID, Idp, make_settings, mount
 
-from auth.devidp import create_dev_idp
+from devidp import create_dev_idp
 
 
 def test_token_requests_are_counted_by_grant_type(idp):

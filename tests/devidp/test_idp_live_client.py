@@ -12,7 +12,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
-from auth.devidp import create_dev_idp
+from devidp import create_dev_idp
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from conftest import copy_seeded
 from devidp_support import Idp, form_fields, make_settings, mount, query_of
 
-from auth.devidp import create_dev_idp
+from devidp import create_dev_idp
 
 PAGE_MESSAGE = re.compile(r'<p class="message" role="alert">([^<]*)</p>')
 LOCKED = "Too many failed sign-in attempts. Please wait 5 minutes before trying again."

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from auth.devidp.directory import default_role_id
+from devidp.directory import default_role_id
 
 ADMIN, DEVEL, EA = (default_role_id(n) for n in ("admin", "devel", "ea"))
 

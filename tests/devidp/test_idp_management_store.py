@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from devidp_support import make_settings
 
-from auth.devidp import DevIdpStore, create_dev_idp, get_store
-from auth.devidp.directory import Criterion
+from devidp import DevIdpStore, create_dev_idp, get_store
+from devidp.directory import Criterion
 
 
 def test_import_users_is_fast_and_keeps_what_it_is_given(app):

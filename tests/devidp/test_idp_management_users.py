@@ -14,7 +14,7 @@ from devidp_support import (
     mount,
 )
 
-from auth.devidp import create_dev_idp
+from devidp import create_dev_idp
 
 PAGING_BODY = {
     "statusCode": 400,

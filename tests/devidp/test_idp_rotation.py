@@ -9,7 +9,7 @@ import pytest
 from conftest import copy_seeded
 from devidp_support import CLIENT_ID, Idp, make_settings, mount
 
-from auth.devidp import create_dev_idp
+from devidp import create_dev_idp
 
 
 def published(idp: Idp) -> list[str]:

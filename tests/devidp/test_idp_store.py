@@ -3,7 +3,7 @@ import threading
 import pytest
 from devidp_support import CLIENT_ID, ROLES, Idp, make_settings, mount
 
-from auth.devidp import (
+from devidp import (
     DEMO_USERS,
     DevIdpRefused,
     DevIdpStore,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from auth.devidp import DevIdpSettings, create_dev_idp, get_store
+from devidp import DevIdpSettings, create_dev_idp, get_store
 from directory.management import ManagementClient
 
 MANAGEMENT_CLIENT = ("sync-tests", "sync-tests-secret-0123456789abcdefghijklmnop")

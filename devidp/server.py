@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,7 +27,6 @@ from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGr
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator, JWTBearerTokenValidator
 from authlib.oidc.core import OpenIDCode, OpenIDToken, UserInfo
-from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from flask import Flask
 from joserfc.jwk import KeySet
 
@@ -233,145 +231,137 @@ def _principal(store: DevIdpStore, subject: str, sid: str, auth_time: int) -> Pr
     return Principal(user, sid, auth_time) if user and not user.blocked else None
 
 
-def build_grants(settings: DevIdpSettings, store: DevIdpStore) -> tuple[type, type]:
-    """Grant classes bound to ``store`` (authlib instantiates grants itself, per request)."""
+class DevAuthorizationServer(AuthorizationServer):
+    """authlib's server for one provider: the applications registered with it and where refresh
+    tokens go. Its grants, which authlib builds afresh for every request, find the settings and
+    the store here, through ``self.server``."""
 
-    class CodeGrant(AuthorizationCodeGrant):
-        TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    def __init__(self, app: Flask, settings: DevIdpSettings, store: DevIdpStore) -> None:
+        self.settings = settings
+        self.store = store
+        portal = DevClient(settings)
+        self.clients: dict[str, ClientMixin] = {portal.client_id: portal}
+        if settings.management_enabled:
+            self.clients.setdefault(settings.management_client_id, ManagementApplication(settings))
+        super().__init__(app)
 
-        def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
-            principal: Principal = request.user
-            data = request.payload.data
-            store.save_authorization_code(
-                code=code,
-                client_id=request.client.get_client_id(),
-                redirect_uri=request.payload.redirect_uri,
-                response_type=request.payload.response_type,
-                scope=request.scope,
-                nonce=data.get("nonce"),
-                code_challenge=data.get("code_challenge"),
-                code_challenge_method=data.get("code_challenge_method"),
-                subject=principal.user.subject,
-                sid=principal.sid,
-                auth_time=principal.auth_time,
-            )
+    def query_client(self, client_id: str) -> ClientMixin | None:
+        return self.clients.get(client_id)
 
-        def query_authorization_code(
-            self, code: str, client: DevClient
-        ) -> AuthorizationCode | None:
-            return store.claim_authorization_code(code, client.get_client_id())
-
-        def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
-            """Nothing to do: the code was marked used the moment it was presented."""
-
-        def authenticate_user(self, authorization_code: AuthorizationCode) -> Principal | None:
-            code = authorization_code
-            return _principal(store, code.subject, code.sid, code.auth_time)
-
-    class RefreshGrant(RefreshTokenGrant):
-        """Auth0's refresh grant, multi-resource: ``audience`` may name another API, whose
-        token then carries that API's permissions the user holds; the refresh token rotates
-        and keeps the sign-in's grant whatever the access token was for."""
-
-        TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
-        INCLUDE_NEW_REFRESH_TOKEN = True
-
-        def audience(self) -> str:
-            return str(self.request.payload.data.get("audience") or settings.audience)
-
-        def validate_token_request(self) -> None:
-            """The Management API is refused before the refresh token is spent: Auth0 allows
-            it in no refresh token policy."""
-            if self.audience() == settings.management_audience:
-                raise ServiceNotEnabled(
-                    "The Management API is not available with a user's refresh token."
-                )
-            super().validate_token_request()
-
-        def _validate_token_scope(self, token: RefreshToken) -> None:
-            """For the portal's API no scope beyond the sign-in's; another API's permissions
-            are the user's to have or not (`granted_scope`), not the sign-in's."""
-            if self.audience() == settings.audience:
-                super()._validate_token_scope(token)
-
-        def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
-            return store.claim_refresh_token(refresh_token)
-
-        def authenticate_user(self, refresh_token: RefreshToken) -> Principal:
-            """A blocked or deleted user's refresh is ``invalid_grant``, as Auth0 answers it
-            (authlib's default, ``invalid_request``, reads to a client as its own mistake)."""
-            token = refresh_token
-            principal = _principal(store, token.subject, token.sid, token.auth_time)
-            if principal is None:
-                raise InvalidGrantError("user is blocked")
-            return replace(principal, audience=self.audience())
-
-        def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
-            """Nothing to do: the token was revoked the moment it was presented."""
-
-    return CodeGrant, RefreshGrant
-
-
-def build_end_session(store: DevIdpStore, sign_out: Callable[[], None]) -> type:
-    """RP-initiated logout as Auth0 does it: a registered post_logout_redirect_uri is followed
-    when the request names the client, by ``id_token_hint`` or by ``client_id``."""
-
-    class EndSession(EndSessionEndpoint):
-        def get_server_jwks(self) -> dict[str, Any]:
-            return store.public_jwks()
-
-        def get_algorithms(self) -> list[str]:
-            return ["RS256"]
-
-        def is_post_logout_redirect_uri_legitimate(
-            self,
-            request: OAuth2Request,
-            uri: str,
-            client: DevClient | None,
-            logout_hint: str | None,
-        ) -> bool:
-            return client is not None
-
-        def end_session(self, end_session_request: EndSessionRequest) -> None:
-            sign_out()
-
-    return EndSession
-
-
-def create_authorization_server(
-    app: Flask, settings: DevIdpSettings, store: DevIdpStore
-) -> AuthorizationServer:
-    client = DevClient(settings)
-    clients: dict[str, ClientMixin] = {client.client_id: client}
-    if settings.management_enabled:
-        clients.setdefault(settings.management_client_id, ManagementApplication(settings))
-
-    def query_client(client_id: str) -> ClientMixin | None:
-        return clients.get(client_id)
-
-    def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """A rotated refresh token keeps the grant of the one it replaces, whatever API the
         access token issued with it is for."""
         if "refresh_token" in token:
             principal: Principal = request.user
             replaced = request.refresh_token
-            store.save_refresh_token(
+            self.store.save_refresh_token(
                 token["refresh_token"],
-                client_id=client.client_id,
+                client_id=self.settings.client_id,
                 subject=principal.user.subject,
                 sid=principal.sid,
                 scope=replaced.get_scope() if replaced else token.get("scope", ""),
                 auth_time=principal.auth_time,
-                ttl=settings.refresh_token_ttl,
+                ttl=self.settings.refresh_token_ttl,
             )
 
-    server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+
+class CodeGrant(AuthorizationCodeGrant):
+    """The authorization code grant, its codes kept in the store and each redeemable once."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    server: DevAuthorizationServer
+
+    def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
+        principal: Principal = request.user
+        data = request.payload.data
+        self.server.store.save_authorization_code(
+            code=code,
+            client_id=request.client.get_client_id(),
+            redirect_uri=request.payload.redirect_uri,
+            response_type=request.payload.response_type,
+            scope=request.scope,
+            nonce=data.get("nonce"),
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+            subject=principal.user.subject,
+            sid=principal.sid,
+            auth_time=principal.auth_time,
+        )
+
+    def query_authorization_code(self, code: str, client: DevClient) -> AuthorizationCode | None:
+        return self.server.store.claim_authorization_code(code, client.get_client_id())
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Nothing to do: the code was marked used the moment it was presented."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> Principal | None:
+        code = authorization_code
+        return _principal(self.server.store, code.subject, code.sid, code.auth_time)
+
+
+class RefreshGrant(RefreshTokenGrant):
+    """Auth0's refresh grant, multi-resource: ``audience`` may name another API, whose token
+    then carries that API's permissions the user holds; the refresh token rotates and keeps the
+    sign-in's grant whatever the access token was for."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+    server: DevAuthorizationServer
+
+    def audience(self) -> str:
+        return str(self.request.payload.data.get("audience") or self.server.settings.audience)
+
+    def validate_token_request(self) -> None:
+        """The Management API is refused before the refresh token is spent: Auth0 allows it in
+        no refresh token policy."""
+        if self.audience() == self.server.settings.management_audience:
+            raise ServiceNotEnabled(
+                "The Management API is not available with a user's refresh token."
+            )
+        super().validate_token_request()
+
+    def _validate_token_scope(self, token: RefreshToken) -> None:
+        """For the portal's API no scope beyond the sign-in's; another API's permissions are the
+        user's to have or not (`granted_scope`), not the sign-in's."""
+        if self.audience() == self.server.settings.audience:
+            super()._validate_token_scope(token)
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+        return self.server.store.claim_refresh_token(refresh_token)
+
+    def authenticate_user(self, refresh_token: RefreshToken) -> Principal:
+        """A blocked or deleted user's refresh is ``invalid_grant``, as Auth0 answers it
+        (authlib's default, ``invalid_request``, reads to a client as its own mistake)."""
+        token = refresh_token
+        principal = _principal(self.server.store, token.subject, token.sid, token.auth_time)
+        if principal is None:
+            raise InvalidGrantError("user is blocked")
+        return replace(principal, audience=self.audience())
+
+    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
+        """Nothing to do: the token was revoked the moment it was presented."""
+
+
+def create_authorization_server(
+    app: Flask, settings: DevIdpSettings, store: DevIdpStore
+) -> DevAuthorizationServer:
+    server = DevAuthorizationServer(app, settings, store)
     server.register_token_generator("default", DevTokenGenerator(settings, store))
-    code_grant, refresh_grant = build_grants(settings, store)
-    server.register_grant(code_grant, [S256Required(required=True), DevOpenIDCode(settings, store)])
-    server.register_grant(refresh_grant, [DevOpenIDRefresh(settings, store)])
+    server.register_grant(CodeGrant, [S256Required(required=True), DevOpenIDCode(settings, store)])
+    server.register_grant(RefreshGrant, [DevOpenIDRefresh(settings, store)])
     register_management_grant(server, settings, store)
     return server
+
+
+class DevTokenValidator(JWTBearerTokenValidator):
+    """Checks access tokens against the keys the store publishes, so rotation applies at once."""
+
+    def __init__(self, store: DevIdpStore, issuer: str, audience: str) -> None:
+        super().__init__(issuer, audience)
+        self.store = store
+
+    def get_jwks(self) -> KeySet:
+        return KeySet.import_key_set(self.store.public_jwks())
 
 
 def create_resource_protector(
@@ -379,11 +369,8 @@ def create_resource_protector(
 ) -> ResourceProtector:
     """Checks bearer access tokens: ours, unexpired, for ``audience`` (default: the portal's API,
     what /userinfo accepts; the Management API passes its own)."""
-
-    class Validator(JWTBearerTokenValidator):
-        def get_jwks(self) -> KeySet:
-            return KeySet.import_key_set(store.public_jwks())
-
     protector = ResourceProtector()
-    protector.register_token_validator(Validator(settings.issuer, audience or settings.audience))
+    protector.register_token_validator(
+        DevTokenValidator(store, settings.issuer, audience or settings.audience)
+    )
     return protector

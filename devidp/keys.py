@@ -41,7 +41,7 @@ class KeyInfo:
 
 
 class SigningKeys:
-    """Mixin for :class:`~auth.devidp.store.DevIdpStore`: the key table, read by every worker.
+    """Mixin for :class:`~devidp.store.DevIdpStore`: the key table, read by every worker.
 
     Expects ``self._session`` (a sessionmaker) and ``self.engine``; sets up its own cache.
     """

@@ -1,43 +1,38 @@
-"""Assemble the development identity provider as one Flask app, mountable anywhere."""
+"""One provider's state, kept in ``app.extensions["devidp"]``: what its endpoints share, and the
+knobs tests turn.
+
+Every view finds it through :func:`current_idp`, the way Flask extensions keep theirs, so two
+providers in one process (tests start many) never see each other's store.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
-from authlib.integrations.flask_oauth2 import AuthorizationServer
-from flask import Flask, request
-from flask.sessions import SecureCookieSessionInterface
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from flask import current_app
 from sqlalchemy import select
 
 from .backchannel import BackchannelLogout, DeliveryLog
 from .counters import RequestCounter
 from .directory import DevIdpUser
+from .exports import ExportJobs
 from .keys import DEFAULT_GRACE_SECONDS
 from .login_limits import Limit, LoginLimiter
-from .management_api import register_management_api
 from .management_http import Faults, RateLimiter
 from .models import User
 from .server import (
+    DevAuthorizationServer,
     DevClient,
     DevTokenGenerator,
     Principal,
-    create_authorization_server,
     create_resource_protector,
 )
-from .settings import PRODUCTION_REFUSAL, DevIdpRefused, DevIdpSettings
+from .settings import DevIdpSettings
 from .store import DevIdpStore
-from .views import register_views
 
 EXTENSION_KEY = "devidp"
-
-
-class MountedCookieSession(SecureCookieSessionInterface):
-    """Scope the provider's cookie to its own mount (``/idp``), so it never reaches the portal's
-    pages and the portal's cookie of the same site is never overwritten."""
-
-    def get_cookie_path(self, app: Flask) -> str:
-        return request.script_root or "/"
 
 
 @dataclass(frozen=True)
@@ -46,7 +41,7 @@ class DevIdp:
 
     Tests reach the Management API's knobs here: ``rate_limiter.limit`` (requests per second,
     0 = unlimited) changes the limit at runtime, and ``faults`` (test-only) makes chosen requests
-    fail, answer malformed JSON or stall; see :class:`~auth.devidp.management_http.Faults`.
+    fail, answer malformed JSON or stall; see :class:`~devidp.management_http.Faults`.
 
     Also for tests, counted in this process only: ``token_requests`` (token endpoint calls by
     ``grant_type``) and ``backchannel_deliveries`` (every logout token POSTed to the portal).
@@ -55,7 +50,7 @@ class DevIdp:
 
     settings: DevIdpSettings
     store: DevIdpStore
-    server: AuthorizationServer
+    server: DevAuthorizationServer
     rate_limiter: RateLimiter
     faults: Faults = field(default_factory=Faults)
     token_requests: RequestCounter = field(default_factory=RequestCounter)
@@ -64,12 +59,21 @@ class DevIdp:
     #: Failed sign-ins per account and per address (see :mod:`.login_limits`); tests may set
     #: ``login_limiter.clock`` to move time on. Also filled in when not given.
     login_limiter: LoginLimiter = field(default=None)  # type: ignore[assignment]
+    #: Bearer-token checks: /userinfo's (tokens for the portal's API) and the Management API's.
+    userinfo_bearer: ResourceProtector = field(init=False, repr=False)
+    management_bearer: ResourceProtector = field(init=False, repr=False)
+    export_jobs: ExportJobs = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        settings, store = self.settings, self.store
         if self.backchannel is None:  # built without create_dev_idp: a sender of its own
-            object.__setattr__(self, "backchannel", BackchannelLogout(self.settings, self.store))
+            object.__setattr__(self, "backchannel", BackchannelLogout(settings, store))
         if self.login_limiter is None:
-            object.__setattr__(self, "login_limiter", make_login_limiter(self.settings, self.store))
+            object.__setattr__(self, "login_limiter", make_login_limiter(settings, store))
+        management = create_resource_protector(settings, store, settings.management_audience)
+        object.__setattr__(self, "userinfo_bearer", create_resource_protector(settings, store))
+        object.__setattr__(self, "management_bearer", management)
+        object.__setattr__(self, "export_jobs", ExportJobs(store, settings.base_url))
 
     @property
     def backchannel_deliveries(self) -> DeliveryLog:
@@ -111,43 +115,9 @@ class DevIdp:
         return token["access_token"]
 
 
-def create_dev_idp(settings: DevIdpSettings) -> Flask:
-    """The provider as a WSGI app; refuses (DevIdpRefused) when ``settings.production`` is set."""
-    if settings.production:
-        raise DevIdpRefused(PRODUCTION_REFUSAL)
-    app = Flask(__name__.rsplit(".", 1)[0])
-    app.config.update(
-        SECRET_KEY=settings.secret_key,
-        SESSION_COOKIE_NAME="devidp_session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"),
-        WTF_CSRF_SSL_STRICT=False,
-    )
-    app.session_interface = MountedCookieSession()
-    store = DevIdpStore(settings.database_url)
-    store.seed_demo_users()
-    server = create_authorization_server(app, settings, store)
-    idp = DevIdp(
-        settings,
-        store,
-        server,
-        RateLimiter(settings.management_rate_limit),
-        backchannel=BackchannelLogout(settings, store),
-    )
-    register_views(
-        app,
-        settings,
-        store,
-        server,
-        create_resource_protector(settings, store),
-        idp.backchannel,
-        idp.token_requests,
-        idp.login_limiter,
-    )
-    register_management_api(app, settings, store, idp.faults, idp.rate_limiter)
-    app.extensions[EXTENSION_KEY] = idp
-    return app
+def current_idp() -> DevIdp:
+    """The provider answering the current request."""
+    return current_app.extensions[EXTENSION_KEY]
 
 
 def make_login_limiter(settings: DevIdpSettings, store: DevIdpStore) -> LoginLimiter:
@@ -161,8 +131,3 @@ def make_login_limiter(settings: DevIdpSettings, store: DevIdpStore) -> LoginLim
             settings.login_failures_per_address, settings.login_address_window_seconds
         ),
     )
-
-
-def get_store(app: Flask) -> DevIdpStore:
-    """The store of a provider made by :func:`create_dev_idp` (same as ``extensions["devidp"]``)."""
-    return app.extensions[EXTENSION_KEY].store

@@ -1,5 +1,5 @@
 """What the Management API answers before and around its endpoints: errors in Auth0's shape,
-the bearer-token check, the rate limit, and test-only fault injection.
+the scope each endpoint's token must hold, the rate limit, and test-only fault injection.
 
 Auth0 answers every Management API error as
 ``{"statusCode": 400, "error": "Bad Request", "message": "...", "errorCode": "..."}``; the portal's
@@ -12,10 +12,14 @@ import fnmatch
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import Response
+from flask import Blueprint, Response, current_app, request
 from werkzeug.http import HTTP_STATUS_CODES
+
+#: Paths (relative to the mount) whose errors are answered in Auth0's JSON shape.
+MANAGEMENT_PREFIXES = ("/api/v2/", "/exports/")
 
 
 class Auth0Error(Exception):
@@ -44,6 +48,25 @@ def error_response(
 ) -> Response:
     body = json.dumps(error_body(status, message, error_code))
     return Response(body, status, headers, mimetype="application/json")
+
+
+def route(
+    blueprint: Blueprint, rule: str, scope: str, methods: tuple[str, ...] = ("GET",)
+) -> Callable[[Callable], Callable]:
+    """Add a Management API endpoint with the scope its caller's token must hold."""
+
+    def register(view: Callable) -> Callable:
+        view.required_scope = scope  # type: ignore[attr-defined]
+        blueprint.add_url_rule(rule, view.__name__, view, methods=list(methods))
+        return view
+
+    return register
+
+
+def required_scope() -> str | None:
+    """The scope the endpoint of this request wants (None when no endpoint matched)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "required_scope", None)
 
 
 class RateLimiter:

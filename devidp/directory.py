@@ -1,6 +1,6 @@
 """The provider's users and roles, shaped like Auth0's, for sign-in and the Management API.
 
-:class:`UserDirectory` is a mixin of :class:`~auth.devidp.store.DevIdpStore`; it only needs the
+:class:`UserDirectory` is a mixin of :class:`~devidp.store.DevIdpStore`; it only needs the
 store's session factory. Roles are records with ids (``rol_...``) as in Auth0, and role changes do
 not touch a user's ``updated_at``, as in Auth0, so an incremental sync cannot rely on it for roles.
 """

@@ -98,24 +98,26 @@ class ManagementTokenGenerator(JWTBearerTokenGenerator):
         return {"azp": client.get_client_id(), "gty": "client-credentials"}
 
 
+class AudienceGrant(ClientCredentialsGrant):
+    """Client credentials for ``<issuer>/api/v2/`` and nothing else, answered as Auth0 does."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        audience = self.server.settings.management_audience
+        asked = self.request.payload.data.get("audience")
+        if asked != audience:
+            raise ServiceNotEnabled(
+                f"Service not enabled within domain: {asked}"
+                if asked
+                else f"Send audience={audience} (the Management API's identifier)."
+            )
+
+
 def register_management_grant(
     server: AuthorizationServer, settings: DevIdpSettings, store: DevIdpStore
 ) -> None:
     """Let the management application get tokens for ``<issuer>/api/v2/`` and nothing else."""
-    audience = settings.management_audience
-
-    class AudienceGrant(ClientCredentialsGrant):
-        TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
-
-        def validate_token_request(self) -> None:
-            super().validate_token_request()
-            asked = self.request.payload.data.get("audience")
-            if asked != audience:
-                raise ServiceNotEnabled(
-                    f"Service not enabled within domain: {asked}"
-                    if asked
-                    else f"Send audience={audience} (the Management API's identifier)."
-                )
-
     server.register_grant(AudienceGrant)
     server.register_token_generator("client_credentials", ManagementTokenGenerator(settings, store))

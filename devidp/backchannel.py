@@ -1,7 +1,7 @@
 """OpenID Connect Back-Channel Logout 1.0, the provider's side: tell the portal a session ended.
 
 When a provider session ends (the user signs out at ``/oidc/logout``, or a test or operator
-calls :meth:`~auth.devidp.app.DevIdp.end_provider_sessions`), the provider POSTs
+calls :meth:`~devidp.app.DevIdp.end_provider_sessions`), the provider POSTs
 ``logout_token=<JWT>`` to the portal's ``backchannel_logout_uri`` before answering the browser,
 so the portal's session is gone by the time the browser comes back. The token is signed with the
 current signing key and carries ``sid`` (the ``sid`` of the ID tokens of that session) and

@@ -10,17 +10,20 @@ machine-to-machine application can call these (scopes ``read:signing_keys`` and
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
-from flask import Response, jsonify
+from flask import Blueprint, Response, jsonify
 
 from .keys import DEFAULT_GRACE_SECONDS, KeyInfo
+from .management_http import route
 from .management_query import int_arg
-from .store import DevIdpStore
+from .state import current_idp
 
 #: A week; longer than any token this provider issues would ever need.
 MAX_GRACE_SECONDS = 7 * 24 * 3600
+
+#: Part of the Management API (nested in its blueprint, under ``/api/v2``).
+blueprint = Blueprint("management_keys", __name__)
 
 
 def _iso(seconds: int | None) -> str | None:
@@ -41,15 +44,13 @@ def key_json(key: KeyInfo) -> dict[str, object]:
     }
 
 
-def register_signing_key_routes(route: Callable, store: DevIdpStore) -> None:
-    """Add the routes through the Management API's ``route`` helper (token and scope checks)."""
+@route(blueprint, "/keys/signing", "read:signing_keys")
+def list_signing_keys() -> Response:
+    return jsonify([key_json(key) for key in current_idp().store.signing_keys()])
 
-    @route("/keys/signing", "read:signing_keys")
-    def list_signing_keys() -> Response:
-        return jsonify([key_json(key) for key in store.signing_keys()])
 
-    @route("/keys/signing/rotate", "create:signing_keys", ("POST",))
-    def rotate_signing_key() -> tuple[Response, int]:
-        grace = int_arg("grace_seconds", DEFAULT_GRACE_SECONDS, maximum=MAX_GRACE_SECONDS)
-        kid = store.rotate_signing_key(grace)
-        return jsonify(kid=kid, grace_seconds=grace), 201
+@route(blueprint, "/keys/signing/rotate", "create:signing_keys", ("POST",))
+def rotate_signing_key() -> tuple[Response, int]:
+    grace = int_arg("grace_seconds", DEFAULT_GRACE_SECONDS, maximum=MAX_GRACE_SECONDS)
+    kid = current_idp().store.rotate_signing_key(grace)
+    return jsonify(kid=kid, grace_seconds=grace), 201
