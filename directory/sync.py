@@ -10,17 +10,13 @@ next run resumes from the checkpoint. Users the export no longer contains are so
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain, islice
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from auth.metrics import SYNC_RUNS, SYNC_USERS
 from auth.tiers import Tier
 from db.audit import Source, record
 from db.engine import Database
@@ -33,11 +29,11 @@ from directory.management import (
     TooManyResults,
     UserNotFound,
 )
+from directory.sync_runs import Outcome, RunAlreadyLive, SyncRuns
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-STALE_AFTER = timedelta(minutes=2)
 INCREMENTAL_OVERLAP = timedelta(minutes=1)
 SYNC_ACTOR = "auth0-sync"
 
@@ -46,17 +42,6 @@ Progress = Callable[[str, int, int | None], None]
 
 class SyncError(RuntimeError):
     """A sync could not start or finish; the message says why (and the run row keeps it)."""
-
-
-@dataclass
-class Outcome:
-    created: int = 0
-    updated: int = 0
-    deleted: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    #: Row ids of users updated or deleted, announced once their transaction has committed.
-    changed: list[int] = field(default_factory=list)
 
 
 def _identity(remote: RemoteUser, roles: tuple[str, ...]) -> dict:
@@ -88,22 +73,23 @@ class UserSync:
         self.progress = progress or (lambda _phase, _done, _total: None)
         #: Told which users changed after each commit, so every process re-reads them at once.
         self.changed = changed or (lambda _user_ids: None)
+        self.runs = SyncRuns(database)
 
     # -- runs -------------------------------------------------------------------------------
 
     def full(self) -> SyncRun:
         """Mirror every Auth0 user, resuming an interrupted full sync when there is one."""
-        run, cursor = self._start("full", resume=True)
+        run, cursor = self._begin("full", resume=True)
         return self._guarded(run, lambda: self._full(run, cursor))
 
     def incremental(self, since: datetime | None = None) -> SyncRun:
         """Only users changed since `since` (default: the last successful sync's start)."""
         if since is None:
-            since = self._last_success_start()
+            since = self.runs.last_success_start()
             if since is None:
                 raise SyncError("no successful sync yet: run a full sync first (portal users sync)")
             since -= INCREMENTAL_OVERLAP
-        run, _ = self._start("incremental", resume=False, since=since)
+        run, _ = self._begin("incremental", resume=False, since=since)
         return self._guarded(run, lambda: self._incremental(run, since))
 
     def one(self, user_id: str, *, source: Source = Source.WEBHOOK) -> str:
@@ -149,7 +135,7 @@ class UserSync:
                 self._apply(db, batch, membership, utcnow(), outcome, Source.SYNC)
                 done += len(batch)
                 cursor["offset"] = done
-                self._checkpoint(db, run, outcome, cursor)
+                self.runs.checkpoint(db, run, outcome, cursor)
             self.changed(outcome.changed)
             self.progress("users", done, total)
         cursor["phase"] = "deletions"
@@ -196,7 +182,7 @@ class UserSync:
             with self.database.transaction() as db:
                 self._apply(db, batch, roles, utcnow(), outcome, Source.SYNC)
                 done += len(batch)
-                self._checkpoint(db, run, outcome, {"since": since.isoformat(), "done": done})
+                self.runs.checkpoint(db, run, outcome, {"since": since.isoformat(), "done": done})
             self.changed(outcome.changed)
             self.progress("changed users", done, None)
 
@@ -310,7 +296,7 @@ class UserSync:
                 ).all()
                 outcome = Outcome(deleted=len(rows))
                 self._soft_delete(db, [(row.id, row.subject) for row in rows], Source.SYNC)
-                self._checkpoint(db, run, outcome, cursor)
+                self.runs.checkpoint(db, run, outcome, cursor)
             self.changed([row.id for row in rows])
             if len(rows) < self.batch_size:
                 return
@@ -326,117 +312,23 @@ class UserSync:
         )
         for _user_id, subject in rows:
             record(db, actor=SYNC_ACTOR, action="user.deleted", target=subject, source=source)
-
-    # -- bookkeeping ------------------------------------------------------------------------
-
-    def _start(
-        self, mode: str, *, resume: bool, since: datetime | None = None
-    ) -> tuple[SyncRun, dict]:
-        now = utcnow().replace(microsecond=0)
-        with self.database.transaction() as db:
-            latest = db.scalars(
-                select(SyncRun).where(SyncRun.mode == mode).order_by(SyncRun.id.desc()).limit(1)
-            ).one_or_none()
-            cursor: dict = {}
-            resumed_from = None
-            if latest is not None and latest.status == "running":
-                if _alive(latest.owner) and latest.heartbeat_at > now - STALE_AFTER:
-                    raise SyncError(
-                        f"a {mode} sync (run {latest.id}) is already running "
-                        f"since {latest.started_at}"
-                    )
-                latest.status = "interrupted"
-                latest.finished_at = now
-            if resume and latest is not None and latest.status in {"interrupted", "failed"}:
-                cursor = dict(latest.cursor or {})
-                resumed_from = latest.id if cursor else None
-            run = SyncRun(
-                mode=mode,
-                status="running",
-                started_at=now,
-                heartbeat_at=now,
-                since=since,
-                cursor=cursor or None,
-                resumed_from=resumed_from,
-                owner=_owner(),
-            )
-            db.add(run)
-        if resumed_from:
-            log.info("resuming %s sync from run %s at %s", mode, resumed_from, cursor)
-        return run, cursor
-
-    def _checkpoint(self, db: Session, run: SyncRun, outcome: Outcome, cursor: dict) -> None:
-        db.execute(
-            update(SyncRun)
-            .where(SyncRun.id == run.id)
-            .values(
-                created=SyncRun.created + outcome.created,
-                updated=SyncRun.updated + outcome.updated,
-                deleted=SyncRun.deleted + outcome.deleted,
-                unchanged=SyncRun.unchanged + outcome.unchanged,
-                failed=SyncRun.failed + outcome.failed,
-                cursor=dict(cursor),
-                heartbeat_at=utcnow(),
-            )
-        )
+    def _begin(self, mode: str, **options: object) -> tuple[SyncRun, dict]:
+        try:
+            return self.runs.start(mode, **options)  # type: ignore[arg-type]
+        except RunAlreadyLive as error:
+            raise SyncError(str(error)) from None
 
     def _guarded(self, run: SyncRun, work: Callable[[], None]) -> SyncRun:
         """Run the work and close the run row either way, with the reason when it failed."""
         try:
             work()
         except (ManagementError, SyncError) as error:
-            self._finish(run, "failed", str(error))
+            self.runs.finish(run, "failed", str(error))
             raise SyncError(f"{run.mode} sync failed: {error}") from error
         except Exception as error:
-            self._finish(run, "failed", f"{type(error).__name__}: {error}")
+            self.runs.finish(run, "failed", f"{type(error).__name__}: {error}")
             raise
-        return self._finish(run, "succeeded", None)
-
-    def _finish(self, run: SyncRun, status: str, error: str | None) -> SyncRun:
-        SYNC_RUNS.labels(run.mode, status).inc()
-        with self.database.transaction() as db:
-            row = db.get(SyncRun, run.id)
-            row.status = status
-            row.error = error
-            row.finished_at = utcnow()
-            if status == "succeeded":
-                row.cursor = None
-        with self.database.transaction() as db:
-            finished = db.get(SyncRun, run.id)
-        for outcome in ("created", "updated", "deleted", "unchanged", "failed"):
-            SYNC_USERS.labels(outcome).inc(getattr(finished, outcome))
-        return finished
-
-    def _last_success_start(self) -> datetime | None:
-        with self.database.transaction() as db:
-            return db.scalar(
-                select(SyncRun.started_at)
-                .where(SyncRun.status == "succeeded")
-                .order_by(SyncRun.started_at.desc())
-                .limit(1)
-            )
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[:255]
-
-
-def _alive(owner: str) -> bool:
-    """Whether the process that started a run may still be working on it.
-
-    On this machine the process can be asked directly; a run started elsewhere is presumed alive
-    until its heartbeat is older than STALE_AFTER.
-    """
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return self.runs.finish(run, "succeeded", None)
 
 
 def _batches(items: Iterable[RemoteUser], size: int) -> Iterator[list[RemoteUser]]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 from collections.abc import Iterator
 
@@ -34,9 +33,6 @@ from simple_websocket import ConnectionClosed, Server
 
 log = logging.getLogger(__name__)
 
-REDIS_URL_ENV = "REDIS_URL"
-PREFIX_ENV = "PORTAL_BROADCAST_PREFIX"
-REDIS_TIMEOUT_ENV = "PORTAL_REDIS_TIMEOUT"
 DEFAULT_REDIS_TIMEOUT = 1.0
 
 
@@ -144,23 +140,21 @@ _hub_lock = threading.Lock()
 
 
 def hub() -> LocalHub:
-    """This process's hub: the portal's (see `configure`), else chosen on first use from the
-    environment (`REDIS_URL`, `PORTAL_BROADCAST_PREFIX`, `PORTAL_REDIS_TIMEOUT`)."""
+    """This process's hub: in-process until the portal configures Redis (a product's own tests
+    never need more)."""
     global _hub
     with _hub_lock:
         if _hub is None:
-            url = os.environ.get(REDIS_URL_ENV, "").strip()
-            prefix = os.environ.get(PREFIX_ENV, "").strip() or "portal"
-            timeout = float(os.environ.get(REDIS_TIMEOUT_ENV, "") or DEFAULT_REDIS_TIMEOUT)
-            _hub = RedisHub(url, prefix, timeout) if url else LocalHub()
+            _hub = LocalHub()
         return _hub
 
 
 def configure(url: str, prefix: str, timeout: float) -> None:
-    """Use the portal's settings for this process's hub, unless one is already in use."""
+    """The portal's settings (`REDIS_URL`, `PORTAL_BROADCAST_PREFIX`, `PORTAL_REDIS_TIMEOUT`)
+    for this process's hub: through Redis when a URL is set, in-process otherwise."""
     global _hub
     with _hub_lock:
-        if _hub is None and url:
+        if url and not isinstance(_hub, RedisHub):
             _hub = RedisHub(url, prefix, timeout)
 
 

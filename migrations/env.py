@@ -1,4 +1,7 @@
-"""Alembic environment: the URL comes from the caller (``portal db upgrade``) or the settings."""
+"""Alembic environment: the URL comes from the caller (``portal db upgrade``, which reads the
+portal's settings) or, for `alembic` run by hand, from DATABASE_URL."""
+
+import os
 
 from alembic import context
 
@@ -9,11 +12,10 @@ config = context.config
 
 def _database_url() -> str:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
-    if url:
-        return url
-    from portal.config import load_settings
-
-    return load_settings().database_url
+    url = url or os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        raise RuntimeError("set DATABASE_URL, or run `portal db upgrade`, which reads the settings")
+    return url
 
 
 def run_migrations_offline() -> None:

@@ -10,10 +10,9 @@ The layers, arrows pointing one way (a package imports only those to its right):
                              user admin)   the Gate)
     devidp: the development identity provider, wired in by portal/development.py alone.
 
-A request, signed in, to a product (every file it crosses, in order):
+A request, signed in, to a product runs through these files, in order (wsgi.py calls this
+module's `create_app()` once per process to build them):
 
-    wsgi.py                      application = create_app()
-    portal/application.py        this stack, built once
     portal/request_context.py    RequestContext: request id, security headers, access log, metrics
     portal/routing.py            HostRouter (trusted hosts; in host mode, which host serves
                                  what) -> ProductMounts (DispatcherMiddleware: `/` is the portal

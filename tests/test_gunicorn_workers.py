@@ -1,7 +1,7 @@
 """Both worker classes gunicorn.conf.py supports serve the site and its websockets: gevent, the
 default, and gthread (`GUNICORN_CMD_ARGS="--worker-class gthread"`, for CPU-heavy products
 behind nginx). A websocket route ends its request by raising StopIteration inside gunicorn
-(auth/authflask.py `_SocketFinished`): gunicorn must then close the connection and write no
+(kit/websockets.py `_SocketFinished`): gunicorn must then close the connection and write no
 HTTP response after the frames."""
 
 import base64

@@ -18,7 +18,8 @@ from apps.admin.manage.errors import ConsoleError
 from apps.admin.manage.formatting import iso
 from db.models import SyncRun, utcnow
 from directory.management import DirectoryNotConfigured
-from directory.sync import STALE_AFTER, SyncError, UserSync
+from directory.sync import SyncError, UserSync
+from directory.sync_runs import STALE_AFTER
 from kit.admin import AdminServices
 
 log = logging.getLogger(__name__)
