@@ -33,7 +33,7 @@ from auth.identity import (
 )
 from auth.identity_headers import strip_identity_headers
 from auth.log_context import note
-from auth.metrics import GATE_DECISIONS
+from auth.metrics import GATE_DECISIONS, labelled
 from auth.refusals import Refusals
 from auth.resolver import IdentityResolver
 from auth.responses import ErrorRenderer, is_websocket, wants_json
@@ -56,6 +56,8 @@ _CORS_HEADERS = frozenset(
         "access-control-expose-headers",
     }
 )
+_CACHE_PRIVATE = ("Cache-Control", "private")
+_VARY_COOKIE = ("Vary", "Cookie")
 _BEARER_REQUEST_REASON = (
     "it came with a bearer token, and the portal gets product tokens only from a browser "
     "sign-in; a script asks the identity provider for a token for the product's API itself"
@@ -79,27 +81,30 @@ def strip_portal_cookie(environ: dict) -> None:
         environ["HTTP_COOKIE"] = ";".join(kept).strip()
 
 
-def _private(start_response: Callable, product: ProductInfo, foreign_origin: bool) -> Callable:
+def _private(
+    start_response: Callable, product: ProductInfo, own_cookie: str, foreign_origin: bool
+) -> Callable:
     """Responses behind the Gate are per person: never shared by caches, never set the portal's
     cookies, the product's own cookies stay within its mount (see `auth.cookies`), and a request
     from another product's host gets no CORS permission, whatever the product answers."""
-    own = product_cookie_name(product)
 
     def private_start_response(status: str, headers: list, exc_info: object = None) -> Callable:
         kept = []
+        cache_control = False
         for name, value in headers:
             lowered = name.lower()
             if lowered == "set-cookie":
-                value = scoped_cookie(value, product.mount_path, own_name=own)
+                value = scoped_cookie(value, product.mount_path, own_name=own_cookie)
                 if value is None:
                     continue
+            elif lowered == "cache-control":
+                cache_control = True
             elif foreign_origin and lowered in _CORS_HEADERS:
                 continue
             kept.append((name, value))
-        names = {name.lower() for name, _ in kept}
-        if "cache-control" not in names:
-            kept.append(("Cache-Control", "private"))
-        kept.append(("Vary", "Cookie"))
+        if not cache_control:
+            kept.append(_CACHE_PRIVATE)
+        kept.append(_VARY_COOKIE)
         return start_response(status, kept, exc_info)
 
     return private_start_response
@@ -127,6 +132,7 @@ class Gate:
         self.origins = origins
         self.refuse = Refusals(product, render_error, origins)
         self.own_origin = origins.product_origin(product.key)
+        self.own_cookie = product_cookie_name(product)
         self.allowed_origins = frozenset({self.own_origin, *websocket_origins})
         self.sockets = sockets
         self.tokens = tokens
@@ -193,14 +199,17 @@ class Gate:
         self, environ: dict, start_response: Callable, identity: Identity, method: str
     ) -> Iterable[bytes]:
         strip_portal_cookie(environ)
-        environ[USER_ENVIRON_KEY] = replace(
-            identity.user, token_source=self._token_source(method, identity)
+        environ[USER_ENVIRON_KEY] = identity.user_as_seen(
+            (self, method),
+            lambda: replace(identity.user, token_source=self._token_source(method, identity)),
         )
         environ[PRODUCT_ENVIRON_KEY] = self.product
         environ[LOGOUT_TOKEN_ENVIRON_KEY] = identity.logout_token
         environ[AUTH_METHOD_ENVIRON_KEY] = method
         environ["REMOTE_USER"] = identity.user.subject
-        private = _private(start_response, self.product, self._foreign_origin(environ))
+        private = _private(
+            start_response, self.product, self.own_cookie, self._foreign_origin(environ)
+        )
         if self.sockets is not None and is_websocket(environ):
             with self.sockets.holding(identity, self.product, environ) as guard:
                 environ[SOCKET_GUARD_ENVIRON_KEY] = guard
@@ -227,7 +236,7 @@ class Gate:
 
     def _decided(self, identity: Identity | None, decision: str) -> None:
         tier = identity.user.tier.value if identity else "anonymous"
-        GATE_DECISIONS.labels(self.product.key, tier, decision).inc()
+        labelled(GATE_DECISIONS, self.product.key, tier, decision).inc()
 
     def _missing_scope(self, identity: Identity) -> str | None:
         """Admin products hold the portal's own services: a token opens them only with the admin

@@ -21,10 +21,9 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlencode
 
 from cryptography.fernet import Fernet, InvalidToken
-from werkzeug.wsgi import get_host
 
 from auth.cookies import session_cookie
-from auth.hosts import Origins, normalize_host
+from auth.hosts import Origins
 from auth.responses import ErrorPage, ErrorRenderer, html_response
 from auth.sessions import SessionStore
 from db.engine import Database
@@ -85,7 +84,7 @@ class Handoffs:
         self, environ: dict, start_response: Callable, product_key: str
     ) -> Iterable[bytes]:
         """On the product's host: the code for this host's cookie, then on to `next`."""
-        host = normalize_host(get_host(environ), self.origins.scheme)
+        host = self.origins.request_host(environ)
         code = (parse_qs(environ.get("QUERY_STRING", "")).get("code") or [""])[0]
         taken = take_handoff(self.database, _hash(code), host) if code else None
         raw_id = self._open(taken[0]) if taken else None

@@ -19,7 +19,10 @@ product names can't hold, so a host always names exactly one product.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
+
+from werkzeug.wsgi import get_host
 
 from auth.tiers import TIER_NAMES
 
@@ -28,8 +31,11 @@ from auth.tiers import TIER_NAMES
 SECURE_COOKIE_NAME = "__Host-portal_session"
 PLAIN_COOKIE_NAME = "portal_session"
 SEPARATOR = "--"
+#: The request's host, normalized: worked out once per request (see `Origins.request_host`).
+HOST_ENVIRON_KEY = "portal.host"
 
 
+@lru_cache(maxsize=1024)
 def normalize_host(host: str, scheme: str) -> str:
     """Lowercase, no trailing dot, no default port: the form hosts are compared in."""
     host = host.strip().lower()
@@ -102,6 +108,14 @@ class Origins:
             return None
         name = name.replace("-", "_")
         return f"{tier}/{name}" if name.isidentifier() else None
+
+    def request_host(self, environ: dict) -> str:
+        """The request's host as hosts are compared: the router, the identity cache and the
+        Gate's answers all ask, so it is worked out once and kept in the environ."""
+        host = environ.get(HOST_ENVIRON_KEY)
+        if host is None:
+            host = environ[HOST_ENVIRON_KEY] = normalize_host(get_host(environ), self.scheme)
+        return host
 
     def is_portal_host(self, host: str) -> bool:
         return normalize_host(host, self.scheme) == self.portal_host

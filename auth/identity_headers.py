@@ -44,8 +44,11 @@ IDENTITY_HEADER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("HTTP_SSL_CLIENT_*", "client certificates forwarded by a TLS proxy"),
 )
 
-#: One expression for every pattern: the Gate runs it on each header of every request.
+#: One expression for every pattern, and the patterns' fixed beginnings: the Gate looks at every
+#: environ key of every request, and most keys (`wsgi.*`, `HTTP_HOST`, ...) start with none of
+#: them, which `str.startswith` tells without the expression.
 _MATCH = re.compile("|".join(translate(pattern) for pattern, _ in IDENTITY_HEADER_PATTERNS)).match
+_PREFIXES = tuple(sorted({pattern.split("*", 1)[0] for pattern, _ in IDENTITY_HEADER_PATTERNS}))
 
 
 def is_identity_header(key: str) -> bool:
@@ -53,5 +56,5 @@ def is_identity_header(key: str) -> bool:
 
 
 def strip_identity_headers(environ: dict) -> None:
-    for key in [k for k in environ if _MATCH(k) is not None]:
+    for key in [k for k in environ if k.startswith(_PREFIXES) and _MATCH(k) is not None]:
         del environ[key]

@@ -7,7 +7,10 @@ when `/metrics` is scraped; a single process (`portal serve`, tests) keeps them 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 REQUESTS = Counter(
     "portal_requests_total",
@@ -39,3 +42,11 @@ SYNC_USERS = Counter("portal_sync_users_total", "Users handled by syncs, by outc
 BROKEN_PRODUCTS = Gauge(
     "portal_broken_products", "Products that failed to load.", multiprocess_mode="max"
 )
+
+
+@lru_cache(maxsize=4096)
+def labelled(metric: MetricWrapperBase, *labels: str) -> MetricWrapperBase:
+    """`metric.labels(*labels)`, remembered: `labels()` checks its arguments and takes a lock on
+    every call, and each request asks for the same few children (a product, a status) again.
+    The portal never removes a child, so a remembered one stays the one being counted."""
+    return metric.labels(*labels)

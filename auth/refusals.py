@@ -12,11 +12,9 @@ import sys
 from collections.abc import Callable, Iterable
 from urllib.parse import quote, urlencode
 
-from werkzeug.wsgi import get_host
-
 from auth.cookies import cleared_session_cookie, stray_copies_cleared
 from auth.handoff import handoff_start_url
-from auth.hosts import Origins, normalize_host
+from auth.hosts import Origins
 from auth.identity import ProductInfo
 from auth.responses import (
     ErrorPage,
@@ -102,7 +100,7 @@ class Refusals:
         return json_response(start_response, 403, payload, [("WWW-Authenticate", challenge)])
 
     def tampered(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        host = normalize_host(get_host(environ), self.origins.scheme)
+        host = self.origins.request_host(environ)
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         clears = [("Set-Cookie", c) for c in stray_copies_cleared(self.origins, path, host)]
         page = ErrorPage(400, "Sign-in cookie tampered with", TAMPERED)

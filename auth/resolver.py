@@ -13,11 +13,9 @@ import threading
 import time
 from collections.abc import Iterable
 
-from werkzeug.wsgi import get_host
-
 from auth.bearer import BearerError, BearerVerifier, token_fingerprint
 from auth.cookies import sent_session_cookie
-from auth.hosts import Origins, normalize_host
+from auth.hosts import Origins
 from auth.sessions import EndReason, SessionStore, session_key
 from auth.users import Identity, identity_from_row
 from db.users import user_with_grants
@@ -45,9 +43,6 @@ class IdentityResolver:
         self._forgotten = 0
         self._lock = threading.Lock()
 
-    def host_of(self, environ: dict) -> str:
-        return normalize_host(get_host(environ), self.origins.scheme)
-
     def resolve(self, environ: dict) -> Identity | None:
         """The cache is keyed by the cookie as sent (which names its host), so a hit costs no
         parsing or signature check; only a miss verifies the signature (and a bad one is never
@@ -55,7 +50,7 @@ class IdentityResolver:
         cookie = sent_session_cookie(environ, self.origins)
         if cookie is None:
             return None
-        host = self.host_of(environ)
+        host = self.origins.request_host(environ)
         key = host + " " + cookie
         now = time.monotonic()
         with self._lock:

@@ -8,8 +8,8 @@ a session, an access token or an open websocket.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 
 from auth.identity import PortalUser, ProductInfo
 from auth.tiers import Tier
@@ -60,6 +60,18 @@ class Identity:
     grants: frozenset[str] = frozenset()
     #: The scopes of the bearer token this identity came with; a session has none.
     scopes: frozenset[str] = frozenset()
+    _seen_as: dict[Hashable, PortalUser] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+
+    def user_as_seen(self, by: Hashable, make: Callable[[], PortalUser]) -> PortalUser:
+        """The user as one product's Gate hands it over (with that product's token source),
+        made on the first request and kept for as long as this identity is cached, so a request
+        that hits the identity cache builds nothing."""
+        user = self._seen_as.get(by)
+        if user is None:
+            user = self._seen_as[by] = make()
+        return user
 
     def opens(self, product: ProductInfo) -> bool:
         """The user's tier opens the product, or an admin granted this one product to them;

@@ -109,17 +109,26 @@ def free_port() -> int:
 
 
 class Server:
-    """One gunicorn with the project's configuration; `app` overrides its wsgi_app. Ready once
-    `/healthz` answers and every worker has logged `marker` (its app is loaded)."""
+    """One gunicorn with the configuration of the checkout at `root` (this one unless another
+    version is being compared); `app` overrides its wsgi_app. Ready once
+    `ready_path` answers (below 500) and every worker has logged `marker` (its app is loaded)."""
 
     def __init__(
-        self, name: str, env: dict[str, str], log_path: Path, marker: str, app: str | None = None
+        self,
+        name: str,
+        env: dict[str, str],
+        log_path: Path,
+        marker: str,
+        app: str | None = None,
+        ready_path: str = "/healthz",
+        root: Path = ROOT,
     ) -> None:
         self.name = name
         self.port = free_port()
         self.base_url = f"http://{HOST}:{self.port}"
         self.workers = int(env["PORTAL_WORKERS"])
         self.log_path = log_path
+        self.ready_path = ready_path
         full_env = {
             **os.environ,
             **env,
@@ -130,7 +139,7 @@ class Server:
         command += [app] if app else []
         with open(log_path, "wb") as out:
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
+                command, cwd=root, env=full_env, stdout=out, stderr=subprocess.STDOUT
             )
         self._wait_ready(marker, seconds=120)
 
@@ -142,7 +151,7 @@ class Server:
             loaded = self.log_path.read_text(errors="replace").count(marker)
             if loaded >= self.workers and len(self.worker_pids()) == self.workers:
                 try:
-                    if requests.get(self.base_url + "/healthz", timeout=2).status_code == 200:
+                    if requests.get(self.base_url + self.ready_path, timeout=2).status_code < 500:
                         return
                 except requests.RequestException:
                     pass

@@ -8,24 +8,23 @@ looks like one, or is made here; products find it in the environ (`portal.reques
 
 from __future__ import annotations
 
-import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Callable, Iterable
 
 from werkzeug.wsgi import ClosingIterator
 
 from auth.hosts import Origins
-from auth.identity import MOUNT_ENVIRON_KEY, USER_ENVIRON_KEY
+from auth.identity import MOUNT_ENVIRON_KEY
 from auth.log_context import LOG_CONTEXT
-from auth.metrics import LATENCY, REQUESTS
+from auth.metrics import LATENCY, REQUESTS, labelled
 from auth.tiers import Tier
+from portal.access_log import log_request
 
 REQUEST_ID_ENVIRON_KEY = "portal.request_id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-
-access_log = logging.getLogger("portal.access")
+MAX_PARTS = 4096
 
 
 class RequestContext:
@@ -34,10 +33,12 @@ class RequestContext:
         self.origins = origins
         self.https = origins.https
         self.portal_csp = portal_csp
+        #: A part of the site (its mount and area) -> its default security headers.
+        self._defaults: dict[tuple[str | None, str], tuple[tuple[str, tuple[str, str]], ...]] = {}
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         incoming = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
         environ[REQUEST_ID_ENVIRON_KEY] = environ["HTTP_X_REQUEST_ID"] = request_id
         context = LOG_CONTEXT.set({"request_id": request_id})
         started = time.perf_counter()
@@ -51,22 +52,9 @@ class RequestContext:
             product = environ.get(MOUNT_ENVIRON_KEY) or _area(environ)
             status = outcome.get("status", "101")
             elapsed = time.perf_counter() - started
-            REQUESTS.labels(product, status).inc()
-            LATENCY.labels(product).observe(elapsed)
-            user = environ.get(USER_ENVIRON_KEY)
-            access_log.info(
-                "%s %s %s",
-                environ.get("REQUEST_METHOD"),
-                environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-                status,
-                extra={
-                    "status": int(status),
-                    "duration_ms": round(elapsed * 1000, 1),
-                    "user_id": getattr(user, "id", None),
-                    "product": product,
-                    "request_id": request_id,
-                },
-            )
+            labelled(REQUESTS, product, status).inc()
+            labelled(LATENCY, product).observe(elapsed)
+            log_request(environ, status, elapsed, product, request_id)
 
         try:
             return ClosingIterator(self.app(environ, respond), [finish])
@@ -75,26 +63,35 @@ class RequestContext:
 
     def _headers(self, environ: dict, headers: list, request_id: str) -> list:
         names = {name.lower() for name, _ in headers}
+        part = (environ.get(MOUNT_ENVIRON_KEY), _area(environ))
+        defaults = self._defaults.get(part)
+        if defaults is None:
+            if len(self._defaults) >= MAX_PARTS:  # SCRIPT_NAME may come from a proxy
+                self._defaults.clear()
+            defaults = self._defaults[part] = self._defaults_for(environ)
         extra = [("X-Request-ID", request_id)]
-        if "x-content-type-options" not in names:
-            extra.append(("X-Content-Type-Options", "nosniff"))
-        if "referrer-policy" not in names:
-            extra.append(("Referrer-Policy", "strict-origin-when-cross-origin"))
-        ancestors, frame_options = self._framing(environ)
-        if "content-security-policy" not in names:
-            own_page = _area(environ) == "portal"
-            extra.append(
-                (
-                    "Content-Security-Policy",
-                    self.portal_csp if own_page else f"frame-ancestors {ancestors}",
-                )
-            )
-        if "x-frame-options" not in names and frame_options:
-            extra.append(("X-Frame-Options", frame_options))
+        extra += [header for lowered, header in defaults if lowered not in names]
         if self.https:
             extra.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
         return [*headers, *extra]
 
+    def _defaults_for(self, environ: dict) -> tuple[tuple[str, tuple[str, str]], ...]:
+        """The security headers one part of the site (a product, the portal, the identity
+        provider) gets unless it sets them itself: the same on every one of its answers, so
+        worked out on its first."""
+        ancestors, frame_options = self._framing(environ)
+        own_page = _area(environ) == "portal"
+        headers = [
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "strict-origin-when-cross-origin"),
+            (
+                "Content-Security-Policy",
+                self.portal_csp if own_page else f"frame-ancestors {ancestors}",
+            ),
+        ]
+        if frame_options:
+            headers.append(("X-Frame-Options", frame_options))
+        return tuple((name.lower(), (name, value)) for name, value in headers)
 
     def _framing(self, environ: dict) -> tuple[str, str | None]:
         """Who may frame this answer: nobody for the portal's own pages, the identity provider

@@ -32,6 +32,7 @@ PERMANENT = "308 Permanent Redirect"
 PORTAL_PATHS_ON_PRODUCT_HOSTS = ("/static/", "/logout")
 #: Answer on any host: load balancers and kubelet probe a node by its own address.
 ANY_HOST_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+MAX_REMEMBERED_HOSTS = 1024
 
 
 class HostRouter:
@@ -48,11 +49,13 @@ class HostRouter:
         self.allowed_hosts = list(allowed_hosts)
         self.handoffs = handoffs
         self.pages = pages
+        #: Host header -> whether it is trusted: a handful of hosts, asked on every request.
+        self._trusted: dict[str, bool] = {}
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
         host = get_host(environ)
-        if path not in ANY_HOST_PATHS and not host_is_trusted(host, self.allowed_hosts):
+        if path not in ANY_HOST_PATHS and not self._is_trusted(host):
             return self._unknown_host(environ, start_response, host)
         if not self.origins.host_mode:
             return self.app(environ, start_response)
@@ -79,9 +82,15 @@ class HostRouter:
         )
         return html_response(start_response, 404, self.pages(page))
 
-    def _unknown_host(
-        self, environ: dict, start_response: Callable, host: str
-    ) -> Iterable[bytes]:
+    def _is_trusted(self, host: str) -> bool:
+        trusted = self._trusted.get(host)
+        if trusted is None:
+            if len(self._trusted) >= MAX_REMEMBERED_HOSTS:  # any client can name new hosts
+                self._trusted.clear()
+            trusted = self._trusted[host] = host_is_trusted(host, self.allowed_hosts)
+        return trusted
+
+    def _unknown_host(self, environ: dict, start_response: Callable, host: str) -> Iterable[bytes]:
         message = (
             f"This portal does not answer for the host {host!r}. If a proxy in front rewrites "
             "the Host header, have it pass the original one (or list the host in "
