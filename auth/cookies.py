@@ -114,9 +114,7 @@ def scoped_cookie(header: str, mount_path: str, *, own_name: str = "") -> str | 
     `own_name` is the product's own `portal_product_*` cookie (AuthFlask's session)."""
     pair, *attributes = [part.strip() for part in header.split(";")]
     name = pair.split("=", 1)[0].strip()
-    if name in PORTAL_COOKIE_NAMES or (
-        name.startswith(PRODUCT_COOKIE_PREFIX) and name != own_name
-    ):
+    if name in PORTAL_COOKIE_NAMES or (name.startswith(PRODUCT_COOKIE_PREFIX) and name != own_name):
         log.warning("dropped a product's cookie %r: the name belongs to the portal", name)
         return None
     kept = []

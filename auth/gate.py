@@ -34,6 +34,7 @@ from auth.identity import (
 from auth.identity_headers import strip_identity_headers
 from auth.log_context import note
 from auth.metrics import GATE_DECISIONS, labelled
+from auth.product_paths import PathPolicy, StricterPath, path_readings
 from auth.refusals import Refusals
 from auth.resolver import IdentityResolver
 from auth.responses import ErrorRenderer, is_websocket, wants_json
@@ -46,6 +47,8 @@ from auth.users import Identity
 log = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+#: The tier a request's path needs, and the stricter sub-path rule that raised it (if any).
+Need = tuple[Tier, StricterPath | None]
 #: Headers that would let a product answer credentialed requests from other origins.
 _CORS_HEADERS = frozenset(
     {
@@ -112,7 +115,8 @@ def _private(
 
 class Gate:
     """One per mounted product; `websocket_origins` are other sites whose pages may open its
-    websockets (the product's own origin always may)."""
+    websockets (the product's own origin always may); `paths` holds its stricter sub-paths and
+    the paths the deployment removed (None: nothing to check, no path is read)."""
 
     def __init__(
         self,
@@ -125,6 +129,7 @@ class Gate:
         websocket_origins: frozenset[str] = frozenset(),
         sockets: SocketRegistry | None = None,
         tokens: UserTokens | None = None,
+        paths: PathPolicy | None = None,
     ) -> None:
         self.app = app
         self.product = product
@@ -136,11 +141,20 @@ class Gate:
         self.allowed_origins = frozenset({self.own_origin, *websocket_origins})
         self.sockets = sockets
         self.tokens = tokens
+        self.paths = paths
+        self.folder_need: Need = (product.tier, None)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         strip_identity_headers(environ)
         environ[MOUNT_ENVIRON_KEY] = self.product.key
         note(product=self.product.key)
+        need = self.folder_need
+        if self.paths is not None:
+            readings = path_readings(environ.get("PATH_INFO", ""))
+            if self.paths.removed(readings):
+                self._decided(None, "removed")
+                return self.refuse.removed(environ, start_response)
+            need = self.paths.needs(readings)
         if is_websocket(environ) and environ.get("HTTP_ORIGIN", self.own_origin) not in (
             self.allowed_origins
         ):
@@ -164,7 +178,7 @@ class Gate:
         except (SQLAlchemyError, ValueError):
             log.exception("could not check the session for %s", self.product.key)
             return self.refuse.unavailable(environ, start_response)
-        return self._decide(environ, start_response, identity, method)
+        return self._decide(environ, start_response, identity, method, need)
 
     def _identify(self, environ: dict, method: str, token: str) -> Identity | None:
         if method == "bearer":
@@ -172,7 +186,12 @@ class Gate:
         return self.resolver.resolve(environ)
 
     def _decide(
-        self, environ: dict, start_response: Callable, identity: Identity | None, method: str
+        self,
+        environ: dict,
+        start_response: Callable,
+        identity: Identity | None,
+        method: str,
+        need: Need,
     ) -> Iterable[bytes]:
         if identity is None:
             self._decided(None, "unauthenticated" if wants_json(environ) else "redirected")
@@ -183,9 +202,9 @@ class Gate:
             if identity.session_id:
                 self.resolver.end_session(identity.session_id, EndReason.BLOCK_SHOWN)
             return self.refuse.blocked(environ, start_response)
-        if not identity.opens(self.product):
+        if not identity.opens(self.product, need[0]):
             self._decided(identity, "denied")
-            return self.refuse.too_low(identity, environ, start_response)
+            return self.refuse.too_low(identity, need, environ, start_response)
         if method == "bearer":
             missing = self._missing_scope(identity)
             if missing:
@@ -193,10 +212,10 @@ class Gate:
                 return self.refuse.insufficient_scope(missing, start_response)
             del environ["HTTP_AUTHORIZATION"]  # the product gets the identity, never the token
         self._decided(identity, "allowed")
-        return self._let_through(environ, start_response, identity, method)
+        return self._let_through(environ, start_response, identity, method, need[0])
 
     def _let_through(
-        self, environ: dict, start_response: Callable, identity: Identity, method: str
+        self, environ: dict, start_response: Callable, identity: Identity, method: str, needed: Tier
     ) -> Iterable[bytes]:
         strip_portal_cookie(environ)
         environ[USER_ENVIRON_KEY] = identity.user_as_seen(
@@ -211,7 +230,7 @@ class Gate:
             start_response, self.product, self.own_cookie, self._foreign_origin(environ)
         )
         if self.sockets is not None and is_websocket(environ):
-            with self.sockets.holding(identity, self.product, environ) as guard:
+            with self.sockets.holding(identity, self.product, environ, needed) as guard:
                 environ[SOCKET_GUARD_ENVIRON_KEY] = guard
                 return self._product(environ, private, identity)
         return self._product(environ, private, identity)

@@ -13,6 +13,13 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from auth.product_paths import (
+    EntryPoint,
+    StricterPath,
+    read_entry_points,
+    read_stricter_paths,
+    tier_at,
+)
 from auth.tiers import Tier
 
 USER_ENVIRON_KEY = "portal.user"
@@ -90,6 +97,10 @@ class ProductInfo:
     audience: str = ""
     #: The permissions it asks that API for (`scope`, space-separated); empty: the API's default.
     scope: str = ""
+    #: Its services as the dashboard lists them (`[[entry_points]]`); empty: its root alone.
+    entry_points: tuple[EntryPoint, ...] = ()
+    #: Sub-paths that need a higher tier than the folder's (`[stricter_paths]`).
+    stricter_paths: tuple[StricterPath, ...] = ()
 
     @property
     def mount_path(self) -> str:
@@ -98,6 +109,10 @@ class ProductInfo:
     @property
     def key(self) -> str:
         return f"{self.tier.value}/{self.name}"
+
+    def tier_at(self, path: str) -> Tier:
+        """The tier a path inside the product needs: the folder's, or a stricter rule's."""
+        return tier_at(self.tier, self.stricter_paths, path) if self.stricter_paths else self.tier
 
 
 def read_product_info(
@@ -130,6 +145,8 @@ def read_product_info(
         )
     if scope and not audience:
         raise ValueError("scope needs an audience: the API whose permissions it names")
+    entry_points = read_entry_points(data.get("entry_points"))
+    stricter_paths = read_stricter_paths(data.get("stricter_paths"))
     return ProductInfo(
         tier=tier,
         name=folder.name,
@@ -138,4 +155,6 @@ def read_product_info(
         version=fields["version"],
         audience=audience,
         scope=scope,
+        entry_points=entry_points,
+        stricter_paths=stricter_paths,
     )

@@ -25,7 +25,8 @@ LATENCY = Histogram(
 )
 GATE_DECISIONS = Counter(
     "portal_gate_decisions_total",
-    "What the Gate decided: allowed, redirected (to sign-in), unauthenticated, denied, blocked.",
+    "What the Gate decided: allowed, redirected (to sign-in), unauthenticated, denied, blocked, "
+    "removed (a path PORTAL_BLOCK removed).",
     ["product", "tier", "decision"],
 )
 LOGINS = Counter("portal_logins_total", "Sign-ins at the callback, by result.", ["result"])

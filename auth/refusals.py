@@ -12,10 +12,13 @@ import sys
 from collections.abc import Callable, Iterable
 from urllib.parse import quote, urlencode
 
+from werkzeug.exceptions import NotFound
+
 from auth.cookies import cleared_session_cookie, stray_copies_cleared
 from auth.handoff import handoff_start_url
 from auth.hosts import Origins
 from auth.identity import ProductInfo
+from auth.product_paths import StricterPath
 from auth.responses import (
     ErrorPage,
     ErrorRenderer,
@@ -24,6 +27,7 @@ from auth.responses import (
     json_response,
     wants_json,
 )
+from auth.tiers import Tier
 from auth.users import Identity
 
 log = logging.getLogger(__name__)
@@ -116,12 +120,19 @@ class Refusals:
         )
 
     def too_low(
-        self, identity: Identity, environ: dict, start_response: Callable
+        self,
+        identity: Identity,
+        need: tuple[Tier, StricterPath | None],
+        environ: dict,
+        start_response: Callable,
     ) -> Iterable[bytes]:
-        user, needed = identity.user, self.product.tier
+        user, (needed, rule) = identity.user, need
+        what = f"{self.product.title} ({self.product.key})"
+        if rule is not None:
+            what = f"{rule.prefix}/ of {what}"
         message = (
-            f"{self.product.title} ({self.product.key}) needs the {needed.label} tier "
-            f"({needed.value}) or higher. Your tier is {user.tier.label} ({user.tier.value})."
+            f"{what} needs the {needed.label} tier ({needed.value}) or higher. "
+            f"Your tier is {user.tier.label} ({user.tier.value})."
         )
         page = ErrorPage(
             403,
@@ -137,6 +148,12 @@ class Refusals:
             )
         body = self.render(page, user=user, logout_token=identity.logout_token)
         return html_response(start_response, 403, body)
+
+    def removed(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """A path this deployment removed (`PORTAL_BLOCK`): to everyone, signed in or not, the
+        portal's own 404, as if the product had never had it."""
+        page = ErrorPage(404, NotFound.name, NotFound.description)
+        return error_answer(environ, start_response, page, self.render, error="not_found")
 
     def unavailable(
         self,

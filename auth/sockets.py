@@ -42,6 +42,7 @@ from wsproto.events import CloseConnection
 from auth.identity import ProductInfo
 from auth.metrics import WEBSOCKETS_OPEN
 from auth.resolver import IdentityResolver
+from auth.tiers import Tier
 from auth.users import Identity, identity_from_row
 from db.users import user_with_grants
 
@@ -152,10 +153,16 @@ class SocketGuard:
     """One upgrade the Gate let through: who holds it, for which product, and how to close it."""
 
     def __init__(
-        self, identity: Identity, product: ProductInfo, connection: GuardedSocket | None
+        self,
+        identity: Identity,
+        product: ProductInfo,
+        connection: GuardedSocket | None,
+        needed: Tier | None = None,
     ) -> None:
         self.identity = identity
         self.product = product
+        #: The tier the socket's path needs (a stricter sub-path's, or the folder's).
+        self.needed = needed or product.tier
         self._connection = connection
         self._ws: Server | None = None
 
@@ -193,11 +200,11 @@ class SocketRegistry:
 
     @contextlib.contextmanager
     def holding(
-        self, identity: Identity, product: ProductInfo, environ: dict
+        self, identity: Identity, product: ProductInfo, environ: dict, needed: Tier | None = None
     ) -> Iterator[SocketGuard]:
         """Register the upgrade in `environ` while the product serves it (for a websocket, the
-        product's call lasts as long as the socket)."""
-        guard = SocketGuard(identity, product, guard_connection(environ))
+        product's call lasts as long as the socket); `needed` is the tier its path needs."""
+        guard = SocketGuard(identity, product, guard_connection(environ), needed)
         self._add(guard)
         open_sockets = WEBSOCKETS_OPEN.labels(product.key)
         open_sockets.inc()
@@ -249,7 +256,7 @@ class SocketRegistry:
             if now is None and then.session_id:
                 self.resolver.forget(then.session_id)
             for guard in guards:
-                verdict = _verdict(now, guard.product)
+                verdict = _verdict(now, guard.product, guard.needed)
                 if verdict is not None:
                     guard.close(*verdict)
 
@@ -291,11 +298,16 @@ class SocketRegistry:
         )
 
 
-def _verdict(now: Identity | None, product: ProductInfo) -> tuple[int, str] | None:
+def _verdict(now: Identity | None, product: ProductInfo, needed: Tier) -> tuple[int, str] | None:
     if now is None:
         return SESSION_ENDED, "Your session ended. Sign in again to reconnect."
     if now.blocked:
         return ACCESS_REVOKED, "Your account is blocked."
-    if not now.opens(product):
-        return ACCESS_REVOKED, f"Your tier no longer opens {product.key}."
+    if not now.opens(product, needed):
+        what = (
+            product.key
+            if needed is product.tier
+            else f"{product.key} where it needs {needed.value}"
+        )
+        return ACCESS_REVOKED, f"Your tier no longer opens {what}."
     return None

@@ -73,9 +73,13 @@ class Identity:
             user = self._seen_as[by] = make()
         return user
 
-    def opens(self, product: ProductInfo) -> bool:
-        """The user's tier opens the product, or an admin granted this one product to them;
-        admin products hold the portal's own services, so only the admin tier opens them."""
+    def opens(self, product: ProductInfo, needed: Tier | None = None) -> bool:
+        """The user's tier opens the product (or the part of it that `needed` names), or an admin
+        granted this one product to them. A grant opens the product at its folder's tier, not
+        its stricter sub-paths: those were raised for a reason the grant did not weigh. Admin
+        products hold the portal's own services, so only the admin tier opens them."""
+        if needed is not None and needed.rank > product.tier.rank:
+            return self.user.tier.opens(needed)
         if self.user.tier.opens(product.tier):
             return True
         return product.tier is not Tier.ADMIN and product.key in self.grants

@@ -9,8 +9,8 @@ session is still live.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ class ProductListing:
     products: Sequence[ProductState]
     #: Folders under apps/ that are not tiers (reported, not mounted).
     ignored: Sequence[str]
+    #: By product (`tier/name`): the `PORTAL_BLOCK` entries that remove paths of it.
+    removed: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,23 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from auth.product_paths import BlockPattern, blocks_for
 from auth.tiers import TIER_NAMES, Tier
 from db.engine import Database
 from db.product_moves import record_move
 from portal.cli_users import users
 from portal.config import DEFAULT_BASE_URL, DEV_CLIENT_ID, ConfigError, Settings, load_settings
 from portal.startup import prepare_instance
+
+if TYPE_CHECKING:
+    from portal.products.discovery import Product
 
 
 def _split_product(value: str) -> tuple[Tier, str]:
@@ -78,11 +84,30 @@ def list_apps() -> None:
         click.echo(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
+    for line in path_rules(found.products, settings.blocked_paths):
+        click.echo(line)
     for product in found.products:
         if product.error:
             click.echo(f"{product.info.key}: {product.error}", err=True)
+    keys = [p.info.key for p in found.products]
+    for block in settings.blocked_paths:
+        if not any(block.applies_to(key) for key in keys):
+            click.echo(f"PORTAL_BLOCK entry {block.text} matches no product", err=True)
     for name in found.ignored:
         click.echo(f"apps/{name}: not a tier ({', '.join(TIER_NAMES)}); not mounted", err=True)
+
+
+def path_rules(products: Iterable[Product], blocks: Iterable[BlockPattern]) -> list[str]:
+    """What `portal apps` says about paths inside products: stricter tiers and removed paths."""
+    lines = []
+    for product in products:
+        info = product.info
+        for rule in info.stricter_paths:
+            if rule.tier.rank > info.tier.rank:
+                lines.append(f"{info.key}: {rule.prefix}/ needs {rule.tier.value}")
+        for block in blocks_for(info.key, blocks):
+            lines.append(f"{info.key}: {block.text} removed (PORTAL_BLOCK)")
+    return lines
 
 
 @main.command("new-app")

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from auth.hosts import Origins
+from auth.product_paths import BlockPattern, parse_blocks
 from portal.config_checks import (
     DEFAULT_ADMIN_SCOPE,
     admin_scope,
@@ -61,6 +62,8 @@ class Settings:
     instance_path: Path = PROJECT_ROOT / "instance"
     apps_dir: Path = PROJECT_ROOT / "apps"
     apps_patterns: tuple[str, ...] = ()
+    #: Paths this deployment removes (`PORTAL_BLOCK`): they answer 404 to everyone.
+    blocked_paths: tuple[BlockPattern, ...] = ()
     oidc_issuer: str = ""
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
@@ -257,12 +260,20 @@ def _sessions(env: Mapping[str, str]) -> dict:
     }
 
 
+def _blocked_paths(setting: str) -> tuple[BlockPattern, ...]:
+    try:
+        return parse_blocks(setting)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
 def _products(env: Mapping[str, str], environment: str) -> dict:
     patterns = tuple(p for p in env.get("PORTAL_APPS", "").replace(",", " ").split() if p)
     recheck = 10.0 if environment == "production" else 1.0
     return {
         "apps_dir": Path(env.get("PORTAL_APPS_DIR", "") or PROJECT_ROOT / "apps"),
         "apps_patterns": patterns,
+        "blocked_paths": _blocked_paths(env.get("PORTAL_BLOCK", "")),
         "apps_recheck_seconds": seconds(env, "PORTAL_APPS_RECHECK_SECONDS", recheck),
         "import_timeout_seconds": seconds(env, "PORTAL_IMPORT_TIMEOUT_SECONDS", 10.0),
         "websocket_origins": tuple(

@@ -9,6 +9,7 @@ from auth.bearer import BearerVerifier, IssuerKeys
 from auth.handoff import Handoffs
 from auth.invalidation import Invalidations
 from auth.oidc import IssuerMetadata, refresher
+from auth.product_paths import blocks_for
 from auth.resolver import IdentityResolver
 from auth.sessions import SessionStore
 from auth.sockets import SocketRegistry
@@ -74,9 +75,18 @@ class Services:
             session_is_live=self.store.is_live,
             user_admin=self.user_admin,
             user_sync=self.user_sync,
-            products=lambda: ProductListing(self.discovery.products, self.discovery.ignored),
+            products=self.product_listing,
             incremental_sync_minutes=self.settings.incremental_sync_minutes,
         )
+
+    def product_listing(self) -> ProductListing:
+        blocks = self.settings.blocked_paths
+        products = self.discovery.products
+        removed = {
+            p.info.key: tuple(block.text for block in blocks_for(p.info.key, blocks))
+            for p in products
+        }
+        return ProductListing(products, self.discovery.ignored, removed)
 
     def user_admin(self) -> UserAdmin:
         return UserAdmin(self.database, self.management(), self.store)

@@ -67,9 +67,7 @@ def test_a_user_deleted_in_auth0_loses_their_open_session(portal):
     http = sign_in(portal.base_url, email, "pw-123456")
     portal.idp_store.delete_user(subject)
     hook(portal, {"user_id": subject})
-    portal.services.resolver.forget(
-        session_id_of(portal, http)
-    )
+    portal.services.resolver.forget(session_id_of(portal, http))
     answer = http.get(portal.base_url + "/ea/forecast/", allow_redirects=False, timeout=10)
     assert answer.status_code == 403
 

@@ -49,9 +49,7 @@ def new_user(portal):
 
 
 def still_signed_in(portal, http):
-    portal.services.resolver.forget(
-        session_id_of(portal, http)
-    )
+    portal.services.resolver.forget(session_id_of(portal, http))
     answer = http.get(portal.base_url + "/ea/forecast/", allow_redirects=False, timeout=10)
     return answer.status_code == 200
 

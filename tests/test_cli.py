@@ -121,9 +121,7 @@ def test_new_app_says_the_product_is_served_at_once_and_how_to_test_it(run, tmp_
     )
 
 
-def test_promote_says_where_the_product_is_served_and_that_the_old_address_redirects(
-    run, tmp_path
-):
+def test_promote_says_where_the_product_is_served_and_that_the_old_address_redirects(run, tmp_path):
     run("new-app", "devel/widgets")
     result = run("promote", "devel/widgets", "ea")
     apps = tmp_path / "apps"
@@ -132,3 +130,16 @@ def test_promote_says_where_the_product_is_served_and_that_the_old_address_redir
         "/ea/widgets/ (a running portal picks the move up at once), and /devel/widgets/ "
         "redirects there."
     )
+
+
+def test_apps_shows_stricter_paths_and_what_portal_block_removes(run, tmp_path, monkeypatch):
+    folder = tmp_path / "apps" / "stable" / "seis"
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text("def app(environ, start_response):\n    return []\n")
+    (folder / "product.toml").write_text('[stricter_paths]\n"/svc_hazard/" = "ea"\n')
+    monkeypatch.setenv("PORTAL_BLOCK", "stable/seis/svc_report/* devel/gone/*")
+    result = run("apps")
+    assert result.exit_code == 0
+    assert "stable/seis: /svc_hazard/ needs ea" in result.output.splitlines()
+    assert "stable/seis: stable/seis/svc_report/* removed (PORTAL_BLOCK)" in result.output
+    assert "PORTAL_BLOCK entry devel/gone/* matches no product" in result.output

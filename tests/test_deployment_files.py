@@ -23,6 +23,7 @@ import yaml
 from gunicorn.config import Config as GunicornConfig
 from gunicorn.config import validate_string_to_addr_list
 
+from auth.product_paths import parse_blocks
 from portal.cli import main as portal_cli
 from portal.config import PROJECT_ROOT
 
@@ -255,6 +256,13 @@ def test_compose_runs_the_database_redis_migrations_two_replicas_and_nginx():
 
 def test_the_services_built_from_the_project_are_the_migration_and_the_replicas():
     assert PROJECT_SERVICES == ["migrate", "portal-1", "portal-2"]
+
+
+def test_the_replicas_remove_the_sample_monoliths_reports_and_the_setting_parses():
+    for name in ("portal-1", "portal-2"):
+        setting = SERVICES[name]["environment"]["PORTAL_BLOCK"]
+        assert [block.text for block in parse_blocks(setting)] == ["stable/seistech/svc_report/*"]
+    assert (PROJECT_ROOT / "apps" / "stable" / "seistech" / "product.toml").is_file()
 
 
 def test_mariadb_has_a_health_check_and_a_volume():

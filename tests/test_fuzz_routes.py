@@ -55,9 +55,7 @@ BASE_URL: list[str] = []
 
 def portal_rules(live) -> list[tuple[str, Rule]]:
     return [
-        ("", rule)
-        for rule in live.application.url_map.iter_rules()
-        if rule.endpoint != "static"
+        ("", rule) for rule in live.application.url_map.iter_rules() if rule.endpoint != "static"
     ]
 
 

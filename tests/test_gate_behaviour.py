@@ -101,9 +101,7 @@ def test_non_ascii_paths_survive_the_trip_through_login(site):
 
 def test_a_database_failure_is_a_clean_503(site):
     http = sign_in(site.base_url, "stable")
-    site.services.resolver.forget(
-        session_id_of(site, http)
-    )
+    site.services.resolver.forget(session_id_of(site, http))
     with site.services.database.engine.begin() as connection:
         connection.execute(text("ALTER TABLE sessions RENAME TO sessions_away"))
     try:

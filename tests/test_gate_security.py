@@ -1,11 +1,13 @@
 """What attackers try against the Gate, as a table: every (user tier x product x path) is exact."""
 
+import json
 from html import escape
 
 import pytest
 
 from tests.support.raw import raw_get
 from tests.support.signin import sign_in
+from tests.support.websockets import refused
 
 USER_TIERS = ("anonymous", "stable", "ea", "devel", "admin")
 RANK = {"stable": 0, "ea": 1, "devel": 2, "admin": 3}
@@ -27,6 +29,15 @@ TARGETS = [
     ("admin", "/admin/manage", 308),
     ("admin", "/admin%2Fmanage/", 200),
     ("admin", "/%61dmin/manage/", 200),
+    # A monolith in stable/ whose hazard service needs ea (product.toml's stricter_paths).
+    ("stable", "/stable/seistech/", 200),
+    ("stable", "/stable/seistech/svc_disagg/", 200),
+    ("stable", "/stable/seistech/svc_disagg/api/contributions", 200),
+    ("ea", "/stable/seistech/svc_hazard/", 200),
+    ("ea", "/stable/seistech/svc_hazard", 308),
+    ("ea", "/stable/seistech/svc_hazard/api/curve", 200),
+    ("ea", "/stable/seistech/svc_hazard/static/hazard.js", 200),
+    ("ea", "/stable/seistech/svc_hazard/no-such-page", 404),
 ]
 
 # Paths that try to climb out of a lower product or disguise a tier. Each lands on one of three
@@ -47,6 +58,43 @@ ESCAPES = [
     ("/admin/./manage/", PORTAL_404),
     ("/./admin/manage/", PORTAL_404),
     ("/stable/../admin/manage/", PORTAL_404),
+]
+
+# Paths that try to reach the monolith's ea-only service as a stable user: every reading of the
+# path that lands under /svc_hazard/ needs ea, whatever the product's own router would make of it.
+STRICTER = {"anonymous": 302, "stable": 403}
+STRICTER_ESCAPES = [
+    "/stable/seistech/SVC_HAZARD/",
+    "/stable/seistech/Svc_Hazard/api/curve",
+    "/stable/seistech/svc_hazard%2Fapi%2Fcurve",
+    "/stable/seistech/svc_hazard%252Fapi%252Fcurve",
+    "/stable/seistech/svc%5fhazard/",
+    "/stable/seistech//svc_hazard/",
+    "/stable/seistech/./svc_hazard/",
+    "/stable/seistech/svc_disagg/../svc_hazard/",
+    "/stable/seistech/svc_disagg/%2e%2e/svc_hazard/api/curve",
+    "/stable/seistech/svc_disagg/..%2fsvc_hazard/",
+    "/stable/seistech/svc_disagg/..;/svc_hazard/",
+    "/stable/seistech/svc_hazard;v=1/api/curve",
+    "/stable/seistech/svc_hazard\\api\\curve",
+    "/stable/seistech/svc_hazard/../svc_disagg/",
+    "/stable/seistech/svc_hazard/static/../../svc_disagg/",
+]
+
+# Paths the live sites remove with PORTAL_BLOCK (tests.support.live.SAMPLE_BLOCK): 404 for
+# everyone, signed in or not, admin included, however the path is spelled.
+REMOVED = [
+    "/stable/seistech/svc_report/",
+    "/stable/seistech/svc_report",
+    "/stable/seistech/svc_report/api/export?site=sample",
+    "/stable/seistech/SVC_REPORT/",
+    "/stable/seistech/svc_report%2Fapi%2Fexport",
+    "/stable/seistech/%73vc_report/",
+    "/stable/seistech//svc_report/",
+    "/stable/seistech/svc_disagg/../svc_report/",
+    "/stable/seistech/svc_disagg/%2e%2e/svc_report/api/export",
+    "/stable/seistech/svc_report;v=1/api/export",
+    "/stable/seistech/svc_report\\api\\export",
 ]
 
 SPOOFED_IDENTITY = {
@@ -112,6 +160,51 @@ def test_path_tricks_never_reach_a_product_above_the_user(portal, cookies, user,
     assert response.status == outcome[user]
     assert 'id="manage-heading"' not in response.body
     assert "<h1>Inspector</h1>" not in response.body
+
+
+@pytest.mark.parametrize("path", STRICTER_ESCAPES)
+@pytest.mark.parametrize("user", ("anonymous", "stable"))
+def test_no_spelling_of_a_stricter_path_lets_a_lower_tier_in(portal, cookies, user, path):
+    response = raw_get(portal.base_url, path, {"Accept": "text/html", **cookies[user]})
+    assert response.status == STRICTER[user]
+    assert "<h1>Hazard curves</h1>" not in response.body
+
+
+@pytest.mark.parametrize("path", STRICTER_ESCAPES[:4])
+def test_a_stricter_path_refusal_names_the_path_and_its_tier(portal, cookies, path):
+    response = raw_get(portal.base_url, path, {"Accept": "application/json", **cookies["stable"]})
+    assert response.status == 403
+    assert json.loads(response.body) == {
+        "error": "forbidden",
+        "message": "/svc_hazard/ of SeisTech (stable/seistech) needs the Early access tier (ea) "
+        "or higher. Your tier is Stable (stable).",
+        "required_tier": "ea",
+        "your_tier": "stable",
+    }
+
+
+@pytest.mark.parametrize("path", REMOVED)
+@pytest.mark.parametrize("user", USER_TIERS)
+def test_a_removed_path_is_not_found_for_everyone(portal, cookies, user, path):
+    response = raw_get(portal.base_url, path, {"Accept": "text/html", **cookies[user]})
+    assert response.status == 404
+    assert "<h1>Reports</h1>" not in response.body
+    assert "The requested URL was not found on the server." in response.body
+
+
+def test_a_removed_path_answers_api_clients_in_json(portal, cookies):
+    response = raw_get(
+        portal.base_url, REMOVED[2], {"Accept": "application/json", **cookies["admin"]}
+    )
+    assert response.status == 404
+    assert json.loads(response.body)["error"] == "not_found"
+
+
+@pytest.mark.parametrize("user", ("anonymous", "admin"))
+def test_a_websocket_to_a_removed_path_is_not_found_before_the_upgrade(portal, user):
+    http = None if user == "anonymous" else sign_in(portal.base_url, user)
+    status, body = refused(portal.base_url, "/stable/seistech/svc_report/ws", http)
+    assert (status, body["error"]) == (404, "not_found")
 
 
 def test_the_login_redirect_keeps_the_original_path_and_query(portal):

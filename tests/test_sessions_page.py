@@ -42,9 +42,7 @@ def test_signing_out_of_all_devices_ends_every_session(portal):
     )
     assert answer.status_code == 302
     for device in (laptop, phone):
-        portal.services.resolver.forget(
-            session_id_of(portal, device)
-        )
+        portal.services.resolver.forget(session_id_of(portal, device))
         status = requests.get(
             portal.base_url + "/ea/forecast/",
             cookies={"portal_session": device.cookies["portal_session"]},

@@ -22,6 +22,8 @@ from tests.support.websockets import (
 )
 
 LIVE = "/ea/live/ws"
+#: The sample monolith's hazard service: the product sits in stable, the service needs ea.
+HAZARD = "/stable/seistech/svc_hazard/ws"
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +136,30 @@ def test_a_tier_too_low_is_refused_before_the_upgrade(served):
         "required_tier": "ea",
         "your_tier": "stable",
     }
+
+
+def test_a_stricter_path_refuses_a_lower_tier_before_the_upgrade(served):
+    http = sign_in(served.base_url, "stable")
+    status, body = refused(served.base_url, HAZARD, http)
+    assert status == 403
+    assert (body["required_tier"], body["your_tier"]) == ("ea", "stable")
+
+
+def test_a_tier_drop_below_a_stricter_path_closes_its_socket(served):
+    http = sign_in(served.base_url, "ea")
+    try:
+        with open_socket(served.base_url, HAZARD, http) as ws:
+            assert receive_json(ws) == {"type": "hello", "user": "Eve Early"}
+            ws.send("0.5")
+            assert receive_json(ws)["type"] == "rate"
+            update_user(served.database_url, "ea@example.com", tier="stable")
+            code, reason = wait_closed(ws, seconds=10)
+        assert (code, reason) == (
+            4003,
+            "Your tier no longer opens stable/seistech where it needs ea.",
+        )
+    finally:
+        update_user(served.database_url, "ea@example.com", tier="ea")
 
 
 def test_an_oversized_message_closes_with_1009(served):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 from auth.gate import Gate
 from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
+from auth.product_paths import PathPolicy, blocks_for
 from auth.responses import ErrorPage, html_response
 from auth.tiers import Tier
 from kit.authflask import AuthFlask
@@ -76,4 +77,9 @@ def gated(product: Product, services: Services) -> Gate:
         websocket_origins=frozenset(settings.websocket_origins),
         sockets=services.sockets,
         tokens=services.tokens,
+        paths=PathPolicy.for_product(
+            product.info.tier,
+            product.info.stricter_paths,
+            blocks_for(product.info.key, settings.blocked_paths),
+        ),
     )

@@ -1,13 +1,18 @@
-"""The dashboard and `/api/me`: the products a person's tier (and grants) open, by tier.
+"""The dashboard and `/api/me`: the products a person's tier (and grants) open, by tier, with
+the entry points of each that they may open.
 
 Products are not routed here; DispatcherMiddleware sends `/<tier>/<name>/...` to each product's
-Gate before the portal app sees the request.
+Gate before the portal app sees the request. What is listed follows the Gate's rules (stricter
+sub-paths, paths the deployment removed), so nothing listed answers 403 or 404.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint, current_app, jsonify
 
+from auth.product_paths import EntryPoint, blocks_for, removed_at
 from auth.tiers import TIERS_DESCENDING, Tier
 from auth.users import Identity
 from portal.products.discovery import Product, Status
@@ -16,22 +21,72 @@ from portal.views import rendering, services
 dashboard = Blueprint("dashboard", __name__)
 
 
-def visible_products(who: Identity) -> list[tuple[Tier, list[Product]]]:
+@dataclass(frozen=True)
+class Entry:
+    """An entry point as one person sees it: where it links and the tier it needs."""
+
+    point: EntryPoint
+    url: str
+    tier: Tier
+
+
+@dataclass(frozen=True)
+class Card:
+    product: Product
+    #: The declared entry points this person may open; empty when the product declares none
+    #: (its root is then its one entry point, and the card itself links there).
+    entries: tuple[Entry, ...]
+
+
+def _card(who: Identity, product: Product) -> Card | None:
+    """The product's card for this person, or None when nothing of it is theirs to open."""
+    info = product.info
+    blocks = blocks_for(info.key, services().settings.blocked_paths)
+    if removed_at(blocks, "/") or not who.opens(info):
+        return None
+    if not info.entry_points:
+        return Card(product, ())
+    url = services().settings.origins.product_url
+    entries = tuple(
+        Entry(point, url(info.key, point.path), info.tier_at(point.path))
+        for point in info.entry_points
+        if not removed_at(blocks, point.path) and who.opens(info, info.tier_at(point.path))
+    )
+    return Card(product, entries) if entries else None
+
+
+def visible_products(who: Identity) -> list[tuple[Tier, list[Card]]]:
     """Products the user may open (by tier or by grant), grouped by tier; broken ones only for
     devel and admin users, who can do something about them."""
     sees_broken = who.user.tier.opens(Tier.DEVEL)
     groups = []
     for group_tier in TIERS_DESCENDING:
-        cards = [
+        shown = (
             p
             for p in services().discovery.products
             if p.info.tier is group_tier
-            and who.opens(p.info)
             and (p.status is Status.LOADED or (p.status is Status.BROKEN and sees_broken))
-        ]
+        )
+        cards = [card for card in (_card(who, p) for p in shown) if card is not None]
         if cards:
             groups.append((group_tier, cards))
     return groups
+
+
+def _entry_points_json(card: Card, url: str) -> list[dict[str, str]]:
+    info = card.product.info
+    listed = [(e.point, e.url, e.tier) for e in card.entries]
+    points = listed or [(EntryPoint("/", info.title), url, info.tier)]
+    return [
+        {
+            "path": point.path,
+            "title": point.title,
+            "description": point.description,
+            "url": link,
+            "tier": tier.value,
+        }
+        for point, link, tier in points
+    ]
 
 
 @dashboard.get("/")
@@ -53,15 +108,18 @@ def api_me() -> object:
     if who is None:
         return jsonify(error="unauthenticated", message="Sign in first.", login_url="/login"), 401
     origins = services().settings.origins
-    products = [
-        {
-            "tier": p.info.tier.value,
-            "name": p.info.name,
-            "title": p.info.title,
-            "url": origins.product_url(p.info.key),
-            "status": p.status.value,
-        }
-        for _tier, cards in visible_products(who)
-        for p in cards
-    ]
+    products = []
+    for _tier, cards in visible_products(who):
+        for card in cards:
+            info, url = card.product.info, origins.product_url(card.product.info.key)
+            products.append(
+                {
+                    "tier": info.tier.value,
+                    "name": info.name,
+                    "title": info.title,
+                    "url": url,
+                    "status": card.product.status.value,
+                    "entry_points": _entry_points_json(card, url),
+                }
+            )
     return jsonify(user=who.user.to_json(), tier=who.user.tier.value, products=products)

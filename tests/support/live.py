@@ -11,6 +11,7 @@ from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from auth.product_paths import parse_blocks
 from portal.application import create_app
 from portal.config import PROJECT_ROOT, Settings
 
@@ -59,6 +60,11 @@ class LiveServer:
         self.services.database.dispose()
 
 
+#: What the live sites remove with PORTAL_BLOCK: the sample monolith's reports, as the
+#: docker-compose deployment does.
+SAMPLE_BLOCK = "stable/seistech/svc_report/*"
+
+
 def start_live_server(
     *,
     database_url: str,
@@ -81,7 +87,12 @@ def start_live_server(
         instance_path=instance_path,
         apps_dir=apps_dir,
         dev_idp_database_url=f"sqlite:///{instance_path / 'devidp.sqlite3'}",
-        **{"webhook_secret": WEBHOOK_SECRET, "login_rate_limit": "", **overrides},
+        **{
+            "webhook_secret": WEBHOOK_SECRET,
+            "login_rate_limit": "",
+            "blocked_paths": parse_blocks(SAMPLE_BLOCK),
+            **overrides,
+        },
     )
     application = create_app(settings)
     server.app = application

@@ -13,12 +13,13 @@ blueprint = Blueprint("products", __name__)
 @blueprint.get("/products")
 def index() -> str:
     current = services()
-    products = current.products().products
+    listing = current.products()
     with current.database.transaction() as db:
-        reach = product_reach(db, products)
+        reach = product_reach(db, listing.products)
     return render_template(
         "manage/products.html",
-        products=products,
+        products=listing.products,
         reach=reach,
-        ignored=current.products().ignored,
+        ignored=listing.ignored,
+        removed=listing.removed,
     )
