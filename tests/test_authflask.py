@@ -11,6 +11,7 @@ from kit.authflask import derive_product_secret
 from kit.testing import TEST_LOGOUT_TOKEN, make_user, product_client
 from portal.pages import TEMPLATE_FOLDERS
 from portal.products.discovery import Product, Status
+from portal.views.dashboard import Card
 
 PRODUCT = ProductInfo(tier=Tier.EA, name="widgets", title="Widgets", version="2.1")
 PAGE = '{% extends "portal/base.html" %}{% block content %}<p>page body</p>{% endblock %}'
@@ -178,7 +179,9 @@ def test_dashboard_shows_broken_products_disabled_with_their_error():
         error="ImportError: nope",
     )
 
-    page = env.get_template("portal/dashboard.html").render(groups=[(Tier.DEVEL, [card])])
+    page = env.get_template("portal/dashboard.html").render(
+        groups=[(Tier.DEVEL, [Card(card, ())])]
+    )
 
     assert '<article class="card card--broken" aria-disabled="true">' in page
     assert "<pre>ImportError: nope</pre>" in page

@@ -28,7 +28,14 @@ def app(environ, start_response):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     apps = tmp_path_factory.mktemp("apps")
-    for key in ("stable/hello", "ea/forecast", "ea/live", "devel/inspector", "admin/manage"):
+    for key in (
+        "stable/hello",
+        "stable/seistech",
+        "ea/forecast",
+        "ea/live",
+        "devel/inspector",
+        "admin/manage",
+    ):
         shutil.copytree(PROJECT_ROOT / "apps" / key, apps / key)
     (apps / "stable" / "open_api").mkdir()
     (apps / "stable" / "open_api" / "__init__.py").write_text(textwrap.dedent(CORS_ECHO))
@@ -59,6 +66,25 @@ def test_one_sign_in_opens_products_on_three_hosts(site):
         assert (answer.status_code, answer.url) == (200, site.product_url(key)), key
     hosts = {cookie.domain for cookie in http.cookies if cookie.name == "portal_session"}
     assert len(hosts) == 4  # the portal's host and the three products'
+
+
+@pytest.mark.parametrize(
+    ("tier", "path", "status"),
+    [
+        ("stable", "svc_disagg/", 200),
+        ("stable", "svc_hazard/", 403),
+        ("stable", "svc_disagg/../svc_hazard/", 403),
+        ("ea", "svc_hazard/", 200),
+        ("stable", "svc_report/", 404),
+        ("admin", "svc_report/api/export", 404),
+    ],
+)
+def test_stricter_and_removed_paths_hold_on_the_products_own_host(site, tier, path, status):
+    http = sign_in(site.base_url, tier)
+    http.get(site.product_url("stable/seistech"), timeout=10)  # the handoff: this host's cookie
+    url = site.product_url("stable/seistech") + path
+    answer = http.get(url, timeout=10, allow_redirects=False)
+    assert answer.status_code == status
 
 
 def test_signing_out_on_a_product_host_ends_the_session_on_every_host(site):

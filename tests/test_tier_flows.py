@@ -18,6 +18,7 @@ PRODUCTS = {
     "ea/live": "ea",
     "stable/disagg": "stable",
     "stable/hello": "stable",
+    "stable/seistech": "stable",
 }
 RANK = {"stable": 0, "ea": 1, "devel": 2, "admin": 3}
 
@@ -27,8 +28,10 @@ def opens(user_tier, product_tier):
 
 
 def dashboard_links(html):
+    """The products the dashboard offers: cards that link to one, and cards of entry points."""
     link = r'<a class="card card--link" href="(?:http://[a-z0-9.:-]+)?/([a-z]+/[a-z_]+)/"'
-    return sorted(re.findall(link, html))
+    entries = r'<article class="card card--entries" data-product="([a-z]+/[a-z_]+)">'
+    return sorted(re.findall(link, html) + re.findall(entries, html))
 
 
 @pytest.mark.parametrize("tier", list(RANK))

@@ -9,8 +9,10 @@ if (form) {
     if (message.type === "rate") output.textContent = `${message.intensity} g: ${message.rate} per year`;
     if (message.type === "error") output.textContent = message.message;
   });
-  form.addEventListener("submit", (event) => {
+  const opened = new Promise((resolve) => socket.addEventListener("open", resolve, { once: true }));
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    await opened;
     socket.send(form.elements.intensity.value);
   });
 }
