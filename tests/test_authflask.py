@@ -179,9 +179,7 @@ def test_dashboard_shows_broken_products_disabled_with_their_error():
         error="ImportError: nope",
     )
 
-    page = env.get_template("portal/dashboard.html").render(
-        groups=[(Tier.DEVEL, [Card(card, ())])]
-    )
+    page = env.get_template("portal/dashboard.html").render(groups=[(Tier.DEVEL, [Card(card, ())])])
 
     assert '<article class="card card--broken" aria-disabled="true">' in page
     assert "<pre>ImportError: nope</pre>" in page
