@@ -45,13 +45,12 @@ import os
 import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -63,7 +62,13 @@ from auth.hosts import PLAIN_COOKIE_NAME as COOKIE_NAME  # noqa: E402
 
 MEASUREMENT_ATTEMPTS = 3
 FAIR_WORKER_SHARE = 0.25
-from benchmarks.load_benchmark import Database, Server, log, process_cpu_seconds  # noqa: E402
+from benchmarks.load_benchmark import (  # noqa: E402
+    Database,
+    Server,
+    log,
+    process_cpu_seconds,
+    run_within,
+)
 from tests.support.signin import sign_in  # noqa: E402
 
 PRODUCT = '''"""The benchmark's product: one view, 100 bytes, naming the worker that answered."""
@@ -429,21 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     checkouts = 2 if args.compare_with else 1
     sides = len(args.databases) * len(args.products) * 2 * checkouts + 2
     budget = 600 + sides * (args.rounds * (args.seconds + 5) + args.warmup + 60)
-
-    def give_up(signum: int, frame: object) -> None:
-        raise TimeoutError(f"the benchmark ran past its {budget:.0f} s budget")
-
-    def terminate(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGALRM, give_up)
-    signal.signal(signal.SIGTERM, terminate)
-    signal.alarm(int(budget))
-    try:
-        with tempfile.TemporaryDirectory(prefix="portal-gate-") as temp:
-            return run(args, Path(temp))
-    finally:
-        signal.alarm(0)
+    return run_within(budget, "portal-gate-", partial(run, args))
 
 
 if __name__ == "__main__":

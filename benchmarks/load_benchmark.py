@@ -52,8 +52,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -741,9 +743,9 @@ def run(args: argparse.Namespace, temp: Path) -> int:
         log(f"servers stopped, database {database.name} dropped")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
-    budget = 300 + args.rounds * 2 * (args.seconds + args.warmup + 90)
+def run_within(budget: float, prefix: str, work: Callable[[Path], int]) -> int:
+    """`work` in a temporary folder, stopped (and its servers with it, by their `finally`) when
+    it runs past `budget` seconds or the benchmark is terminated: never a stray gunicorn."""
 
     def give_up(signum: int, frame: object) -> None:
         raise TimeoutError(f"the benchmark ran past its {budget:.0f} s budget")
@@ -755,10 +757,16 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, terminate)
     signal.alarm(int(budget))
     try:
-        with tempfile.TemporaryDirectory(prefix="portal-load-") as temp:
-            return run(args, Path(temp))
+        with tempfile.TemporaryDirectory(prefix=prefix) as temp:
+            return work(Path(temp))
     finally:
         signal.alarm(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    budget = 300 + args.rounds * 2 * (args.seconds + args.warmup + 90)
+    return run_within(budget, "portal-load-", partial(run, args))
 
 
 if __name__ == "__main__":
