@@ -6,6 +6,7 @@ server. Nothing is mocked: what the upstream reports is what it received.
 """
 
 import json
+import queue
 import shutil
 import threading
 
@@ -40,14 +41,21 @@ def node_on_socket(tmp_path_factory):
     server.stop()
 
 
+#: (path, close code) of every socket the websocket upstream saw end.
+CLOSED = queue.Queue()
+
+
 @pytest.fixture(scope="module")
 def websocket_upstream():
     """An echo server that first sends the headers its upgrade arrived with."""
 
     def handler(ws):
         ws.send(json.dumps({name.lower(): value for name, value in ws.request.headers.raw_items()}))
-        for message in ws:
-            ws.send(message)
+        try:
+            for message in ws:
+                ws.send(message)
+        finally:
+            CLOSED.put((ws.request.path, ws.close_code))
 
     def refuse_some(connection, request):
         if request.path == "/refused":
@@ -416,3 +424,15 @@ def test_a_tier_drop_closes_a_relayed_websocket(site):
         assert wait_closed(ws) == (4003, "Your tier no longer opens ea/relay.")
     finally:
         update_user(site.settings.database_url, "ea@example.com", tier="ea")
+
+
+def test_the_upstream_is_told_the_client_went_away_when_the_portal_closes_a_socket(site):
+    http = sign_in(site.base_url, "ea")
+    ws = open_socket(site.base_url, "/ea/relay/told", http)
+    ws.recv(timeout=10)
+    logout(site.base_url, http)
+    wait_closed(ws)
+    ended = CLOSED.get(timeout=10)
+    while ended[0] != "/told":
+        ended = CLOSED.get(timeout=10)
+    assert ended == ("/told", 1001)
