@@ -9,6 +9,7 @@ import json
 import queue
 import shutil
 import threading
+import time
 
 import jwt
 import pytest
@@ -76,6 +77,7 @@ def site(tmp_path_factory, node, node_on_socket, websocket_upstream):
     upstream_product(apps, "ea/gone", f"http://127.0.0.1:{free_port()}")
     upstream_product(apps, "ea/sock", node_on_socket.url, health="/health")
     upstream_product(apps, "ea/relay", websocket_upstream)
+    upstream_product(apps, "ea/sick", node.url, health="/missing")
     shutil.copytree(PROJECT_ROOT / "apps" / "admin", apps / "admin")  # the admin console
     with private_site(tmp_path_factory, apps_dir=apps) as live:
         yield live
@@ -348,6 +350,15 @@ def test_an_answering_upstream_is_up_and_a_refusing_one_down(site, ea):
     assert (up.state.value, gone.state.value, gone.detail) == ("up", "down", "connection refused")
 
 
+def test_the_health_path_decides_the_state_without_any_request(site):
+    state = state_of(site, "ea/sick")
+    deadline = time.monotonic() + 10
+    while state.state.value == "starting" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        state = state_of(site, "ea/sick")
+    assert (state.state.value, state.detail) == ("down", "GET /missing answered 404")
+
+
 def test_the_admin_console_shows_each_upstreams_state(site):
     admin = sign_in(site.base_url, "admin")
     admin.get(site.base_url + "/ea/gone/", timeout=10)
@@ -401,6 +412,18 @@ def test_an_upgrade_the_upstream_refuses_is_refused(site, ea):
     with pytest.raises(Exception) as raised:
         open_socket(site.base_url, "/ea/relay/refused", ea)
     assert raised.value.response.status_code == 403
+
+
+def test_a_websocket_to_an_upstream_that_is_down_gets_a_502(site, ea):
+    assert refused(site.base_url, "/ea/gone/ws", ea) == (
+        502,
+        {
+            "error": "bad_gateway",
+            "message": "ea/gone could not be reached, so this page can't be shown. Try again in a "
+            "moment; the rest of the portal works as usual.",
+            "product": "ea/gone",
+        },
+    )
 
 
 def test_a_relayed_websocket_needs_a_session_like_any(site):
