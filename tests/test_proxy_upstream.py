@@ -23,6 +23,7 @@ from portal.cli import main
 from portal.config import PROJECT_ROOT
 from tests.support.live import private_site
 from tests.support.processes import free_port
+from tests.support.raw import raw_get
 from tests.support.signin import sign_in
 from tests.support.upstreams import NodeUpstream, upstream_product
 from tests.support.websockets import logout, open_socket, refused, update_user, wait_closed
@@ -215,6 +216,26 @@ def test_a_chunked_upload_arrives_whole_and_chunked(site, ea):
 def test_a_sized_upload_arrives_whole_with_its_length(site, ea):
     answer = ea.post(site.base_url + "/ea/node/upload", data=b"y" * 500_000, timeout=30).json()
     assert (answer["bytes"], answer["chunked"]) == (500_000, False)
+
+
+def test_a_body_length_that_is_not_a_number_gets_a_400(site, ea):
+    answer = raw_get(
+        site.base_url,
+        "/ea/node/echo",
+        {
+            "Cookie": f"portal_session={ea.cookies['portal_session']}",
+            "Content-Length": "lots",
+            "Accept": "application/json",
+        },
+    )
+    assert (answer.status, json.loads(answer.body)) == (
+        400,
+        {
+            "error": "bad_request",
+            "message": "Content-Length must be a number of bytes, got 'lots'.",
+            "product": "ea/node",
+        },
+    )
 
 
 def test_a_unix_socket_upstream_is_served_the_same(site, ea):
