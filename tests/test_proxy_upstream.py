@@ -79,6 +79,7 @@ def site(tmp_path_factory, node, node_on_socket, websocket_upstream):
     upstream_product(apps, "ea/sock", node_on_socket.url, health="/health")
     upstream_product(apps, "ea/relay", websocket_upstream)
     upstream_product(apps, "ea/sick", node.url, health="/missing")
+    upstream_product(apps, "ea/edited", node.url)
     shutil.copytree(PROJECT_ROOT / "apps" / "admin", apps / "admin")  # the admin console
     with private_site(tmp_path_factory, apps_dir=apps) as live:
         yield live
@@ -354,6 +355,19 @@ def test_the_rest_of_the_portal_is_unaffected_by_a_down_upstream(site, ea):
     ea.get(site.base_url + "/ea/gone/", timeout=10)
     assert echo(site, ea)["method"] == "GET"
     assert ea.get(site.base_url + "/", timeout=10).status_code == 200
+
+
+def test_an_edit_that_breaks_product_toml_keeps_the_upstream_served_as_it_was(site, ea):
+    toml = site.settings.apps_dir / "ea" / "edited" / "product.toml"
+    good = toml.read_text()
+    toml.write_text(good + 'timeout = "soon"\n')
+    try:
+        site.application.extensions["portal.mounts"].watcher.rescan()
+        [edited] = [p for p in site.services.discovery.products if p.info.key == "ea/edited"]
+        assert edited.reload_error == "product.toml: timeout must be a number of seconds"
+        assert echo(site, ea, "/ea/edited/echo")["headers"]["x-forwarded-prefix"] == "/ea/edited"
+    finally:
+        toml.write_text(good)
 
 
 # --- state ----------------------------------------------------------------------------------------

@@ -54,11 +54,13 @@ class BrokenProduct:
 
 def proxied(product: Product, services: Services, upstream: str | Callable[[], str]) -> ProxyApp:
     """A product served by a server of its own: the proxy to it, health-checked, its state
-    shown wherever the product is listed."""
+    shown wherever the product is listed. The proxy is the product's app from now on, so an
+    edit to its product.toml that doesn't read keeps it serving as it was."""
     info = product.info
     proxy = ProxyApp(info, upstream, tokens=services.identity_tokens, pages=services.pages)
     proxy.health = HealthMonitor(proxy.check_health, info.key, HEALTH_INTERVAL_SECONDS)
     product.process_state = proxy.health.state
+    product.app = proxy
     return proxy
 
 
