@@ -166,3 +166,14 @@ def test_a_client_that_leaves_a_download_ends_the_upstreams_transfer_too(served,
         time.sleep(0.05)
         abandoned = requests.get(node.url + "/stats", timeout=10).json()["abandoned"]
     assert abandoned == before + 1
+
+
+def test_head_and_range_pass_through_gunicorn(served, ea):
+    head = ea.head(served.base_url + "/ea/node/file", timeout=10)
+    part = ea.get(served.base_url + "/ea/node/file", headers={"Range": "bytes=0-2"}, timeout=10)
+    assert (head.status_code, head.headers["Content-Length"], head.content) == (200, "1000", b"")
+    assert (part.status_code, part.headers["Content-Range"], part.content) == (
+        206,
+        "bytes 0-2/1000",
+        b"ABC",
+    )
