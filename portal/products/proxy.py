@@ -133,7 +133,8 @@ class ProxyApp:
             )
         except HTTPError as error:
             return self.unreachable(environ, start_response, error)
-        self._report(ProcessState(State.UP, address=upstream))
+        if self.health is not None and not self.health.state().serving:
+            self.health.report(ProcessState(State.UP, address=upstream))
         mount = environ.get("SCRIPT_NAME", "")
         host = environ.get("HTTP_HOST", "")
         start_response(
@@ -170,10 +171,6 @@ class ProxyApp:
         query = environ.get("QUERY_STRING", "")
         return base_path(upstream) + path + (f"?{query}" if query else "")
 
-    def _report(self, state: ProcessState) -> None:
-        if self.health is not None and self.health.state().state is not state.state:
-            self.health.report(state)
-
     def failed(
         self, environ: dict, start_response: Callable, status: int, detail: str
     ) -> Iterable[bytes]:
@@ -199,7 +196,8 @@ class ProxyApp:
             )
         else:
             log.warning("product %s is unreachable: %s", key, detail)
-            self._report(down(self._upstream(), detail))
+            if self.health is not None:
+                self.health.report(down(self._upstream(), detail))
             page = ErrorPage(
                 502,
                 f"{title} is not answering",
