@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from auth.product_kinds import DEFAULT_HEALTH, DEFAULT_TIMEOUT, ProductKind, process_fields
 from auth.product_paths import (
     EntryPoint,
     StricterPath,
@@ -101,6 +102,22 @@ class ProductInfo:
     entry_points: tuple[EntryPoint, ...] = ()
     #: Sub-paths that need a higher tier than the folder's (`[stricter_paths]`).
     stricter_paths: tuple[StricterPath, ...] = ()
+    #: The command line the portal runs it with (see `auth.product_kinds`); empty: not a process.
+    command: str = ""
+    #: The server someone else runs that the portal fronts: an http(s) URL or `unix:/path`.
+    upstream: str = ""
+    #: The path on its server the portal asks to know a process or upstream product answers.
+    health: str = DEFAULT_HEALTH
+    #: Seconds the proxy waits for its server (to connect, or between two reads) before a 504.
+    timeout: float = DEFAULT_TIMEOUT
+
+    @property
+    def kind(self) -> ProductKind:
+        if self.command:
+            return ProductKind.PROCESS
+        if self.upstream:
+            return ProductKind.UPSTREAM
+        return ProductKind.WSGI
 
     @property
     def mount_path(self) -> str:
@@ -147,6 +164,7 @@ def read_product_info(
         raise ValueError("scope needs an audience: the API whose permissions it names")
     entry_points = read_entry_points(data.get("entry_points"))
     stricter_paths = read_stricter_paths(data.get("stricter_paths"))
+    served = process_fields(data)
     return ProductInfo(
         tier=tier,
         name=folder.name,
@@ -157,4 +175,8 @@ def read_product_info(
         scope=scope,
         entry_points=entry_points,
         stricter_paths=stricter_paths,
+        command=served.command,
+        upstream=served.upstream,
+        health=served.health,
+        timeout=served.timeout,
     )

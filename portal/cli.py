@@ -77,7 +77,8 @@ def list_apps() -> None:
     found = discover(settings.apps_dir, settings.apps_patterns)
     rows = [("TIER", "NAME", "MOUNT", "STATUS")]
     rows += [
-        (p.info.tier.value, p.info.name, p.mount_path + "/", p.status.value) for p in found.products
+        (p.info.tier.value, p.info.name, p.mount_path + "/", _served_status(p))
+        for p in found.products
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
@@ -108,6 +109,18 @@ def path_rules(products: Iterable[Product], blocks: Iterable[BlockPattern]) -> l
         for block in blocks_for(info.key, blocks):
             lines.append(f"{info.key}: {block.text} removed (PORTAL_BLOCK)")
     return lines
+def _served_status(product: Product) -> str:
+    """`loaded`, `broken` or `excluded`; for an upstream, how its server answers right now."""
+    from auth.product_kinds import ProductKind
+    from portal.products.discovery import Status
+    from portal.products.upstream_health import check_once
+
+    if product.status is not Status.LOADED or product.info.kind is not ProductKind.UPSTREAM:
+        return product.status.value
+    state = check_once(product.info)
+    if state.detail:
+        click.echo(f"{product.info.key}: {product.info.upstream}: {state.detail}", err=True)
+    return f"{state.state.value} (upstream)"
 
 
 @main.command("new-app")
