@@ -54,6 +54,7 @@ class Services:
                 client_id=credentials[0],
                 client_secret=credentials[1],
                 timeout=self.settings.management_timeout,
+                tier_roles=self.settings.tier_roles,
             )
         return self._management
 
@@ -76,6 +77,7 @@ class Services:
             user_sync=self.user_sync,
             products=lambda: ProductListing(self.discovery.products, self.discovery.ignored),
             incremental_sync_minutes=self.settings.incremental_sync_minutes,
+            tier_roles=self.settings.tier_roles,
         )
 
     def user_admin(self) -> UserAdmin:
@@ -155,4 +157,5 @@ def _bearer_verifier(settings: Settings, keys: IssuerKeys) -> BearerVerifier | N
         keys=keys,
         roles_claim=settings.roles_claim,
         admin_scope=settings.admin_scope,
+        tier_roles=settings.tier_roles,
     )

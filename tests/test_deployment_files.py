@@ -184,6 +184,12 @@ def installed_by_the_image():
     }
 
 
+def pytest_plugins_shipped():
+    """Modules only pytest imports (through their `pytest11` entry point), never the image."""
+    plugins = PYPROJECT["project"].get("entry-points", {}).get("pytest11", {}).values()
+    return {PROJECT_ROOT / (module.replace(".", "/") + ".py") for module in plugins}
+
+
 def third_party_imports():
     """{top-level module: files} imported by the packages and products the image holds (not
     their tests)."""
@@ -192,7 +198,7 @@ def third_party_imports():
     found = {}
     for package in packages:
         for path in (PROJECT_ROOT / package).rglob("*.py"):
-            if path.name.startswith("test_"):
+            if path.name.startswith("test_") or path in pytest_plugins_shipped():
                 continue
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.Import):

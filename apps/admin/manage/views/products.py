@@ -6,6 +6,7 @@ from flask import Blueprint, render_template
 
 from apps.admin.manage.context import services
 from apps.admin.manage.details import product_reach
+from kit import TIERS_DESCENDING
 
 blueprint = Blueprint("products", __name__)
 
@@ -21,4 +22,6 @@ def index() -> str:
         products=products,
         reach=reach,
         ignored=current.products().ignored,
+        tier_roles=current.tier_roles,
+        tiers=TIERS_DESCENDING,
     )
