@@ -14,6 +14,7 @@ from kit.frame import frame
 from portal.rate_limits import create_limiter
 from portal.services import Services
 from portal.views.account import account
+from portal.views.api_docs import api_docs
 from portal.views.backchannel import backchannel
 from portal.views.dashboard import dashboard
 from portal.views.errors import register_error_handlers
@@ -53,7 +54,17 @@ def build_portal_app(services: Services, *, dev_users: list[tuple[str, str, str]
     create_limiter(app, settings).shared_limit(
         settings.login_rate_limit or "1000/second", "sign-in"
     )(signin)
-    for blueprint in (frame, dashboard, signin, signout, account, backchannel, hooks, health):
+    for blueprint in (
+        frame,
+        dashboard,
+        signin,
+        signout,
+        account,
+        backchannel,
+        hooks,
+        health,
+        api_docs,
+    ):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app
