@@ -97,14 +97,17 @@ class JsonApi:
         responses: Mapping[int, type[BaseModel] | None],
         query: type[BaseModel] | None = None,
         body: type[BaseModel] | None = None,
+        form: type[BaseModel] | None = None,
         tags: Sequence[str] = (),
         security: Any = SIGNED_IN,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Describe the decorated view; `responses` maps each status it can answer to its
-        model (None for no body). `security=None` marks a route open to anyone."""
+        model (None for no body); `body` is a JSON body, `form` a form-encoded one.
+        `security=None` marks a route open to anyone."""
         return self._tree.validate(
             query=query,
             json=body,
+            form=form,
             resp=Response(**{f"HTTP_{status}": model for status, model in responses.items()}),
             tags=tags,
             security={} if security is None else security,

@@ -67,6 +67,19 @@ class Readiness(BaseModel):
     accelerators: dict[str, str] = Field(description="what Redis is doing for this process")
 
 
+class LogoutTokenForm(BaseModel):
+    """OpenID Connect Back-Channel Logout: the identity provider posts a signed logout token."""
+
+    logout_token: str = Field(description="a JWT naming the session (sid) or the user (sub)")
+
+
+class OidcError(BaseModel):
+    """A refusal in OAuth's shape, which identity providers read."""
+
+    error: Literal["invalid_request", "temporarily_unavailable"]
+    error_description: str
+
+
 class OneUser(BaseModel):
     user_id: str = Field(max_length=255)
 
