@@ -69,12 +69,17 @@ SECURITY_SCHEMES = (
     ),
 )
 SIGNED_IN = [{"session": []}, {"bearer": []}]
+SESSION_ONLY = [{"session": []}]
 
 
 class JsonApi:
     """One described API: its title, its models, and the routes that name them."""
 
-    def __init__(self, title: str, version: str, description: str) -> None:
+    def __init__(
+        self, title: str, version: str, description: str, *, signed_in: Any = SIGNED_IN
+    ) -> None:
+        """`signed_in`: the security requirement of a route that wants a signed-in caller."""
+        self.signed_in = signed_in
         self._tree = SpecTree(
             "flask",
             mode="strict",
@@ -99,11 +104,13 @@ class JsonApi:
         body: type[BaseModel] | None = None,
         form: type[BaseModel] | None = None,
         tags: Sequence[str] = (),
-        security: Any = SIGNED_IN,
+        security: Any = ...,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Describe the decorated view; `responses` maps each status it can answer to its
         model (None for no body); `body` is a JSON body, `form` a form-encoded one.
-        `security=None` marks a route open to anyone."""
+        `security` defaults to a signed-in caller; None marks a route open to anyone."""
+        if security is ...:
+            security = self.signed_in
         return self._tree.validate(
             query=query,
             json=body,

@@ -10,13 +10,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, RootModel
 
-from kit.openapi import ErrorAnswer, JsonApi
+from kit.openapi import SESSION_ONLY, ErrorAnswer, JsonApi
 
 PORTAL_API = JsonApi(
     "Portal API",
     "1.0.0",
-    "Who the signed-in user is and what they may open, the portal's health, and the Auth0 "
-    "webhook. Signed-in requests carry the portal's session cookie or a bearer token.",
+    "Who the signed-in user is and what they may open, the portal's health, the identity "
+    "provider's back-channel logout and the Auth0 webhook. The portal's own routes know people "
+    "by their session cookie; bearer tokens open products (and the admin console's API).",
+    signed_in=SESSION_ONLY,
 )
 
 TierName = Literal["admin", "devel", "ea", "stable"]

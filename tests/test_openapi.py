@@ -134,3 +134,16 @@ def test_describing_a_route_leaves_its_answer_as_it_was(portal):
         "application/json",
         {"status": "ok"},
     )
+
+
+def test_a_bearer_token_is_no_sign_in_for_the_portals_document_as_for_api_me(portal):
+    portal.services.user_sync().one("auth0|demo-admin")
+    token = portal.devidp.access_token_for("admin@example.com")
+    headers = {"Authorization": f"Bearer {token}"}
+    for path in (PORTAL_DOCUMENT, "/api/me"):
+        answer = requests.get(portal.base_url + path, headers=headers, timeout=10)
+        assert answer.status_code == 401, path
+
+
+def test_the_portals_own_routes_ask_for_the_session_cookie(portal_document):
+    assert portal_document["paths"]["/api/me"]["get"]["security"] == [{"session": []}]
