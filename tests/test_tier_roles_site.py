@@ -2,7 +2,11 @@
 names, and sign-in, the sync, the admin console and its tier changes all read them through the
 mapping."""
 
+import secrets
+
+import jwt
 import pytest
+import requests
 
 from auth.tier_roles import TierRoles
 from tests.support.live import private_site
@@ -19,7 +23,7 @@ def portal(tmp_path_factory):
 
 
 def provider_user(portal, roles):
-    email = f"roles-{len(roles)}-{'-'.join(r.replace(' ', '_') for r in roles)}@example.org"
+    email = f"roles-{secrets.token_hex(5)}@example.org"
     subject = portal.idp_store.add_user(email, "pw-123456", roles, "Role Tester")
     return subject, email
 
@@ -100,3 +104,26 @@ def test_anyone_signed_in_without_a_mapped_role_is_refused_the_console(portal):
         console_url(portal, "/api/users"), headers={"Accept": "application/json"}, timeout=10
     )
     assert answer.status_code == 403
+
+
+def test_the_provider_grants_the_admin_scope_through_the_mapped_admin_role(portal):
+    portal.services.user_sync().one("auth0|demo-admin")
+    scope = f"openid {portal.settings.admin_scope}"
+    token = portal.devidp.access_token_for("admin@example.com", scope)
+
+    answer = requests.get(
+        console_url(portal, "/api/products"),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+
+    assert answer.status_code == 200
+
+
+def test_a_user_holding_the_old_admin_role_name_gets_no_admin_scope(portal):
+    _, email = provider_user(portal, ["admin"])
+    token = portal.devidp.access_token_for(email, f"openid {portal.settings.admin_scope}")
+    assert (
+        portal.settings.admin_scope
+        not in jwt.decode(token, options={"verify_signature": False})["scope"].split()
+    )
