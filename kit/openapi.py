@@ -68,17 +68,26 @@ SECURITY_SCHEMES = (
         ),
     ),
 )
-SIGNED_IN = [{"session": []}, {"bearer": []}]
-SESSION_ONLY = [{"session": []}]
+Security = list[dict[str, list[str]]]
+#: The security requirement of a route any signed-in caller may use, or only browsers.
+SIGNED_IN: Security = [{"session": []}, {"bearer": []}]
+SESSION_ONLY: Security = [{"session": []}]
 
 
 class JsonApi:
     """One described API: its title, its models, and the routes that name them."""
 
     def __init__(
-        self, title: str, version: str, description: str, *, signed_in: Any = SIGNED_IN
+        self,
+        title: str,
+        version: str,
+        description: str,
+        *,
+        signed_in: Security = SIGNED_IN,
+        schemes: Sequence[SecurityScheme] = SECURITY_SCHEMES,
     ) -> None:
-        """`signed_in`: the security requirement of a route that wants a signed-in caller."""
+        """`signed_in`: how a route proves its caller, unless it says otherwise; `schemes`:
+        every way of proving it the routes name."""
         self.signed_in = signed_in
         self._tree = SpecTree(
             "flask",
@@ -90,7 +99,7 @@ class JsonApi:
             annotations=False,
             page_templates={},
             validation_error_model=ErrorAnswer,
-            security_schemes=list(SECURITY_SCHEMES),
+            security_schemes=list(schemes),
             # Components named after the models alone, so the document reads (and diffs) well.
             naming_strategy=lambda model: model.__name__,
             nested_naming_strategy=lambda _parent, child: child,
@@ -104,12 +113,16 @@ class JsonApi:
         body: type[BaseModel] | None = None,
         form: type[BaseModel] | None = None,
         tags: Sequence[str] = (),
-        security: Any = ...,
+        security: Security | None = None,
+        public: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Describe the decorated view; `responses` maps each status it can answer to its
-        model (None for no body); `body` is a JSON body, `form` a form-encoded one.
-        `security` defaults to a signed-in caller; None marks a route open to anyone."""
-        if security is ...:
+        model (None for no body); `body` is a JSON body, `form` a form-encoded one. The
+        caller proves itself as `security` says (default: the API's `signed_in`), or not at
+        all when the route is `public`."""
+        if public:
+            security = []
+        elif security is None:
             security = self.signed_in
         return self._tree.validate(
             query=query,
@@ -117,7 +130,7 @@ class JsonApi:
             form=form,
             resp=Response(**{f"HTTP_{status}": model for status, model in responses.items()}),
             tags=tags,
-            security={} if security is None else security,
+            security=security or {},
             skip_validation=True,
             # spectree documents a "validation failed" answer for this status; naming one the
             # view lists anyway keeps the document to the answers the view really gives.

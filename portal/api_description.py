@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, Field, RootModel
+from spectree import SecurityScheme
+from spectree.models import SecuritySchemeData
 
-from kit.openapi import SESSION_ONLY, ErrorAnswer, JsonApi
+from kit.openapi import SECURITY_SCHEMES, SESSION_ONLY, ErrorAnswer, JsonApi
 
 PORTAL_API = JsonApi(
     "Portal API",
@@ -19,6 +21,17 @@ PORTAL_API = JsonApi(
     "provider's back-channel logout and the Auth0 webhook. The portal's own routes know people "
     "by their session cookie; bearer tokens open products (and the admin console's API).",
     signed_in=SESSION_ONLY,
+    schemes=(
+        *SECURITY_SCHEMES,
+        SecurityScheme(
+            name="webhook_secret",
+            data=SecuritySchemeData(
+                type="http",
+                scheme="bearer",
+                description="The shared secret PORTAL_WEBHOOK_SECRET, as a bearer token.",
+            ),
+        ),
+    ),
 )
 
 TierName = Literal["admin", "devel", "ea", "stable"]

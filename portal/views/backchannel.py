@@ -26,7 +26,7 @@ backchannel = Blueprint("backchannel", __name__)
     form=LogoutTokenForm,
     responses={200: None, 400: OidcError, 503: OidcError},
     tags=["sign-in"],
-    security=None,
+    public=True,
 )
 def logout() -> Response:
     """End the sessions a logout token from the identity provider names."""

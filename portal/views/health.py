@@ -35,14 +35,14 @@ def readiness_checks(app: Flask, current: Services) -> None:
 
 
 @health.get("/healthz")
-@PORTAL_API.describe(responses={200: Alive}, tags=["health"], security=None)
+@PORTAL_API.describe(responses={200: Alive}, tags=["health"], public=True)
 def healthz() -> Response:
     """The process is alive."""
     return jsonify(status="ok")
 
 
 @health.get("/readyz")
-@PORTAL_API.describe(responses={200: Readiness, 503: Readiness}, tags=["health"], security=None)
+@PORTAL_API.describe(responses={200: Readiness, 503: Readiness}, tags=["health"], public=True)
 def readyz() -> Response:
     """Ready when the database answers and the issuer's metadata is at hand, answered within a
     second even when one of them hangs; products are reported, since a broken product doesn't

@@ -34,7 +34,7 @@ hooks = Blueprint("hooks", __name__)
         503: WebhookUnavailable,
     },
     tags=["auth0"],
-    security=[{"bearer": []}],
+    security=[{"webhook_secret": []}],
 )
 def auth0_changed() -> object:
     """Re-read the users Auth0 names; the bearer token is `PORTAL_WEBHOOK_SECRET`."""
