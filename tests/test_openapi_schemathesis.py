@@ -13,7 +13,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.support.live import private_site
+from tests.support.live import WEBHOOK_SECRET, private_site
 from tests.test_admin_console_helpers import admin_session, api_token, console_url
 
 CHECKS = [
@@ -65,9 +65,12 @@ FUZZ = settings(
 
 def as_the_admin(case):
     """schemathesis fills the document's security schemes with made-up credentials; the run
-    is the admin's, so they go and the admin's own session cookie (in the session) is sent."""
+    is the admin's, so they go and the admin's own session cookie (in the session) is sent,
+    and the webhook gets its shared secret, so its bodies are read."""
     case.cookies = {k: v for k, v in (case.cookies or {}).items() if k != "portal_session"}
     case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+    if case.operation.path == "/api/hooks/auth0":
+        case.headers["Authorization"] = f"Bearer {WEBHOOK_SECRET}"
 
 
 def failures_of(schema, admin):
