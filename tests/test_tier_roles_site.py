@@ -90,6 +90,7 @@ def test_lowering_a_user_to_stable_removes_every_mapped_role(portal):
 
 def test_the_console_shows_which_roles_give_each_tier(portal):
     page = admin_session(portal).get(console_url(portal, "/products"), timeout=10).text
+    assert f'<code class="tier-roles-setting">{TIER_ROLES}</code>' in page
     assert '<tr data-tier="admin">' in page
     assert '<code class="role-name">Portal Admins</code>' in page
     assert (
