@@ -1,9 +1,9 @@
 # The portal image: slim Python, a non-root user, only what runs.
 #
-# Stage 1 builds a virtualenv holding the portal's packages (portal, kit, directory, auth, db,
-# devidp, migrations) and their dependencies; stage 2 is a fresh slim Python with that
-# virtualenv, the products (apps/) and the gunicorn settings. No build tools, tests, benchmarks or docs reach the
-# final image.
+# Stage 1 builds a virtualenv holding the locked dependencies (requirements/portal.txt) and the
+# portal's packages (portal, kit, directory, auth, db, devidp, migrations); stage 2 is a fresh
+# slim Python with that virtualenv, the products (apps/) and the gunicorn settings. No build
+# tools, tests, benchmarks or docs reach the final image.
 #
 # The default command starts gunicorn and nothing else: migrations are a deliberate step run once
 # per release (`portal db upgrade`, the `migrate` service in docker-compose.yml), never by every
@@ -17,6 +17,10 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /build
+# The locked dependencies come first, in a layer of their own: it is rebuilt only when the lock
+# changes, not on every change to the portal's code. Every file's hash is checked.
+COPY requirements/portal.txt ./requirements/
+RUN /opt/venv/bin/pip install --require-hashes -r requirements/portal.txt
 COPY pyproject.toml README.md ./
 COPY portal ./portal
 COPY kit ./kit
@@ -25,7 +29,8 @@ COPY auth ./auth
 COPY db ./db
 COPY devidp ./devidp
 COPY migrations ./migrations
-RUN /opt/venv/bin/pip install '.[samples]'
+# The portal itself, built with the locked setuptools: nothing outside the lock is fetched.
+RUN /opt/venv/bin/pip install --no-deps --no-build-isolation .
 
 FROM python:${PYTHON_VERSION}-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \

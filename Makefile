@@ -1,22 +1,35 @@
 # The two commands of the quick start: `make run` serves the portal, `make test` tests it.
-# `make test-app APP=<tier>/<name>` runs one product's own tests.
+# `make test-app APP=<tier>/<name>` runs one product's own tests; `make lock` refreshes the lock.
+#
+# Both install from the lock in requirements/ (exact versions, every file's hash), then the
+# project itself without dependencies, so a laptop, CI and the Docker image run the same code.
+# The project is built with the locked setuptools (no build isolation), so nothing outside the
+# lock is fetched.
 VENV ?= .venv
 PYTHON ?= python3
 PORT ?= 5000
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --quiet
+# pip-tools, from the test lock: the same inputs give the same lock; a refresh keeps every pin
+# that still fits and resolves only what changed (`make lock UPGRADE=1` moves every pin).
+COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+	--allow-unsafe --strip-extras --all-build-deps --no-emit-index-url --no-emit-find-links \
+	$(if $(UPGRADE),--upgrade)
 
-.PHONY: run test test-app lint
+.PHONY: run test test-app lint lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.run-deps: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[samples]'
+$(VENV)/.run-deps: requirements/portal.txt pyproject.toml | $(BIN)/python
+	$(PIP) --require-hashes -r requirements/portal.txt
+	$(PIP) --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,samples]'
+$(VENV)/.test-deps: requirements/test.txt pyproject.toml | $(BIN)/python
+	$(PIP) --require-hashes -r requirements/test.txt
+	$(PIP) --no-deps --no-build-isolation -e .
 	touch $@
 
 run: $(VENV)/.run-deps
@@ -33,3 +46,10 @@ test: $(VENV)/.test-deps
 test-app: $(VENV)/.test-deps
 	@test -n "$(APP)" || { echo "usage: make test-app APP=<tier>/<name>"; exit 2; }
 	$(BIN)/python -m pytest apps/$(APP)
+
+# requirements/portal.txt: the portal and the sample products (what `make run` and the image
+# install); requirements/test.txt: that plus the test tools, with every shared pin the same.
+lock: $(VENV)/.test-deps
+	$(COMPILE) --extra samples -o requirements/portal.txt pyproject.toml
+	$(COMPILE) --extra samples --extra test --constraint requirements/portal.txt \
+		-o requirements/test.txt pyproject.toml

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import jwt
 import requests
 
+from auth.tier_roles import DEFAULT_TIER_ROLES, TierRoles
 from auth.tiers import TIER_NAMES, Tier
 
 log = logging.getLogger(__name__)
@@ -168,18 +169,17 @@ class TokenClaims:
     scopes: frozenset[str] = frozenset()
 
 
-def token_tier(claims: dict, roles_claim: str) -> Tier:
-    """The tier a token carries: roles in the namespaced claim, or `access:<tier>` permissions."""
-    names = [r for r in claims.get(roles_claim) or [] if isinstance(r, str)]
+def token_tier(claims: dict, roles_claim: str, tier_roles: TierRoles = DEFAULT_TIER_ROLES) -> Tier:
+    """The tier a token carries: roles in the namespaced claim (named as `tier_roles` says), or
+    `access:<tier>` permissions (the API's own, always named after the tiers)."""
+    best = tier_roles.tier_of(claims.get(roles_claim) or [])
     granted = list(claims.get("permissions") or []) + str(claims.get("scope") or "").split()
-    names += [
-        p.removeprefix("access:")
-        for p in granted
-        if isinstance(p, str)
-        and p.startswith("access:")
-        and p.removeprefix("access:") in TIER_NAMES
-    ]
-    return Tier.from_roles(names)
+    for permission in granted:
+        if isinstance(permission, str) and permission.startswith("access:"):
+            name = permission.removeprefix("access:")
+            if name in TIER_NAMES and Tier(name).rank > best.rank:
+                best = Tier(name)
+    return best
 
 
 class BearerVerifier:
@@ -193,12 +193,14 @@ class BearerVerifier:
         keys: IssuerKeys,
         roles_claim: str,
         admin_scope: str,
+        tier_roles: TierRoles = DEFAULT_TIER_ROLES,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
         self.keys = keys
         self.roles_claim = roles_claim
         self.admin_scope = admin_scope
+        self.tier_roles = tier_roles
 
     def verify(self, token: str) -> TokenClaims:
         try:
@@ -234,7 +236,7 @@ class BearerVerifier:
             raise BearerError(f"the token is invalid: {error}") from None
         return TokenClaims(
             subject=str(claims["sub"]),
-            tier=token_tier(claims, self.roles_claim),
+            tier=token_tier(claims, self.roles_claim, self.tier_roles),
             expires_at=float(claims["exp"]),
             scopes=frozenset(str(claims.get("scope") or "").split()),
         )

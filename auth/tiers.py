@@ -7,7 +7,6 @@ disagree about who may open what.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -36,15 +35,6 @@ class Tier(StrEnum):
             return cls(value)
         except ValueError:
             raise ValueError(f"unknown tier {value!r}; tiers are {', '.join(TIER_NAMES)}") from None
-
-    @classmethod
-    def from_roles(cls, roles: Iterable[str]) -> Tier:
-        """The highest tier among identity-provider roles; ``stable`` when none is a tier."""
-        best = cls.STABLE
-        for role in roles:
-            if isinstance(role, str) and role in _BY_NAME and _BY_NAME[role].rank > best.rank:
-                best = _BY_NAME[role]
-        return best
 
 
 _RANKS = {Tier.STABLE: 0, Tier.EA: 1, Tier.DEVEL: 2, Tier.ADMIN: 3}

@@ -12,6 +12,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 from auth.identity import PortalUser, ProductInfo
+from auth.tier_roles import DEFAULT_TIER_ROLES, TierRoles
 from auth.tiers import Tier
 from db.engine import Database
 from db.models import User
@@ -28,7 +29,7 @@ class SignIn:
     roles: Sequence[str]
     picture: str = ""
 
-    def record(self) -> UserRecord:
+    def record(self, tier_roles: TierRoles = DEFAULT_TIER_ROLES) -> UserRecord:
         """The row's fields: the tier follows the roles the token carries."""
         roles = [role for role in self.roles if isinstance(role, str)]
         return UserRecord(
@@ -36,19 +37,23 @@ class SignIn:
             email=self.email,
             name=self.name,
             roles=roles,
-            tier=Tier.from_roles(roles).value,
+            tier=tier_roles.tier_of(roles).value,
             picture=self.picture,
         )
 
 
-def record_sign_in(database: Database, sign_in: SignIn) -> User:
+def record_sign_in(
+    database: Database, sign_in: SignIn, tier_roles: TierRoles = DEFAULT_TIER_ROLES
+) -> User:
     """Create or update the person's row from their sign-in."""
-    return upsert_user(database, sign_in.record())
+    return upsert_user(database, sign_in.record(tier_roles))
 
 
-def ensure_users(database: Database, people: Sequence[SignIn]) -> int:
+def ensure_users(
+    database: Database, people: Sequence[SignIn], tier_roles: TierRoles = DEFAULT_TIER_ROLES
+) -> int:
     """Add the people missing from the table; returns how many were added."""
-    return add_missing_users(database, [person.record() for person in people])
+    return add_missing_users(database, [person.record(tier_roles) for person in people])
 
 
 @dataclass(frozen=True)

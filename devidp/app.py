@@ -40,7 +40,7 @@ def create_dev_idp(settings: DevIdpSettings) -> Flask:
     )
     app.session_interface = MountedCookieSession()
     store = DevIdpStore(settings.database_url)
-    store.seed_demo_users()
+    store.seed_demo_users(settings.role_name)
     server = create_authorization_server(app, settings, store)
     server.register_endpoint(login.EndSession)
     app.extensions[EXTENSION_KEY] = DevIdp(

@@ -136,7 +136,7 @@ def granted_scope(
         if scope in SCOPES_SUPPORTED:
             return True
         if scope == settings.admin_scope:
-            return audience == settings.audience and "admin" in user.roles
+            return audience == settings.audience and settings.role_name("admin") in user.roles
         return audience != settings.audience and ":" in scope
 
     return " ".join(s for s in scope_to_list(requested or "") if allowed(s))

@@ -41,6 +41,9 @@ class DevIdpSettings:
     id_token_ttl: int = 3600
     refresh_token_ttl: int = 30 * 24 * 3600
     production: bool = False
+    #: What this tenant calls the tier roles, as (own name, tenant's name) pairs such as
+    #: ("admin", "Portal Admins"): the demo users hold the tenant's names. Unnamed ones stay.
+    role_names: tuple[tuple[str, str], ...] = ()
     #: The machine-to-machine application allowed to call ``/api/v2``; empty = no Management API.
     management_client_id: str = ""
     management_client_secret: str = ""
@@ -64,6 +67,10 @@ class DevIdpSettings:
     def management_audience(self) -> str:
         """What a Management API token is for, as in Auth0: ``https://<tenant>/api/v2/``."""
         return f"{self.base_url}/api/v2/"
+
+    def role_name(self, role: str) -> str:
+        """The tenant's name for the tier role ``role`` (admin, devel, ea)."""
+        return dict(self.role_names).get(role, role)
 
     @property
     def management_enabled(self) -> bool:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +103,13 @@ class DevIdpStore(SigningKeys, UserDirectory):
 
     # -- users -----------------------------------------------------------------------------------
 
-    def seed_demo_users(self) -> None:
-        """Add missing demo users; existing ones keep any role changes made to them."""
+    def seed_demo_users(self, role_name: Callable[[str], str] = str) -> None:
+        """Add missing demo users, their roles named as ``role_name`` says; existing ones keep
+        any role changes made to them."""
         for demo in DEMO_USERS:
             if self.get_user(demo.subject) is None:
-                self._insert_user(demo.subject, demo.email, demo.password, demo.roles, demo.name)
+                roles = [role_name(role) for role in demo.roles]
+                self._insert_user(demo.subject, demo.email, demo.password, roles, demo.name)
 
     def authenticate(self, email: str, password: str) -> DevIdpUser | None:
         """The user with this email and password, or None (without saying which was wrong).

@@ -25,6 +25,7 @@ from auth0.management.core.parse_error import ParsingError
 from auth0.management.errors import UnauthorizedError
 from auth0.management.types import CreateExportUsersFields
 
+from auth.tier_roles import DEFAULT_TIER_ROLES, TierRoles
 from auth.tiers import Tier
 
 from .management_common import (
@@ -53,8 +54,6 @@ __all__ = [
 T = TypeVar("T")
 #: Auth0 pages through at most this many results of a search.
 PAGING_CAP = 1000
-#: The roles that are tiers; any other role a user has is left alone by set_tier.
-TIER_ROLES = tuple(t.value for t in Tier if t is not Tier.STABLE)
 EXPORT_FIELDS = ("user_id", "email", "name", "picture", "blocked", "created_at", "updated_at")
 
 
@@ -81,8 +80,11 @@ class ManagementClient:
         audience: str | None = None,
         timeout: float = 10.0,
         max_retries: int = 5,
+        tier_roles: TierRoles = DEFAULT_TIER_ROLES,
     ) -> None:
         base = issuer.rstrip("/")
+        #: Which of the tenant's roles are tiers; any other role a user has is left alone.
+        self.tier_roles = tier_roles
         self.api_url = base + "/api/v2"
         self.timeout = timeout
         self.max_retries = max_retries
@@ -294,21 +296,36 @@ class ManagementClient:
             checkpoint = following
 
     def set_tier(self, user_id: str, tier: Tier) -> None:
-        """Make the user's tier roles exactly ``tier`` (none for stable); other roles stay.
+        """Make the user's tier roles exactly ``tier``'s assigned role (none for stable); other
+        roles stay.
 
-        Other tier roles are removed before the new one is added, so a failure half way leaves
-        the user with less access, never more.
+        Every role standing for another tier is removed before the new one is added, so a
+        failure half way leaves the user with less access, never more. A name that is no role
+        of the tenant (a group from an enterprise connection, say) can't be removed this way
+        and is passed over; the role to assign must exist.
         """
-        others = [self._role_id(name) for name in TIER_ROLES if name != tier.value]
-        self._call(
-            f"DELETE users/{user_id}/roles",
-            partial(self._api.users.roles.delete, user_id, roles=others),
-            UserNotFound,
-        )
-        if tier is not Tier.STABLE:
+        assigned = self.tier_roles.assigned_role(tier)
+        if tier is not Tier.STABLE and assigned is None:
+            raise ManagementError(
+                f"no role stands for the {tier.value} tier; add one to PORTAL_TIER_ROLES"
+            )
+        tenant = self.role_ids()
+        keep = self.tier_roles.names.get(tier, ())
+        others = [
+            tenant[name]
+            for name in self.tier_roles.role_names
+            if name not in keep and name in tenant
+        ]
+        if others:
+            self._call(
+                f"DELETE users/{user_id}/roles",
+                partial(self._api.users.roles.delete, user_id, roles=others),
+                UserNotFound,
+            )
+        if assigned is not None:
             self._call(
                 f"POST users/{user_id}/roles",
-                partial(self._api.users.roles.assign, user_id, roles=[self._role_id(tier.value)]),
+                partial(self._api.users.roles.assign, user_id, roles=[self._role_id(assigned)]),
                 UserNotFound,
             )
 

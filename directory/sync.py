@@ -17,7 +17,7 @@ from itertools import chain, islice
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from auth.tiers import Tier
+from auth.tier_roles import TierRoles
 from db.audit import Source, record
 from db.engine import Database
 from db.models import SyncRun, User, utcnow
@@ -44,14 +44,14 @@ class SyncError(RuntimeError):
     """A sync could not start or finish; the message says why (and the run row keeps it)."""
 
 
-def _identity(remote: RemoteUser, roles: tuple[str, ...]) -> dict:
+def _identity(remote: RemoteUser, roles: tuple[str, ...], tier_roles: TierRoles) -> dict:
     return {
         "email": remote.email[:320],
         "name": remote.name[:255],
         "picture": remote.picture[:2048],
         "blocked": remote.blocked,
         "roles": sorted(roles),
-        "tier": Tier.from_roles(roles).value,
+        "tier": tier_roles.tier_of(roles).value,
     }
 
 
@@ -228,7 +228,7 @@ class UserSync:
         }
         inserts, updates = [], []
         for subject, remote in wanted.items():
-            fields = _identity(remote, membership.get(subject, ()))
+            fields = _identity(remote, membership.get(subject, ()), self.client.tier_roles)
             row = existing.get(subject)
             if row is None:
                 inserts.append(

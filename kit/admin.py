@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from auth.tier_roles import DEFAULT_TIER_ROLES, TierRoles
+
 if TYPE_CHECKING:
     from datetime import datetime
 
@@ -54,3 +56,5 @@ class AdminServices:
     user_sync: Callable[[Progress | None], UserSync]
     products: Callable[[], ProductListing]
     incremental_sync_minutes: int
+    #: Which of the identity provider's roles stand for which tier (PORTAL_TIER_ROLES).
+    tier_roles: TierRoles = DEFAULT_TIER_ROLES

@@ -226,20 +226,21 @@ def token(user: str, scope: str | None) -> None:
     Development only: it asks the built-in identity provider directly, as a sign-in would. The
     provider grants the admin scope, which the admin console's API wants, to admins alone.
     """
+    from auth.tier_roles import DEFAULT_TIER_ROLES
     from devidp import DEMO_USERS, create_dev_idp
     from portal.development import dev_idp_settings
 
     settings = _settings()
     if not settings.uses_dev_idp:
         raise click.ClickException("`portal token` works with the development identity provider")
-    emails = {Tier.from_roles(u.roles).value: u.email for u in DEMO_USERS}
+    emails = {DEFAULT_TIER_ROLES.tier_of(u.roles).value: u.email for u in DEMO_USERS}
     email = emails.get(user, user)
     idp = create_dev_idp(
         dev_idp_settings(settings, issuer=settings.issuer, portal_url=settings.base_url)
     ).extensions["devidp"]
     try:
         if scope is None:
-            admin = Tier.from_roles(idp.active_user(email).roles) is Tier.ADMIN
+            admin = settings.tier_roles.tier_of(idp.active_user(email).roles) is Tier.ADMIN
             scope = "openid profile email" + (f" {settings.admin_scope}" if admin else "")
         click.echo(idp.access_token_for(email, scope))
     except LookupError as error:

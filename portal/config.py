@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from auth.hosts import Origins
 from auth.identity_token import generate_key_pem
 from auth.product_paths import BlockPattern, parse_blocks
+from auth.tier_roles import DEFAULT_TIER_ROLES, TierRoles
 from portal.config_checks import (
     DEFAULT_ADMIN_SCOPE,
     admin_scope,
@@ -44,6 +45,7 @@ from portal.config_env import (
     networks,
     positive_int,
     seconds,
+    tier_roles,
 )
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
@@ -75,6 +77,7 @@ class Settings:
     oidc_scopes: str = "openid profile email offline_access"
     admin_scope: str = DEFAULT_ADMIN_SCOPE
     roles_claim: str = "https://portal/roles"
+    tier_roles: TierRoles = DEFAULT_TIER_ROLES
     session_idle_minutes: int = 120
     session_max_hours: int = 12
     identity_cache_seconds: float = 5.0
@@ -253,6 +256,7 @@ def _sign_in(env: Mapping[str, str], issuer: str) -> dict:
         "admin_scope": admin_scope(env, scopes),
         "oidc_audience": env.get("OIDC_AUDIENCE", "").strip(),
         "roles_claim": env.get("PORTAL_ROLES_CLAIM", "").strip() or Settings.roles_claim,
+        "tier_roles": tier_roles(env, "PORTAL_TIER_ROLES"),
         "auth0_domain": env.get("AUTH0_DOMAIN", "").strip().removeprefix("https://").rstrip("/"),
         "management_client_id": env.get("AUTH0_MANAGEMENT_CLIENT_ID", "").strip(),
         "management_client_secret": env.get("AUTH0_MANAGEMENT_CLIENT_SECRET", "").strip(),

@@ -13,6 +13,8 @@ import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from auth.tier_roles import TierRoles
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; the message names it so the operator can fix it."""
@@ -29,6 +31,16 @@ def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {value}")
     return value
+
+
+def tier_roles(env: Mapping[str, str], name: str) -> TierRoles:
+    """The identity provider's role names per tier (syntax in `auth.tier_roles`)."""
+    try:
+        return TierRoles.parse(env.get(name, ""))
+    except ValueError as error:
+        raise ConfigError(
+            f"{name} must be like 'admin=Portal Admins;devel=researchers-devel,devs': {error}"
+        ) from None
 
 
 def count(env: Mapping[str, str], name: str) -> int:

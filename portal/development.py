@@ -10,6 +10,7 @@ import logging
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
+from auth.tier_roles import DEFAULT_TIER_ROLES
 from auth.tiers import Tier
 from auth.users import SignIn, ensure_users
 from devidp import DEMO_USERS, DevIdpSettings, create_dev_idp
@@ -41,6 +42,11 @@ def dev_idp_settings(settings: Settings, *, issuer: str, portal_url: str) -> Dev
         management_client_secret=management[1],
         management_rate_limit=settings.dev_idp_management_rate_limit,
         production=settings.production,
+        role_names=tuple(
+            (tier.value, role)
+            for tier, role in ((t, settings.tier_roles.assigned_role(t)) for t in Tier)
+            if role is not None
+        ),
     )
 
 
@@ -48,7 +54,7 @@ def development_provider(settings: Settings) -> tuple[Flask, list[tuple[str, str
     idp = create_dev_idp(
         dev_idp_settings(settings, issuer=settings.issuer, portal_url=settings.base_url)
     )
-    users = [(u.email, u.password, Tier.from_roles(u.roles).value) for u in DEMO_USERS]
+    users = [(u.email, u.password, DEFAULT_TIER_ROLES.tier_of(u.roles).value) for u in DEMO_USERS]
     return idp, users
 
 
@@ -56,10 +62,16 @@ def known_demo_users(services: Services) -> None:
     """The demo users exist in the table from the start, so `portal token` works at once. A
     database that is down or slow now must not stop a worker from starting: the users come in
     with their first sign-in anyway."""
+    settings = services.settings
+    named = dev_idp_settings(settings, issuer=settings.issuer, portal_url=settings.base_url)
     try:
         ensure_users(
             services.database,
-            [SignIn(u.subject, u.email, u.name, list(u.roles)) for u in DEMO_USERS],
+            [
+                SignIn(u.subject, u.email, u.name, [named.role_name(r) for r in u.roles])
+                for u in DEMO_USERS
+            ],
+            settings.tier_roles,
         )
     except SQLAlchemyError as error:
         log.warning("could not add the demo users now (%s); they are added at sign-in", error)

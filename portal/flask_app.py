@@ -14,6 +14,7 @@ from kit.frame import frame
 from portal.rate_limits import create_limiter
 from portal.services import Services
 from portal.views.account import account
+from portal.views.api_docs import api_docs
 from portal.views.backchannel import backchannel
 from portal.views.dashboard import dashboard
 from portal.views.errors import register_error_handlers
@@ -54,8 +55,18 @@ def build_portal_app(services: Services, *, dev_users: list[tuple[str, str, str]
     create_limiter(app, settings).shared_limit(
         settings.login_rate_limit or "1000/second", "sign-in"
     )(signin)
-    blueprints = (frame, dashboard, signin, signout, account, backchannel, hooks, health, keys)
-    for blueprint in blueprints:
+    for blueprint in (
+        frame,
+        dashboard,
+        signin,
+        signout,
+        account,
+        backchannel,
+        hooks,
+        health,
+        keys,
+        api_docs,
+    ):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

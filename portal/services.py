@@ -58,6 +58,7 @@ class Services:
                 client_id=credentials[0],
                 client_secret=credentials[1],
                 timeout=self.settings.management_timeout,
+                tier_roles=self.settings.tier_roles,
             )
         return self._management
 
@@ -80,6 +81,7 @@ class Services:
             user_sync=self.user_sync,
             products=self.product_listing,
             incremental_sync_minutes=self.settings.incremental_sync_minutes,
+            tier_roles=self.settings.tier_roles,
         )
 
     def product_listing(self) -> ProductListing:
@@ -169,4 +171,5 @@ def _bearer_verifier(settings: Settings, keys: IssuerKeys) -> BearerVerifier | N
         keys=keys,
         roles_claim=settings.roles_claim,
         admin_scope=settings.admin_scope,
+        tier_roles=settings.tier_roles,
     )

@@ -176,25 +176,19 @@ def distribution_name(requirement):
 
 
 def installed_by_the_image():
-    """The distributions the image's `pip install '.[samples]'` brings: the declared
-    dependencies, the sample products' extra, and theirs."""
-    declared = PYPROJECT["project"]["dependencies"]
-    declared += PYPROJECT["project"]["optional-dependencies"]["samples"]
-    todo = [distribution_name(d) for d in declared]
-    seen = set()
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        try:
-            requirements = importlib.metadata.requires(name) or []
-        except importlib.metadata.PackageNotFoundError:  # a marker excludes it on this Python
-            continue
-        seen.add(name)
-        for requirement in requirements:
-            if "extra ==" not in requirement:
-                todo.append(distribution_name(requirement))
-    return seen
+    """The distributions the image installs: every pin of the lock it copies."""
+    lock = (PROJECT_ROOT / "requirements" / "portal.txt").read_text()
+    return {
+        distribution_name(line)
+        for line in lock.splitlines()
+        if line and not line.startswith((" ", "#"))
+    }
+
+
+def pytest_plugins_shipped():
+    """Modules only pytest imports (through their `pytest11` entry point), never the image."""
+    plugins = PYPROJECT["project"].get("entry-points", {}).get("pytest11", {}).values()
+    return {PROJECT_ROOT / (module.replace(".", "/") + ".py") for module in plugins}
 
 
 def third_party_imports():
@@ -205,7 +199,7 @@ def third_party_imports():
     found = {}
     for package in packages:
         for path in (PROJECT_ROOT / package).rglob("*.py"):
-            if path.name.startswith("test_"):
+            if path.name.startswith("test_") or path in pytest_plugins_shipped():
                 continue
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.Import):
@@ -566,8 +560,10 @@ def test_the_build_stage_installs_every_package_pyproject_ships():
         p.rstrip("*") for p in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
     }
     copied = {source for sources, _, _ in copies(dockerfile_stages()[0]) for source in sources}
-    assert copied == packages | {"pyproject.toml", "README.md"}
-    assert ("RUN", "/opt/venv/bin/pip install '.[samples]'") in dockerfile_stages()[0]
+    assert copied == packages | {"pyproject.toml", "README.md", "requirements/portal.txt"}
+    assert ("RUN", "/opt/venv/bin/pip install --no-deps --no-build-isolation .") in (
+        dockerfile_stages()[0]
+    )
 
 
 def test_the_image_installs_every_package_the_portal_imports():

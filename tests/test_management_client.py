@@ -13,6 +13,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
+from auth.tier_roles import TierRoles
 from auth.tiers import Tier
 from devidp import DevIdpSettings, create_dev_idp
 from directory.management import ManagementClient, ManagementError, RemoteUser, UserNotFound
@@ -372,6 +373,37 @@ def test_set_tier_changes_only_tier_roles(live):
     assert sorted(as_devel) == ["billing", "devel"]
     assert live.store.get_user(subject).roles == ("billing",)
     assert live.store.get_user(subject).updated_at == before
+
+
+def test_set_tier_assigns_the_mapped_role_and_passes_over_names_that_are_no_roles(live):
+    subject = "auth0|demo-admin"
+    live.store.create_role("Portal Admins")
+    live.store.create_role("researchers-ea")
+    live.store.set_roles(subject, ["Portal Admins", "billing"])
+    client = live.client(
+        tier_roles=TierRoles.parse("admin=Portal Admins;ea=researchers-ea,SSO Early Group")
+    )
+
+    client.set_tier(subject, Tier.EA)
+
+    assert sorted(client.user_roles(subject)) == ["billing", "researchers-ea"]
+
+
+def test_set_tier_refuses_a_tier_no_role_stands_for(live):
+    client = live.client(tier_roles=TierRoles.parse("admin=admin"))
+
+    with pytest.raises(ManagementError) as refused:
+        client.set_tier("auth0|demo-admin", Tier.DEVEL)
+
+    assert str(refused.value) == "no role stands for the devel tier; add one to PORTAL_TIER_ROLES"
+    assert live.store.get_user("auth0|demo-admin").roles == ("admin",)
+
+
+def test_set_tier_names_a_mapped_role_the_tenant_lacks(live):
+    client = live.client(tier_roles=TierRoles.parse("admin=Portal Admins"))
+
+    with pytest.raises(ManagementError, match="Auth0 has no role named 'Portal Admins'"):
+        client.set_tier("auth0|demo-stable", Tier.ADMIN)
 
 
 def test_set_blocked_blocks_and_unblocks(live):

@@ -173,17 +173,18 @@ def image_environment() -> dict[str, str]:
 
 @pytest.mark.timeout(2 * STARTUP_SECONDS)
 def test_the_images_command_serves_every_sample_product(tmp_path):
-    """The image's layout: a non-editable install in a virtualenv, the products and the gunicorn
-    files copied beside it, the image's environment, its CMD, run from its WORKDIR."""
+    """The image's layout: the lock, then a non-editable install in a virtualenv, the products
+    and the gunicorn files copied beside it, the image's environment, its CMD, run from its
+    WORKDIR."""
     copy = fresh_copy(tmp_path / "build")
     venv = tmp_path / "venv"
     env = newcomer_environment()
     subprocess.run(["python3", "-m", "venv", str(venv)], env=env, check=True)
-    [install] = [v for op, v in dockerfile_instructions(0) if op == "RUN" and "pip" in v]
-    install_args = shlex.split(install)[1:]  # the image's own pip command, without its path
-    subprocess.run(
-        [str(venv / "bin" / "pip"), *install_args, "--quiet"], cwd=copy, env=env, check=True
-    )
+    for install in [v for op, v in dockerfile_instructions(0) if op == "RUN" and "pip" in v]:
+        install_args = shlex.split(install)[1:]  # the image's own pip command, without its path
+        subprocess.run(
+            [str(venv / "bin" / "pip"), *install_args, "--quiet"], cwd=copy, env=env, check=True
+        )
     workdir = tmp_path / "srv"
     workdir.mkdir()
     for op, value in dockerfile_instructions(1):

@@ -5,7 +5,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
-from auth.tiers import Tier
+from auth.tier_roles import DEFAULT_TIER_ROLES
 from db.models import AuditEvent, SyncRun, User
 from directory.sync import SyncError, UserSync
 from tests.support.idp import start_idp
@@ -31,7 +31,7 @@ def subject(number):
     return f"auth0|sync{number:06d}"
 
 
-EXPECTED = {subject(n): Tier.from_roles(roles_of(n)).value for n in range(USERS)}
+EXPECTED = {subject(n): DEFAULT_TIER_ROLES.tier_of(roles_of(n)).value for n in range(USERS)}
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from auth.backchannel import LogoutTokenError, accept_logout_token, verify_logout_token
 from auth.bearer import IssuerKeysUnavailable
+from portal.api_description import PORTAL_API, LogoutTokenForm, OidcError
 from portal.views import services
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,14 @@ backchannel = Blueprint("backchannel", __name__)
 
 
 @backchannel.post("/backchannel-logout")
+@PORTAL_API.describe(
+    form=LogoutTokenForm,
+    responses={200: None, 400: OidcError, 503: OidcError},
+    tags=["sign-in"],
+    public=True,
+)
 def logout() -> Response:
+    """End the sessions a logout token from the identity provider names."""
     current = services()
     try:
         claims = verify_logout_token(

@@ -15,6 +15,8 @@ from flask import Blueprint, current_app, jsonify
 from auth.product_paths import EntryPoint, blocks_for, removed_at
 from auth.tiers import TIERS_DESCENDING, Tier
 from auth.users import Identity
+from kit.openapi import ErrorAnswer
+from portal.api_description import PORTAL_API, Me, SignInFirst
 from portal.products.discovery import Product, Status
 from portal.views import rendering, services
 
@@ -103,7 +105,9 @@ def index() -> object:
 
 
 @dashboard.get("/api/me")
+@PORTAL_API.describe(responses={200: Me, 401: SignInFirst, 403: ErrorAnswer}, tags=["you"])
 def api_me() -> object:
+    """The signed-in user and the products they may open."""
     who = rendering.identity()
     if who is None:
         return jsonify(error="unauthenticated", message="Sign in first.", login_url="/login"), 401

@@ -9,6 +9,7 @@ import os
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
+from portal.api_description import PORTAL_API, Alive, Readiness
 from portal.products.discovery import Status
 from portal.readiness import Check, run_checks
 from portal.services import Services
@@ -34,11 +35,14 @@ def readiness_checks(app: Flask, current: Services) -> None:
 
 
 @health.get("/healthz")
+@PORTAL_API.describe(responses={200: Alive}, tags=["health"], public=True)
 def healthz() -> Response:
+    """The process is alive."""
     return jsonify(status="ok")
 
 
 @health.get("/readyz")
+@PORTAL_API.describe(responses={200: Readiness, 503: Readiness}, tags=["health"], public=True)
 def readyz() -> Response:
     """Ready when the database answers and the issuer's metadata is at hand, answered within a
     second even when one of them hangs; products are reported, since a broken product doesn't

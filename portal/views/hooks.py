@@ -14,6 +14,8 @@ from flask import Blueprint, jsonify, request
 from db.audit import Source
 from directory.sync import SyncError
 from directory.webhook import BadBody, parse_body, user_ids_from
+from kit.openapi import ErrorAnswer
+from portal.api_description import PORTAL_API, WebhookBody, WebhookResults, WebhookUnavailable
 from portal.views import services
 
 log = logging.getLogger(__name__)
@@ -22,7 +24,20 @@ hooks = Blueprint("hooks", __name__)
 
 
 @hooks.post("/api/hooks/auth0")
+@PORTAL_API.describe(
+    body=WebhookBody,
+    responses={
+        200: WebhookResults,
+        400: ErrorAnswer,
+        401: ErrorAnswer,
+        404: ErrorAnswer,
+        503: WebhookUnavailable,
+    },
+    tags=["auth0"],
+    security=[{"webhook_secret": []}],
+)
 def auth0_changed() -> object:
+    """Re-read the users Auth0 names; the bearer token is `PORTAL_WEBHOOK_SECRET`."""
     current = services()
     secret = current.settings.webhook_secret
     if not secret:

@@ -138,6 +138,7 @@ def _signed_in(token: dict) -> Response:
             roles=roles if isinstance(roles, list) else [],
             picture=str(claims.get("picture") or ""),
         ),
+        services().settings.tier_roles,
     )
     if user.refused:
         LOGINS.labels("refused").inc()

@@ -10,6 +10,26 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from flask_wtf.csrf import generate_csrf
 
 from apps.admin.manage import actions
+from apps.admin.manage.api_description import (
+    CONSOLE_API,
+    AuditPage,
+    AuditQuery,
+    BulkRequest,
+    BulkResults,
+    CsrfToken,
+    Done,
+    GrantMade,
+    GrantRequest,
+    ProductList,
+    SyncStarted,
+    SyncStatus,
+    TierChange,
+    UserChanged,
+    UserDetail,
+    UserList,
+    UserQuery,
+    answers,
+)
 from apps.admin.manage.audit_log import AuditFilter, find_events
 from apps.admin.manage.background import latest_runs, run_json, schedule
 from apps.admin.manage.context import services
@@ -28,6 +48,7 @@ from apps.admin.manage.listing import UserFilter, find_users
 from apps.admin.manage.views.sync import runner
 from apps.admin.manage.views.user_actions import MAX_BULK
 from db.models import utcnow
+from kit.openapi import OpenApiDocument
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
@@ -57,12 +78,16 @@ def _changed(subject: str, message: str) -> Response:
 
 
 @blueprint.get("/csrf")
+@CONSOLE_API.describe(responses=answers(CsrfToken), tags=["session"])
 def csrf_token() -> Response:
+    """A CSRF token for changes made with the session cookie."""
     return jsonify(csrf_token=generate_csrf())
 
 
 @blueprint.get("/users")
+@CONSOLE_API.describe(query=UserQuery, responses=answers(UserList, 422), tags=["users"])
 def list_users() -> Response:
+    """Users matching the filters, a page at a time."""
     chosen = UserFilter.from_args(request.args)
     with services().database.transaction() as db:
         page = find_users(db, chosen)
@@ -76,7 +101,9 @@ def list_users() -> Response:
 
 
 @blueprint.get("/users/<subject>")
+@CONSOLE_API.describe(responses=answers(UserDetail, 404), tags=["users"])
 def get_user(subject: str) -> Response:
+    """One user with their open sessions, grants and latest audit events."""
     user = actions.find_user(subject)
     current = services()
     with current.database.transaction() as db:
@@ -85,28 +112,44 @@ def get_user(subject: str) -> Response:
 
 
 @blueprint.post("/users/<subject>/tier")
+@CONSOLE_API.describe(
+    body=TierChange, responses=answers(UserChanged, 404, 409, 422), tags=["users"]
+)
 def set_tier(subject: str) -> Response:
+    """Give the user a tier, in Auth0 first (the mapped role), then in the table."""
     tier = parse_tier(_body().get("tier"))
     return _changed(subject, actions.change_tier(subject, tier))
 
 
 @blueprint.post("/users/<subject>/block")
+@CONSOLE_API.describe(responses=answers(UserChanged, 404, 409), tags=["users"])
 def block(subject: str) -> Response:
+    """Block the user and end their sessions."""
     return _changed(subject, actions.set_blocked(subject, True))
 
 
 @blueprint.post("/users/<subject>/unblock")
+@CONSOLE_API.describe(responses=answers(UserChanged, 404, 409), tags=["users"])
 def unblock(subject: str) -> Response:
+    """Let the user sign in again."""
     return _changed(subject, actions.set_blocked(subject, False))
 
 
 @blueprint.post("/users/<subject>/sessions/end")
+@CONSOLE_API.describe(responses=answers(UserChanged, 404, 409), tags=["users"])
 def end_sessions(subject: str) -> Response:
+    """End every open session of the user."""
     return _changed(subject, actions.end_sessions(subject))
 
 
 @blueprint.post("/users/<subject>/grants")
+@CONSOLE_API.describe(
+    body=GrantRequest,
+    responses=answers(GrantMade, 404, 409, 422, status=201),
+    tags=["grants"],
+)
 def grant(subject: str) -> tuple[Response, int]:
+    """Let the user open one product above their tier, until an optional expiry."""
     body = _body()
     product = body.get("product")
     if not isinstance(product, str):
@@ -116,12 +159,16 @@ def grant(subject: str) -> tuple[Response, int]:
 
 
 @blueprint.delete("/grants/<grant_id>")
+@CONSOLE_API.describe(responses=answers(Done, 404, 409), tags=["grants"])
 def revoke(grant_id: str) -> Response:
+    """Revoke a grant."""
     return jsonify(message=actions.revoke_grant(_row_id(grant_id, "grant")))
 
 
 @blueprint.post("/users/bulk")
+@CONSOLE_API.describe(body=BulkRequest, responses=answers(BulkResults, 422), tags=["users"])
 def bulk() -> Response:
+    """Change the tier of, block or unblock several users; each result says how it went."""
     body = _body()
     subjects = body.get("subjects")
     if not isinstance(subjects, list) or not all(isinstance(s, str) for s in subjects):
@@ -143,7 +190,9 @@ def bulk() -> Response:
 
 
 @blueprint.get("/products")
+@CONSOLE_API.describe(responses=answers(ProductList), tags=["products"])
 def products() -> Response:
+    """Every product found, whether it is served, and how many users can open it."""
     current = services()
     with current.database.transaction() as db:
         reach = product_reach(db, current.products().products)
@@ -166,7 +215,9 @@ def products() -> Response:
 
 
 @blueprint.get("/sync")
+@CONSOLE_API.describe(responses=answers(SyncStatus), tags=["sync"])
 def sync_status() -> Response:
+    """The latest sync runs and the incremental schedule."""
     current = services()
     with current.database.transaction() as db:
         runs = latest_runs(db)
@@ -179,14 +230,27 @@ def sync_status() -> Response:
 
 
 @blueprint.post("/sync")
+@CONSOLE_API.describe(responses=answers(SyncStarted, 409, status=202), tags=["sync"])
 def start_sync() -> tuple[Response, int]:
+    """Start a full sync from Auth0 in the background."""
     runner().start(services())
     return jsonify(message="A full sync has started.", status_url=url_for("api.sync_status")), 202
 
 
 @blueprint.get("/audit")
+@CONSOLE_API.describe(query=AuditQuery, responses=answers(AuditPage, 422), tags=["audit"])
 def audit() -> Response:
+    """Audit events, newest first, a page at a time."""
     chosen = AuditFilter.from_args(request.args)
     with services().database.transaction() as db:
         events, older = find_events(db, chosen)
     return jsonify(events=[event_json(e) for e in events], older=older)
+
+
+@blueprint.get("/openapi.json")
+@CONSOLE_API.describe(responses=answers(OpenApiDocument), tags=["about"])
+def openapi_document() -> Response:
+    """This document."""
+    response = jsonify(CONSOLE_API.document(request.script_root or "/"))
+    response.headers["Cache-Control"] = "no-store"
+    return response

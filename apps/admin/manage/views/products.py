@@ -6,6 +6,7 @@ from flask import Blueprint, render_template
 
 from apps.admin.manage.context import services
 from apps.admin.manage.details import product_reach
+from kit import TIERS_DESCENDING
 
 blueprint = Blueprint("products", __name__)
 
@@ -22,4 +23,6 @@ def index() -> str:
         reach=reach,
         ignored=listing.ignored,
         removed=listing.removed,
+        tier_roles=current.tier_roles,
+        tiers=TIERS_DESCENDING,
     )
