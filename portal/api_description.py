@@ -52,12 +52,24 @@ class PortalUserAnswer(BaseModel):
     tier: TierName
 
 
+class EntryPointLink(BaseModel):
+    """One service of a product this user may open (product.toml's `[[entry_points]]`; a product
+    that lists none has its root as its one entry point)."""
+
+    path: str = Field(description="inside the product, from its mount")
+    title: str
+    description: str
+    url: str
+    tier: TierName = Field(description="the tier it needs (a stricter sub-path's, or the folder's)")
+
+
 class ProductLink(BaseModel):
     tier: TierName
     name: str
     title: str
     url: str = Field(description="the product's address (its own host in host mode)")
     status: ProductStatus
+    entry_points: list[EntryPointLink]
 
 
 class Me(BaseModel):
@@ -66,6 +78,21 @@ class Me(BaseModel):
     user: PortalUserAnswer
     tier: TierName
     products: list[ProductLink]
+
+
+class JsonWebKey(BaseModel, extra="allow"):
+    kty: Literal["RSA"]
+    kid: str
+    use: Literal["sig"]
+    alg: Literal["RS256"]
+    n: str
+    e: str
+
+
+class KeySet(BaseModel):
+    """The public key that checks `X-Portal-Identity` tokens (RFC 7517)."""
+
+    keys: list[JsonWebKey]
 
 
 class Alive(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from portal.api_description import PORTAL_API, KeySet
 from portal.views import services
 
 #: How long a product may keep the key set. The key changes only when an operator replaces
@@ -19,7 +20,9 @@ keys = Blueprint("keys", __name__)
 
 
 @keys.get("/.well-known/jwks.json")
+@PORTAL_API.describe(responses={200: KeySet}, tags=["identity"], public=True)
 def jwks() -> Response:
+    """The key set process and upstream products check identity tokens with."""
     response = jsonify(services().identity_tokens.jwks())
     response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_SECONDS}"
     response.headers["Access-Control-Allow-Origin"] = "*"
