@@ -19,6 +19,10 @@ from portal.pages import ErrorPages
 from portal.products.discovery import Product, Status
 from portal.services import Services
 
+#: A forward-auth check (`portal.forward_auth`) puts an app here: the Gate decides on the request
+#: as on any other, and an allowed one reaches this stand-in instead of the product.
+STAND_IN_ENVIRON_KEY = "portal.stand_in"
+
 
 class BrokenProduct:
     """What a product that failed to load answers: 503, with the error for devel and admin users."""
@@ -47,6 +51,17 @@ class BrokenProduct:
         return f"{error}\n\n{trace}" if error and trace else error or trace
 
 
+class ProductSlot:
+    """Where the product sits behind its Gate, innermost: a forward-auth check puts its stand-in
+    here, so whatever the Gate does before letting a request through applies to it unchanged."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        return environ.get(STAND_IN_ENVIRON_KEY, self.app)(environ, start_response)
+
+
 def _bound(product: Product, services: Services) -> Callable:
     if product.status is Status.BROKEN or product.app is None:
         return BrokenProduct(product, services.pages)
@@ -68,7 +83,7 @@ def gated(product: Product, services: Services) -> Gate:
     """The product as the mount table serves it: its app (or its 503 page) behind its Gate."""
     settings = services.settings
     return Gate(
-        _bound(product, services),
+        ProductSlot(_bound(product, services)),
         product.info,
         services.resolver,
         services.pages,
