@@ -27,6 +27,7 @@ request) and a block or a lowered tier still applies within seconds.
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -156,17 +157,31 @@ class ForwardAuth:
             reason = "redirected" if status in _REDIRECTS else _reason(status)
             status, extra = 403, [(REFUSAL_HEADER, reason)]
         payload = {"error": "unauthenticated" if status == 401 else "forbidden"}
-        return json_response(start_response, status, payload, [*self.cache, *extra])
+        return self._decided(start_response, status, payload, [h for h in extra if h[1]])
 
     def _not_found(
         self, start_response: Callable, original: Original, reason: str, message: str
     ) -> Iterable[bytes]:
+        payload = {"error": reason, "message": message}
         if original.strict:
-            payload = {"error": reason, "message": message}
-            return json_response(
-                start_response, 403, payload, [*self.cache, (REFUSAL_HEADER, reason)]
-            )
-        return json_response(start_response, 404, {"error": reason, "message": message})
+            return self._decided(start_response, 403, payload, [(REFUSAL_HEADER, reason)])
+        return json_response(start_response, 404, payload)
+
+    def _decided(
+        self, start_response: Callable, status: int, payload: dict, extra: list
+    ) -> Iterable[bytes]:
+        """A decision nginx may keep: X-Accel-Expires comes before Cache-Control, which nginx
+        (before 1.23) would otherwise obey and not cache at all."""
+        body = json.dumps(payload).encode()
+        headers = [
+            *self.cache,
+            ("Cache-Control", "no-store"),
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            *extra,
+        ]
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+        return [body]
 
 
 def read_original(environ: dict) -> Original:
