@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from auth.bearer import BearerVerifier, IssuerKeys
 from auth.handoff import Handoffs
+from auth.identity_token import IdentityTokens
 from auth.invalidation import Invalidations
 from auth.oidc import IssuerMetadata, refresher
 from auth.resolver import IdentityResolver
@@ -38,6 +39,8 @@ class Services:
     tokens: UserTokens
     handoffs: Handoffs
     invalidations: Invalidations
+    #: Signs the identity tokens process and upstream products get (`auth.identity_token`).
+    identity_tokens: IdentityTokens
     _management: ManagementClient | None = field(default=None, repr=False)
 
     def management(self) -> ManagementClient:
@@ -142,6 +145,7 @@ class Services:
                 database, store, settings.origins, settings.derived_secret("portal.handoff"), pages
             ),
             invalidations=invalidations,
+            identity_tokens=IdentityTokens(settings.base_url, settings.identity_key_pem),
             discovery=discovery,
         )
 
