@@ -75,7 +75,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         mounts, settings.origins, settings.allowed_hosts, services.handoffs, services.pages
     )
     csp = portal_csp([urlsplit(settings.issuer)._replace(path="").geturl()])
-    checks = ForwardAuth(router, mounts, _interim_identity_headers, settings.identity_cache_seconds)
+    checks = ForwardAuth(
+        router, mounts, services.identity_tokens.identity_headers, settings.identity_cache_seconds
+    )
     stack = RequestContext(checks, origins=settings.origins, portal_csp=csp)
     hops = settings.trusted_proxies
     if hops:
@@ -106,12 +108,3 @@ def _ready(settings: Settings, discovery: Discovery) -> None:
         log.warning(PATH_MODE_IN_PRODUCTION)
     loaded = sum(p.status is Status.LOADED for p in discovery.products)
     log.info("portal ready: %d products mounted, %d loaded", len(discovery.mounted()), loaded)
-
-
-def _interim_identity_headers(user, product) -> list:  # noqa: ANN001
-    return [
-        ("X-Portal-User", user.subject),
-        ("X-Portal-Email", user.email),
-        ("X-Portal-Name", user.name),
-        ("X-Portal-Tier", user.tier.value),
-    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 from urllib.parse import urlsplit
 
+import jwt
 import pytest
 import requests
 
@@ -65,6 +66,25 @@ def test_a_user_whose_tier_opens_the_product_gets_200_and_who_they_are(site):
         answer.headers["X-Portal-Name"],
         answer.headers["X-Portal-Tier"],
     ) == ("auth0|demo-ea", "ea@example.com", "Eve Early", "ea")
+
+
+def verified(site, token: str, audience: str) -> dict:
+    """The identity token's claims, checked as a product would: the portal's published key."""
+    keys = requests.get(site.base_url + "/.well-known/jwks.json", timeout=10).json()["keys"]
+    key = jwt.PyJWK(keys[0])
+    return jwt.decode(token, key, algorithms=["RS256"], audience=audience, issuer=site.base_url)
+
+
+def test_the_identity_token_verifies_with_the_portals_key_for_that_product_alone(site):
+    token = ask(site, site.product_url(EA), cookie_for(site, "ea")).headers["X-Portal-Identity"]
+    claims = verified(site, token, EA)
+    assert (claims["sub"], claims["email"], claims["tier"]) == (
+        "auth0|demo-ea",
+        "ea@example.com",
+        "ea",
+    )
+    with pytest.raises(jwt.InvalidAudienceError):
+        verified(site, token, "ea/live")
 
 
 def test_a_user_whose_tier_is_too_low_gets_403(site):

@@ -11,6 +11,7 @@ import json
 import shutil
 import time
 
+import jwt
 import pytest
 import requests
 from websockets.exceptions import InvalidStatus
@@ -76,12 +77,24 @@ def test_an_allowed_user_reaches_the_product_with_who_they_are(front):
     assert answer.status_code == 200
     seen = answer.json()
     assert seen["path"] == "/ea/dash/page"
-    assert {k: v for k, v in seen["headers"].items() if k.startswith("x-portal-")} == {
+    headers = seen["headers"]
+    token = headers.pop("x-portal-identity")
+    assert {k: v for k, v in headers.items() if k.startswith("x-portal-")} == {
         "x-portal-user": "auth0|demo-ea",
         "x-portal-email": "ea@example.com",
         "x-portal-name": "Eve Early",
         "x-portal-tier": "ea",
     }
+    assert verified(front, token)["sub"] == "auth0|demo-ea"
+
+
+def verified(front, token: str) -> dict:
+    """The identity token checked as the product would, with the portal's published key."""
+    live, nginx = front
+    keys = requests.get(nginx.base_url + "/.well-known/jwks.json", timeout=10).json()["keys"]
+    return jwt.decode(
+        token, jwt.PyJWK(keys[0]), algorithms=["RS256"], audience="ea/dash", issuer=live.base_url
+    )
 
 
 def test_a_user_whose_tier_is_too_low_gets_403_from_nginx(front):
@@ -117,7 +130,7 @@ def test_identity_headers_sent_by_the_client_never_reach_the_product(front):
     seen = get(front, DASH, signed_in(front, "devel"), **spoofed).json()["headers"]
     assert (seen["x-portal-user"], seen["x-portal-tier"]) == ("auth0|demo-devel", "devel")
     assert seen["x-portal-email"] == "devel@example.com"
-    assert "x-portal-identity" not in seen
+    assert verified(front, seen["x-portal-identity"])["sub"] == "auth0|demo-devel"
 
 
 def test_the_product_never_gets_the_portal_session_or_a_bearer_token(front):
