@@ -20,6 +20,8 @@ all sent the same signed-in ea user's session cookie:
 - nginx + auth:  deploy/nginx-forward-auth.conf as shipped: nginx asks the portal's /auth/check
                  (cached for the identity cache's 5 s, keyed by the session cookie), then
                  proxies to Node;
+- nginx + auth, no JWT:  the same without passing X-Portal-Identity on (an upstream only
+                 nginx can reach may do without it): what the token's 700 bytes cost;
 - nginx + auth, uncached:  the same with `proxy_cache off`, so every request asks the portal
                  (what each distinct person and page costs once per cache lifetime).
 
@@ -187,14 +189,23 @@ def make_apps(folder: Path, http_upstream: str, ws_upstream: str) -> Path:
     return folder
 
 
+#: How each nginx side differs from deploy/nginx-forward-auth.conf as shipped.
+NGINX_CHANGES = {
+    "nginx": ("            auth_request /_portal/auth;\n", ""),
+    "auth": None,
+    "tokenless": ("proxy_set_header X-Portal-Identity $portal_identity;", ""),
+    "uncached": ("proxy_cache portal_auth;", "proxy_cache off;"),
+}
+
+
 def nginx_config(portal: Server, upstream: Child, port: int, cache: Path, kind: str) -> str:
-    config = forward_auth_config(
-        f"127.0.0.1:{portal.port}", f"127.0.0.1:{upstream.port}", port, cache
-    )
-    if kind == "nginx":
-        config = config.replace("            auth_request /_portal/auth;\n", "")
-    elif kind == "uncached":
-        config = config.replace("proxy_cache portal_auth;", "proxy_cache off;")
+    addresses = (f"127.0.0.1:{portal.port}", f"127.0.0.1:{upstream.port}")
+    config = forward_auth_config(*addresses, port, cache)
+    change = NGINX_CHANGES[kind]
+    if change is not None:
+        if change[0] not in config:
+            raise RuntimeError(f"deploy/nginx-forward-auth.conf no longer has {change[0]!r}")
+        config = config.replace(*change)
     return config
 
 
@@ -208,7 +219,12 @@ def row(number: int, result: dict) -> str:
     )
 
 
-RATIOS = (("portal proxy", "direct"), ("nginx + auth", "nginx"), ("nginx", "direct"))
+RATIOS = (
+    ("portal proxy", "direct"),
+    ("nginx + auth", "nginx"),
+    ("nginx + auth, no JWT", "nginx"),
+    ("nginx", "direct"),
+)
 
 
 def summary(results: list[tuple[int, dict]]) -> list[str]:
@@ -340,6 +356,7 @@ def run(args: argparse.Namespace, temp: Path) -> int:
         for kind, name in (
             ("nginx", "nginx"),
             ("auth", "nginx + auth"),
+            ("tokenless", "nginx + auth, no JWT"),
             ("uncached", "nginx + auth, uncached"),
         ):
             if kind not in args.sides:
@@ -415,7 +432,7 @@ def node_version() -> str:
     ).stdout.strip()
 
 
-ALL_SIDES = ("direct", "portal", "nginx", "auth", "uncached")
+ALL_SIDES = ("direct", "portal", "nginx", "auth", "tokenless", "uncached")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
