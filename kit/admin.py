@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -24,11 +24,14 @@ if TYPE_CHECKING:
 
 
 class ProductState(Protocol):
-    """A product as the portal serves it: `status` is "loaded", "broken" or "excluded"."""
+    """A product as the portal serves it: `status` is "loaded", "broken" or "excluded";
+    `process_state`, for a product with a server of its own, tells how that server is doing
+    (a `portal.products.process_state.ProcessState`: `state`, `detail`, `output`)."""
 
     info: ProductInfo
     status: str
     error: str | None
+    process_state: Callable[[], Any] | None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,6 +17,9 @@ from db.product_moves import record_move
 from portal.cli_users import users
 from portal.config import DEFAULT_BASE_URL, DEV_CLIENT_ID, ConfigError, Settings, load_settings
 from portal.startup import prepare_instance
+
+if TYPE_CHECKING:
+    from portal.products.discovery import Product
 
 
 def _split_product(value: str) -> tuple[Tier, str]:
@@ -71,7 +75,8 @@ def list_apps() -> None:
     found = discover(settings.apps_dir, settings.apps_patterns)
     rows = [("TIER", "NAME", "MOUNT", "STATUS")]
     rows += [
-        (p.info.tier.value, p.info.name, p.mount_path + "/", p.status.value) for p in found.products
+        (p.info.tier.value, p.info.name, p.mount_path + "/", _served_status(p))
+        for p in found.products
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
@@ -83,6 +88,20 @@ def list_apps() -> None:
             click.echo(f"{product.info.key}: {product.error}", err=True)
     for name in found.ignored:
         click.echo(f"apps/{name}: not a tier ({', '.join(TIER_NAMES)}); not mounted", err=True)
+
+
+def _served_status(product: Product) -> str:
+    """`loaded`, `broken` or `excluded`; for an upstream, how its server answers right now."""
+    from auth.product_kinds import ProductKind
+    from portal.products.discovery import Status
+    from portal.products.upstream_health import check_once
+
+    if product.status is not Status.LOADED or product.info.kind is not ProductKind.UPSTREAM:
+        return product.status.value
+    state = check_once(product.info)
+    if state.detail:
+        click.echo(f"{product.info.key}: {product.info.upstream}: {state.detail}", err=True)
+    return f"{state.state.value} (upstream)"
 
 
 @main.command("new-app")

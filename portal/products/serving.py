@@ -1,9 +1,11 @@
 """How a discovered product is served: behind its Gate, bound to the portal, or as a 503 page.
 
-Every product gets a Gate of its own (`auth.gate`). An AuthFlask product is also told where it
-is mounted and given its own session secret; one in the admin tier gets the typed services admin
-products may use (`kit.admin`). A product that failed to load answers 503, with the error and its
-traceback for devel and admin users, who can do something about it.
+Every product gets a Gate of its own (`auth.gate`). An `upstream =` product is the portal's
+proxy to its server (`portal.products.proxy`), health-checked while it is mounted. An AuthFlask
+product is also told where it is mounted and given its own session secret; one in the admin tier
+gets the typed services admin products may use (`kit.admin`). A product that failed to load
+answers 503, with the error and its traceback for devel and admin users, who can do something
+about it.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from collections.abc import Callable, Iterable
 
 from auth.gate import Gate
 from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
+from auth.product_kinds import ProductKind
 from auth.responses import ErrorPage, html_response
 from auth.tiers import Tier
 from kit.authflask import AuthFlask
 from portal.pages import ErrorPages
 from portal.products.discovery import Product, Status
+from portal.products.proxy import ProxyApp
+from portal.products.upstream_health import HEALTH_INTERVAL_SECONDS, HealthMonitor
 from portal.services import Services
 
 #: A forward-auth check (`portal.forward_auth`) puts an app here: the Gate decides on the request
@@ -62,7 +67,19 @@ class ProductSlot:
         return environ.get(STAND_IN_ENVIRON_KEY, self.app)(environ, start_response)
 
 
+def proxied(product: Product, services: Services, upstream: str | Callable[[], str]) -> ProxyApp:
+    """A product served by a server of its own: the proxy to it, health-checked, its state
+    shown wherever the product is listed."""
+    info = product.info
+    proxy = ProxyApp(info, upstream, tokens=services.identity_tokens, pages=services.pages)
+    proxy.health = HealthMonitor(proxy.check_health, info.key, HEALTH_INTERVAL_SECONDS)
+    product.process_state = proxy.health.state
+    return proxy
+
+
 def _bound(product: Product, services: Services) -> Callable:
+    if product.status is Status.LOADED and product.info.kind is ProductKind.UPSTREAM:
+        return proxied(product, services, product.info.upstream)
     if product.status is Status.BROKEN or product.app is None:
         return BrokenProduct(product, services.pages)
     if isinstance(product.app, AuthFlask):
