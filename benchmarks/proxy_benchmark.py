@@ -78,6 +78,14 @@ const server = http.createServer((request, response) => {
 server.keepAliveTimeout = 65000;
 server.listen(Number(process.argv[2]), "127.0.0.1", () => console.log("upstream ready"));
 """
+PYTHON_UPSTREAM = """
+BODY = ("upstream ".ljust(99, ".") + "\\n").encode()
+
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "100")])
+    return [BODY]
+"""
 WS_UPSTREAM = """
 import asyncio
 import sys
@@ -317,12 +325,13 @@ def run(args: argparse.Namespace, temp: Path) -> int:
     try:
         node_port, ws_port = free_port(), free_port()
         (temp / "upstream.js").write_text(NODE_UPSTREAM)
+        (temp / "upstream_app.py").write_text(PYTHON_UPSTREAM)
         (temp / "ws_upstream.py").write_text(WS_UPSTREAM)
         node = Child(
-            "node",
-            ["node", str(temp / "upstream.js"), str(node_port)],
+            args.upstream,
+            UPSTREAMS[args.upstream](temp, node_port),
             node_port,
-            temp / "node.log",
+            temp / "upstream.log",
         )
         children.append(node)
         ws = Child(
@@ -388,7 +397,7 @@ def run(args: argparse.Namespace, temp: Path) -> int:
         print()
         print(
             f"Proxy benchmark: gunicorn (gunicorn.conf.py, gevent, {args.workers} workers), "
-            f"nginx {nginx_version()} (1 worker), Node {node_version()}; "
+            f"nginx {nginx_version()} (1 worker), upstream: {upstream_name(args.upstream)}; "
             f"wrk -t{args.client_threads} -c{args.connections} -d{args.seconds:g}s after "
             f"{args.warmup:g} s warm-up; {args.rounds} rounds, order rotated; CPython "
             f"{platform.python_version()}; {os.cpu_count()} cores shared by client and servers"
@@ -426,10 +435,22 @@ def nginx_version() -> str:
     return done.stderr.strip().rsplit("/", 1)[-1]
 
 
-def node_version() -> str:
-    return subprocess.run(
-        ["node", "--version"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+#: The product server, on a port: Node's http module, or a WSGI app on gunicorn (gevent, one
+#: worker), the shape of a Python product.
+UPSTREAMS = {
+    "node": lambda temp, port: ["node", str(temp / "upstream.js"), str(port)],
+    "python": lambda temp, port: [
+        sys.executable, "-m", "gunicorn", "--worker-class", "gevent", "--workers", "1",
+        "--bind", f"127.0.0.1:{port}", "--chdir", str(temp), "upstream_app:app",
+    ],
+}  # fmt: skip
+
+
+def upstream_name(kind: str) -> str:
+    if kind == "node":
+        version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
+        return f"Node {version.strip()} http"
+    return "gunicorn, gevent, 1 worker, a bare WSGI app"
 
 
 ALL_SIDES = ("direct", "portal", "nginx", "auth", "tokenless", "uncached")
@@ -446,6 +467,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sides", type=lambda s: s.split(","), default=list(ALL_SIDES),
         help=f"comma-separated, of {','.join(ALL_SIDES)} (default all)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--upstream", choices=sorted(UPSTREAMS), default="node",
+        help="the product server: node (default) or python (gunicorn, one gevent worker)",
     )  # fmt: skip
     parser.add_argument("--sockets", type=int, default=500, help="websockets at once (0: none)")
     parser.add_argument("--messages", type=int, default=20, help="messages per websocket")

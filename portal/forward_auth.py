@@ -216,7 +216,7 @@ def read_original(environ: dict) -> Original:
 def normalized_path(raw_path: str) -> str | None:
     """The path as proxies route by it: percent-decoded (as WSGI carries it, bytes in latin-1),
     dot segments resolved, repeated slashes merged; None when it hides a NUL."""
-    decoded = unquote_to_bytes(raw_path).decode("latin-1")
+    decoded = unquote_to_bytes(raw_path.encode("latin-1")).decode("latin-1")
     if "\x00" in decoded:
         return None
     parts = decoded.split("/")
@@ -238,7 +238,7 @@ def normalized_path(raw_path: str) -> str | None:
 def _same_product(original: Original, key: str) -> bool:
     """The product is the same however the path is read: as sent, decoded, and normalized."""
     raw_path = original.raw_uri.partition("?")[0]
-    decoded = unquote_to_bytes(raw_path).decode("latin-1")
+    decoded = unquote_to_bytes(raw_path.encode("latin-1")).decode("latin-1")
     return product_key_in(raw_path) == product_key_in(decoded) == key
 
 

@@ -184,6 +184,17 @@ def test_dot_segments_inside_a_product_are_decided_on_the_path_the_proxy_routes_
     assert ask(site, url, cookie_for(site, "ea")).status_code == 200
 
 
+def test_a_path_with_raw_utf8_bytes_is_decided_and_named_as_the_browser_sent_it(portal):
+    host = urlsplit(portal.base_url).netloc
+    raw = "/ea/forecast/caf\xc3\xa9"  # the bytes of "café" in UTF-8, as WSGI carries them
+    named = {"X-Original-URI": raw, "X-Forwarded-Host": host, "Accept": "text/html"}
+    cookie = f"portal_session={cookie_for(portal, 'ea')}"
+    allowed = raw_get(portal.base_url, "/auth/check", {**named, "Cookie": cookie})
+    anonymous = raw_get(portal.base_url, "/auth/check", named)
+    assert allowed.status == 200
+    assert anonymous.headers["x-portal-sign-in"] == "/login?next=%2Fea%2Fforecast%2Fcaf%25C3%25A9"
+
+
 def test_the_check_answers_whatever_host_the_proxy_addresses_the_portal_by(site):
     answer = ask(site, site.product_url(EA), cookie_for(site, "ea"), Host="portal-1:8000")
     assert answer.status_code == 200
