@@ -55,6 +55,8 @@ _URI_REFUSED = re.compile(r"[\x00-\x20\x7f]")
 _ABOUT_THE_ORIGINAL = ("HTTP_X_ORIGINAL_", "HTTP_X_FORWARDED_", "HTTP_FORWARDED", "HTTP_HOST")
 _SERVER_KEYS = ("SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR", "REMOTE_PORT")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: Set in the request's environ by the stand-in: the Gate let it through.
+_REACHED = "portal.forward_auth.reached"
 
 
 class BadCheck(ValueError):
@@ -276,9 +278,6 @@ def original_environ(environ: dict, original: Original) -> dict:
         }
     )
     return request
-
-
-_REACHED = "portal.forward_auth.reached"
 
 
 def _stand_in(environ: dict, start_response: Callable) -> Iterable[bytes]:

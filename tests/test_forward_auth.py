@@ -13,6 +13,7 @@ import jwt
 import pytest
 import requests
 
+from portal.forward_auth import normalized_path
 from tests.support.live import private_site
 from tests.support.raw import raw_get
 from tests.support.signin import sign_in
@@ -177,6 +178,28 @@ def test_a_path_whose_product_changes_once_normalized_is_refused(site, rest):
     host = urlsplit(site.product_url(EA)).netloc
     answer = ask(site, f"http://{host}{rest}", cookie_for(site, "admin"))
     assert (answer.status_code, answer.headers["X-Portal-Refusal"]) == (403, "ambiguous_path")
+
+
+@pytest.mark.parametrize(
+    ("raw", "routed"),
+    [
+        ("/", "/"),
+        ("/ea/dash", "/ea/dash"),
+        ("/ea/dash/", "/ea/dash/"),
+        ("/ea//dash/./a/../b", "/ea/dash/b"),
+        ("/ea/dash/a/..", "/ea/dash/"),
+        ("/../../ea/", "/ea/"),
+        ("/ea/dash/%2e%2E/x", "/ea/x"),
+        ("/ea/dash%2Fx", "/ea/dash/x"),
+        ("/caf%C3%A9", "/caf\xc3\xa9"),
+    ],
+)
+def test_the_path_is_read_as_proxies_route_by_it(raw, routed):
+    assert normalized_path(raw) == routed
+
+
+def test_a_path_hiding_a_nul_is_not_read_at_all():
+    assert normalized_path("/ea/dash/%00") is None
 
 
 def test_dot_segments_inside_a_product_are_decided_on_the_path_the_proxy_routes_by(site):
