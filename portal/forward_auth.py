@@ -53,7 +53,9 @@ _HOST = re.compile(r"^(?:[A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]
 _URI_REFUSED = re.compile(r"[\x00-\x20\x7f]")
 #: What the check request says about the request it checks, not about itself: never copied.
 _ABOUT_THE_ORIGINAL = ("HTTP_X_ORIGINAL_", "HTTP_X_FORWARDED_", "HTTP_FORWARDED", "HTTP_HOST")
-_SERVER_KEYS = ("SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR", "REMOTE_PORT")
+#: What the check request carries over: its headers, the server's and client's addresses and
+#: WSGI's own keys (its body and anything of the server's connection stay behind).
+_KEPT = ("HTTP_", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR", "wsgi.")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: Set in the request's environ by the stand-in: the Gate let it through.
 _REACHED = "portal.forward_auth.reached"
@@ -252,14 +254,8 @@ def original_environ(environ: dict, original: Original) -> dict:
     request = {
         key: value
         for key, value in environ.items()
-        if key.startswith("HTTP_") and not key.startswith(_ABOUT_THE_ORIGINAL)
+        if key.startswith(_KEPT) and not key.startswith(_ABOUT_THE_ORIGINAL)
     }
-    request.update((key, environ[key]) for key in _SERVER_KEYS if key in environ)
-    request.update(
-        (key, value)
-        for key, value in environ.items()
-        if key.startswith("wsgi.") and key != "wsgi.input"
-    )
     if "HTTP_SEC_WEBSOCKET_KEY" in request and "HTTP_UPGRADE" not in request:
         request["HTTP_UPGRADE"] = "websocket"
     request.update(
