@@ -6,11 +6,13 @@ Run on demand (not part of the test suite):
 
     .venv/bin/python benchmarks/proxy_benchmark.py
     .venv/bin/python benchmarks/proxy_benchmark.py --rounds 5 --seconds 10 --sockets 500
+    .venv/bin/python benchmarks/proxy_benchmark.py --upstream python --sockets 0
 
 The product is a server of its own: Node's `http` module answering 100 bytes to every request
 (one process, so it is never the portal's bottleneck on two cores), known to the portal as the
-upstream product ea/dash (`upstream = "http://127.0.0.1:<port>"` in its product.toml). Sides,
-all sent the same signed-in ea user's session cookie:
+upstream product ea/dash (`upstream = "http://127.0.0.1:<port>"` in its product.toml);
+`--upstream python` makes it a bare WSGI app on gunicorn (one gevent worker), the shape of a
+Python product. Sides, all sent the same signed-in ea user's session cookie:
 
 - direct:        the Node server itself;
 - portal proxy:  gunicorn (gunicorn.conf.py, 2 gevent workers) serving the whole portal, the

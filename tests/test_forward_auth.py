@@ -13,7 +13,7 @@ import jwt
 import pytest
 import requests
 
-from portal.forward_auth import normalized_path
+from portal.forward_auth import ForwardAuth, normalized_path
 from tests.support.live import private_site
 from tests.support.raw import raw_get
 from tests.support.signin import sign_in
@@ -139,6 +139,12 @@ def test_decisions_may_be_kept_by_nginx_for_the_identity_cache_lifetime(site):
         assert answer.headers["X-Accel-Expires"] == "5"  # PORTAL_IDENTITY_CACHE_SECONDS
         assert answer.headers["Cache-Control"] == "no-store"
         assert names.index("x-accel-expires") < names.index("cache-control")
+
+
+@pytest.mark.parametrize(("seconds", "kept"), [(5.0, "5"), (2.5, "2"), (0.5, "0"), (0.0, "0")])
+def test_nginx_keeps_an_answer_no_longer_than_the_identity_cache_lasts(seconds, kept):
+    checks = ForwardAuth(None, None, None, seconds)  # type: ignore[arg-type]
+    assert checks.cache == [("X-Accel-Expires", kept)]
 
 
 def test_a_websocket_upgrade_from_a_foreign_page_is_refused(site):
