@@ -17,6 +17,7 @@ import requests
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from auth.metrics import GATE_DECISIONS
 from portal.config import PROJECT_ROOT
 from tests.support.databases import BACKENDS, database_url_for
 from tests.support.echo_upstream import echo_upstream
@@ -99,6 +100,21 @@ def verified(front, token: str) -> dict:
 
 def test_a_user_whose_tier_is_too_low_gets_403_from_nginx(front):
     assert get(front, DASH, signed_in(front, "stable")).status_code == 403
+
+
+def checks_of(tier: str) -> float:
+    """How many decisions the Gate of ea/dash made for users of `tier` so far (this process)."""
+    wanted = {"product": "ea/dash", "tier": tier, "decision": "allowed"}
+    samples = [s for metric in GATE_DECISIONS.collect() for s in metric.samples]
+    return next((s.value for s in samples if s.name.endswith("_total") and s.labels == wanted), 0.0)
+
+
+def test_nginx_keeps_the_portals_answer_instead_of_asking_for_every_request(front):
+    cookies = signed_in(front, "devel")
+    before = checks_of("devel")
+    statuses = [get(front, DASH + "cached", cookies).status_code for _ in range(10)]
+    assert statuses == [200] * 10
+    assert 1 <= checks_of("devel") - before < 10
 
 
 def test_an_anonymous_browser_is_sent_to_sign_in_and_lands_back_on_the_product(front):
