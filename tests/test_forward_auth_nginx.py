@@ -185,6 +185,12 @@ def test_a_websocket_from_a_foreign_page_is_refused_by_nginx(front):
     assert refused.value.response.status_code == 403
 
 
+def test_clients_cannot_ask_the_portals_check_through_nginx(front):
+    headers = {"X-Original-URI": DASH, "X-Forwarded-Host": "127.0.0.1"}
+    assert get(front, "/auth/check", signed_in(front, "ea"), **headers).status_code == 404
+    assert get(front, "/_portal/auth", signed_in(front, "ea")).status_code == 404
+
+
 def test_a_blocked_user_is_refused_within_seconds(front):
     live, _ = front
     subject, email = new_user(live, ["ea"], "Forward Blocked")
