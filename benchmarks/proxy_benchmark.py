@@ -70,63 +70,21 @@ from tests.support.nginx import PrivateNginx, forward_auth_config  # noqa: E402
 from tests.support.signin import sign_in  # noqa: E402
 
 PATH = "/ea/dash/"
-NODE_UPSTREAM = """
-const http = require("http");
-const body = Buffer.from("upstream ".padEnd(99, ".") + "\\n");
-const server = http.createServer((request, response) => {
-  response.writeHead(200, {"Content-Type": "text/plain", "Content-Length": body.length});
-  response.end(body);
-});
-server.keepAliveTimeout = 65000;
-server.listen(Number(process.argv[2]), "127.0.0.1", () => console.log("upstream ready"));
-"""
-PYTHON_UPSTREAM = """
-BODY = ("upstream ".ljust(99, ".") + "\\n").encode()
-
-
-def app(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "100")])
-    return [BODY]
-"""
-WS_UPSTREAM = """
-import asyncio
-import sys
-from http import HTTPStatus
-
-from websockets.asyncio.server import serve
-
-
-async def echo(ws):
-    async for message in ws:
-        await ws.send(message)
-
-
-def health(connection, request):
-    if request.headers.get("Upgrade", "").lower() != "websocket":
-        return connection.respond(HTTPStatus.OK, "ok\\n")
-
-
-async def main():
-    async with serve(echo, "127.0.0.1", int(sys.argv[1]), process_request=health):
-        print("ws upstream ready", flush=True)
-        await asyncio.Future()
-
-
-asyncio.run(main())
-"""
+HERE = Path(__file__).resolve().parent
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 _SOCKET_ERRORS = r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"
 
 
 class Child:
-    """A server in a child process, ready once its port accepts connections."""
+    """A server in a child process, ready once its port accepts connections. It runs in
+    benchmarks/, where no gunicorn.conf.py is, so a gunicorn gets only its own arguments."""
 
     def __init__(self, name: str, command: list[str], port: int, log_path: Path) -> None:
         self.name = name
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         with open(log_path, "wb") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, cwd=HERE, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while True:
             if self.process.poll() is not None:
@@ -326,19 +284,16 @@ def run(args: argparse.Namespace, temp: Path) -> int:
     nginxes: list[PrivateNginx] = []
     try:
         node_port, ws_port = free_port(), free_port()
-        (temp / "upstream.js").write_text(NODE_UPSTREAM)
-        (temp / "upstream_app.py").write_text(PYTHON_UPSTREAM)
-        (temp / "ws_upstream.py").write_text(WS_UPSTREAM)
         node = Child(
             args.upstream,
-            UPSTREAMS[args.upstream](temp, node_port),
+            UPSTREAMS[args.upstream](node_port),
             node_port,
             temp / "upstream.log",
         )
         children.append(node)
         ws = Child(
             "ws",
-            [sys.executable, str(temp / "ws_upstream.py"), str(ws_port)],
+            [sys.executable, str(HERE / "proxy_ws_upstream.py"), str(ws_port)],
             ws_port,
             temp / "ws.log",
         )
@@ -440,10 +395,10 @@ def nginx_version() -> str:
 #: The product server, on a port: Node's http module, or a WSGI app on gunicorn (gevent, one
 #: worker), the shape of a Python product.
 UPSTREAMS = {
-    "node": lambda temp, port: ["node", str(temp / "upstream.js"), str(port)],
-    "python": lambda temp, port: [
+    "node": lambda port: ["node", str(HERE / "proxy_upstream.js"), str(port)],
+    "python": lambda port: [
         sys.executable, "-m", "gunicorn", "--worker-class", "gevent", "--workers", "1",
-        "--bind", f"127.0.0.1:{port}", "--chdir", str(temp), "upstream_app:app",
+        "--bind", f"127.0.0.1:{port}", "proxy_upstream_app:app",
     ],
 }  # fmt: skip
 
