@@ -26,6 +26,7 @@ from tests.support.nginx import PrivateNginx, forward_auth_config
 from tests.support.processes import free_port
 from tests.support.signin import sign_in
 from tests.test_admin_console_helpers import admin_session, api_call, new_user
+from tests.test_bearer_tokens import forge
 
 DASH = "/ea/dash/"
 BLOCK_DEADLINE = 60  # seconds; a block applies within the identity cache's 5 s
@@ -149,11 +150,20 @@ def test_identity_headers_sent_by_the_client_never_reach_the_product(front):
     assert verified(front, seen["x-portal-identity"])["sub"] == "auth0|demo-devel"
 
 
-def test_the_product_never_gets_the_portal_session_or_a_bearer_token(front):
+def test_the_product_never_gets_the_portal_session_cookie(front):
     cookies = {**signed_in(front, "ea"), "dash_pref": "dark"}
     seen = get(front, DASH, cookies).json()
     assert seen["cookies"] == "dash_pref=dark"
-    assert "authorization" not in seen["headers"]
+
+
+def test_a_bearer_token_opens_the_product_and_never_reaches_it(front):
+    live, _ = front
+    live.services.user_sync().one("auth0|demo-ea")
+    token = forge(live, sub="auth0|demo-ea", **{live.settings.roles_claim: ["ea"]})
+    answer = get(front, DASH, Authorization=f"Bearer {token}", Accept="application/json")
+    assert answer.status_code == 200
+    assert answer.json()["headers"]["x-portal-user"] == "auth0|demo-ea"
+    assert "authorization" not in answer.json()["headers"]
 
 
 def test_a_websocket_through_nginx_is_checked_and_then_echoes(front):
