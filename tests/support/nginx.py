@@ -28,7 +28,10 @@ class PrivateNginx:
 
     def __init__(self, config: str, folder: Path, port: int) -> None:
         if not nginx_available():
-            pytest.skip("nginx is not installed (apt-get install -y nginx)")
+            message = "nginx is not installed (apt-get install -y nginx; scripts/ensure-nginx)"
+            if os.environ.get("CI"):
+                pytest.fail(message + ": the forward-auth tests are required in CI")
+            pytest.skip(message)
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.folder = folder
