@@ -7,6 +7,7 @@ Traefik and Caddy name it in X-Forwarded-Uri and get the Gate's own answers.
 from __future__ import annotations
 
 import textwrap
+import time
 from urllib.parse import urlsplit
 
 import jwt
@@ -17,6 +18,7 @@ from portal.forward_auth import ForwardAuth, normalized_path
 from tests.support.live import private_site
 from tests.support.raw import raw_get
 from tests.support.signin import sign_in
+from tests.test_admin_console_helpers import admin_session, api_call, new_user
 from tests.test_bearer_tokens import forge
 
 EA = "ea/forecast"
@@ -272,6 +274,22 @@ def test_a_bearer_token_opens_the_product_as_a_session_does(portal):
     token = forge(portal, sub="auth0|demo-ea", **{portal.settings.roles_claim: ["ea"]})
     answer = ask(portal, portal.product_url(EA), Authorization=f"Bearer {token}")
     assert (answer.status_code, answer.headers["X-Portal-User"]) == (200, "auth0|demo-ea")
+
+
+def test_a_grant_for_one_product_opens_it_as_the_gate_does(portal):
+    subject, email = new_user(portal, [], "Granted Forward")
+    http = sign_in(portal.base_url, email, "pw-123456")
+    cookie = http.cookies["portal_session"]
+    assert ask(portal, portal.product_url(EA), cookie).status_code == 403
+    grant = {"product": EA, "expires_at": "2099-01-01T00:00:00Z"}
+    made = api_call(portal, admin_session(portal), "POST", f"/users/{subject}/grants", grant)
+    assert made.status_code == 201
+    deadline = time.monotonic() + 30
+    while (answer := ask(portal, portal.product_url(EA), cookie)).status_code != 200:
+        assert time.monotonic() < deadline, answer.status_code
+        time.sleep(0.2)
+    assert answer.headers["X-Portal-Tier"] == "stable"
+    assert ask(portal, portal.product_url("ea/live"), cookie).status_code == 403
 
 
 def test_a_refused_bearer_token_gets_401(portal):
