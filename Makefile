@@ -40,6 +40,7 @@ lint: $(VENV)/.test-deps
 
 test: $(VENV)/.test-deps
 	scripts/ensure-chromium
+	scripts/ensure-nginx
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -34,6 +34,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import DEV_IDP_MOUNT, Settings, load_settings
 from portal.flask_app import build_portal_app
+from portal.forward_auth import ForwardAuth
 from portal.logs import configure_logging
 from portal.products.discovery import Discovery, Loading, Status, discover
 from portal.products.loader import ImportMarks
@@ -74,7 +75,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         mounts, settings.origins, settings.allowed_hosts, services.handoffs, services.pages
     )
     csp = portal_csp([urlsplit(settings.issuer)._replace(path="").geturl()])
-    stack = RequestContext(router, origins=settings.origins, portal_csp=csp)
+    checks = ForwardAuth(
+        router, mounts, services.identity_tokens.identity_headers, settings.identity_cache_seconds
+    )
+    stack = RequestContext(checks, origins=settings.origins, portal_csp=csp)
     hops = settings.trusted_proxies
     if hops:
         stack = ProxyFix(stack, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)

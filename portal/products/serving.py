@@ -26,6 +26,10 @@ from portal.products.proxy import ProxyApp
 from portal.products.upstream_health import HEALTH_INTERVAL_SECONDS, HealthMonitor
 from portal.services import Services
 
+#: A forward-auth check (`portal.forward_auth`) puts an app here: the Gate decides on the request
+#: as on any other, and an allowed one reaches this stand-in instead of the product.
+STAND_IN_ENVIRON_KEY = "portal.stand_in"
+
 
 class BrokenProduct:
     """What a product that failed to load answers: 503, with the error for devel and admin users."""
@@ -52,6 +56,17 @@ class BrokenProduct:
     def _details(self) -> str | None:
         error, trace = self.product.error, self.product.traceback
         return f"{error}\n\n{trace}" if error and trace else error or trace
+
+
+class ProductSlot:
+    """Where the product sits behind its Gate, innermost: a forward-auth check puts its stand-in
+    here, so whatever the Gate does before letting a request through applies to it unchanged."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        return environ.get(STAND_IN_ENVIRON_KEY, self.app)(environ, start_response)
 
 
 def proxied(
@@ -98,7 +113,7 @@ def gated(product: Product, services: Services) -> Gate:
     """The product as the mount table serves it: its app (or its 503 page) behind its Gate."""
     settings = services.settings
     return Gate(
-        _bound(product, services),
+        ProductSlot(_bound(product, services)),
         product.info,
         services.resolver,
         services.pages,

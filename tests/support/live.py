@@ -71,13 +71,15 @@ def start_live_server(
     instance_path: Path,
     apps_dir: Path = PROJECT_ROOT / "apps",
     host_mode: bool = False,
+    public_url: str = "",
     **overrides,
 ) -> LiveServer:
     """The site on a free port: `http://127.0.0.1:<port>`, or in host mode the portal on
-    `http://localhost:<port>` and each product on `http://<name>--<tier>.localhost:<port>`."""
+    `http://localhost:<port>` and each product on `http://<name>--<tier>.localhost:<port>`.
+    `public_url`: the address browsers use instead, when a proxy in front of it has another."""
     server = make_server("127.0.0.1", 0, _unavailable, threaded=True)
     host = f"localhost:{server.server_port}" if host_mode else f"127.0.0.1:{server.server_port}"
-    base_url = f"http://{host}"
+    base_url = public_url or f"http://{host}"
     if host_mode:
         overrides.setdefault("host_domain", host)
     settings = Settings(
