@@ -49,6 +49,7 @@ def serve(host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     from portal.application import create_app
+    from portal.products.supervision import start_supervisor
 
     if "PORTAL_BASE_URL" not in os.environ and not os.environ.get("PORTAL_HOST_DOMAIN"):
         public_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
@@ -59,7 +60,11 @@ def serve(host: str, port: int) -> None:
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Portal on {settings.base_url}/ ({settings.environment})")
-    run_simple(host, port, application, threaded=True, use_reloader=False)
+    supervisor = start_supervisor(settings)
+    try:
+        run_simple(host, port, application, threaded=True, use_reloader=False)
+    finally:
+        supervisor.stop()
 
 
 @main.command("apps")

@@ -1,0 +1,213 @@
+"""Where a process product is and how it is doing, shared by the supervisor and every worker.
+
+One supervisor per portal runs the `command` products (`portal.products.supervisor`); the
+workers that serve requests are other processes, so they learn each product's address and state
+from a small folder the supervisor writes: one JSON file per product, each replaced whole
+(written beside it, then renamed), so a reader sees the old state or the new one, never half of
+one. Readers keep what they read until the file changes (one `stat` per request), and `portal
+apps` reads the same files to show a running portal's products.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class ProcessStatus(StrEnum):
+    #: Started, and its health path has not answered yet.
+    STARTING = "starting"
+    #: Its health path answered: requests go to `address`.
+    UP = "up"
+    #: It exited; it is started again after a pause that doubles with each quick exit.
+    RESTARTING = "restarting"
+    #: It exited quickly too many times in a row; it is started again when its files change.
+    FAILED = "failed"
+
+
+#: The supervisor's own record in the folder (its process id), beside the products' files.
+SUPERVISOR_FILE = "supervisor.json"
+
+
+@dataclass(frozen=True)
+class ProcessState:
+    """One process product as its supervisor last saw it."""
+
+    key: str
+    status: ProcessStatus
+    #: Where it listens: `http://127.0.0.1:<port>` or `unix:/path/to.sock`.
+    address: str
+    pid: int | None = None
+    #: How many times it has been started again since the portal started it first.
+    restarts: int = 0
+    #: Its exit status the last time it ended (negative: the signal that ended it).
+    exit_code: int | None = None
+    #: The last lines it wrote to stdout or stderr, oldest first.
+    output: tuple[str, ...] = ()
+    #: Why it is not up, in a sentence ("exited with status 1 three times within 10 s").
+    reason: str = ""
+    #: Unix time of this state.
+    since: float = field(default_factory=time.time)
+
+    @property
+    def is_up(self) -> bool:
+        return self.status is ProcessStatus.UP
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["output"] = list(self.output)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> ProcessState:
+        return cls(
+            key=str(data["key"]),
+            status=ProcessStatus(data["status"]),
+            address=str(data["address"]),
+            pid=data.get("pid"),
+            restarts=int(data.get("restarts", 0)),
+            exit_code=data.get("exit_code"),
+            output=tuple(str(line) for line in data.get("output", ())),
+            reason=str(data.get("reason", "")),
+            since=float(data.get("since", 0.0)),
+        )
+
+
+#: Set by the process that starts the supervisor, so its workers (forked from it, or itself)
+#: read that supervisor's folder: nodes sharing an instance folder each have their own.
+STATE_DIR_ENV = "PORTAL_PROCESS_STATE_DIR"
+
+
+def states_root(instance_path: Path) -> Path:
+    return instance_path / "processes"
+
+
+def state_folder(instance_path: Path, launcher_pid: int) -> Path:
+    """The folder the supervisor started by process `launcher_pid` writes."""
+    return states_root(instance_path) / str(launcher_pid)
+
+
+def current_state_folder(instance_path: Path) -> Path | None:
+    """The folder of the supervisor this portal started (None: it started none, as in tests
+    that build the portal in-process)."""
+    value = os.environ.get(STATE_DIR_ENV)
+    return Path(value) if value else None
+
+
+def running_state_folders(instance_path: Path) -> list[Path]:
+    """The folders of supervisors still running on this instance folder, for `portal apps`."""
+    root = states_root(instance_path)
+    if not root.is_dir():
+        return []
+    return [folder for folder in sorted(root.iterdir()) if StateReader(folder).supervisor_running()]
+
+
+def _file_name(key: str) -> str:
+    return key.replace("/", "__") + ".json"
+
+
+class StateFolder:
+    """The supervisor's side: write and remove product states, all or nothing per file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def reset(self, supervisor_pid: int) -> None:
+        """Start from an empty folder holding this supervisor's process id, and remove the
+        folders of supervisors that are gone (a portal killed with everything in it)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        for sibling in self.path.parent.iterdir():
+            if sibling != self.path and not StateReader(sibling).supervisor_running():
+                shutil.rmtree(sibling, ignore_errors=True)
+        self.clear()
+        self._replace(SUPERVISOR_FILE, {"pid": supervisor_pid})
+
+    def remove_all(self) -> None:
+        """The supervisor is done: nothing of it is left."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def write(self, state: ProcessState) -> None:
+        self._replace(_file_name(state.key), state.to_json())
+
+    def remove(self, key: str) -> None:
+        (self.path / _file_name(key)).unlink(missing_ok=True)
+
+    def clear(self) -> None:
+        for stale in self.path.glob("*.json"):
+            stale.unlink(missing_ok=True)
+
+    def _replace(self, name: str, data: dict) -> None:
+        fd, draft = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.path)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(data, out)
+            os.replace(draft, self.path / name)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(draft)
+            raise
+
+
+class StateReader:
+    """The workers' side: a product's latest state, reread only when its file changed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[tuple[int, int], ProcessState]] = {}
+
+    def get(self, key: str) -> ProcessState | None:
+        """The product's state, or None while no supervisor has written one."""
+        file = self.path / _file_name(key)
+        try:
+            stat = file.stat()
+        except FileNotFoundError:
+            return None
+        version = (stat.st_ino, stat.st_mtime_ns)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        state = _read(file)
+        if state is not None:
+            with self._lock:
+                self._cache[key] = (version, state)
+        return state
+
+    def supervisor_running(self) -> bool:
+        """Whether the supervisor that wrote these states is still running (a portal killed
+        with everything in it leaves its last states behind)."""
+        try:
+            pid = int(json.loads((self.path / SUPERVISOR_FILE).read_text())["pid"])
+            os.kill(pid, 0)
+        except (FileNotFoundError, ValueError, KeyError, TypeError, ProcessLookupError):
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def all(self) -> dict[str, ProcessState]:
+        """Every product's state, by `tier/name`."""
+        found = {}
+        for file in sorted(self.path.glob("*__*.json")):
+            state = _read(file)
+            if state is not None:
+                found[state.key] = state
+        return found
+
+
+def _read(file: Path) -> ProcessState | None:
+    try:
+        return ProcessState.from_json(json.loads(file.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError):
+        return None
