@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from auth.product_kinds import DEFAULT_HEALTH, DEFAULT_TIMEOUT, ProductKind, process_fields
 from auth.tiers import Tier
 
 USER_ENVIRON_KEY = "portal.user"
@@ -90,6 +91,22 @@ class ProductInfo:
     audience: str = ""
     #: The permissions it asks that API for (`scope`, space-separated); empty: the API's default.
     scope: str = ""
+    #: The command line the portal runs it with (see `auth.product_kinds`); empty: not a process.
+    command: str = ""
+    #: The server someone else runs that the portal fronts: an http(s) URL or `unix:/path`.
+    upstream: str = ""
+    #: The path on its server the portal asks to know a process or upstream product answers.
+    health: str = DEFAULT_HEALTH
+    #: Seconds the proxy waits for its server (to connect, or between two reads) before a 504.
+    timeout: float = DEFAULT_TIMEOUT
+
+    @property
+    def kind(self) -> ProductKind:
+        if self.command:
+            return ProductKind.PROCESS
+        if self.upstream:
+            return ProductKind.UPSTREAM
+        return ProductKind.WSGI
 
     @property
     def mount_path(self) -> str:
@@ -130,6 +147,7 @@ def read_product_info(
         )
     if scope and not audience:
         raise ValueError("scope needs an audience: the API whose permissions it names")
+    served = process_fields(data)
     return ProductInfo(
         tier=tier,
         name=folder.name,
@@ -138,4 +156,8 @@ def read_product_info(
         version=fields["version"],
         audience=audience,
         scope=scope,
+        command=served.command,
+        upstream=served.upstream,
+        health=served.health,
+        timeout=served.timeout,
     )

@@ -1,9 +1,11 @@
 """Finding products under apps/<tier>/<product>/ and importing them, one failure at a time.
 
 The folder a product sits in is its tier, so discovery is the whole of "promoting" a product.
-A product that fails to import is recorded as broken with its error instead of stopping the
-portal (see `portal.products.loader` for how far that goes); a folder whose name is not a tier is
-reported and skipped. A rescan reuses every product whose files did not change, and a product
+A product whose product.toml names a `command` or an `upstream` is served through the portal's
+proxy: it is not imported, and its folder needs no Python package. A product that fails to
+import is recorded as broken with its error instead of stopping the portal (see
+`portal.products.loader` for how far that goes); a folder whose name is not a tier is reported
+and skipped. A rescan reuses every product whose files did not change, and a product
 whose new files fail to import keeps serving its previous instance.
 """
 
@@ -18,6 +20,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from auth.identity import METADATA_FILE, ProductInfo, read_product_info
+from auth.product_kinds import ProductKind
 from auth.tiers import TIER_NAMES, TIERS_DESCENDING, Tier
 from portal.products.loader import (
     ImportMarks,
@@ -176,6 +179,8 @@ def _fresh(
         return _broken(
             info, folder, "the folder name must be a lowercase Python identifier", None, fingerprint
         )
+    if info.kind is not ProductKind.WSGI:
+        return Product(info, folder, Status.LOADED, fingerprint=fingerprint)
     if not (folder / "__init__.py").is_file():
         return _broken(
             info, folder, "not a Python package: __init__.py is missing", None, fingerprint
