@@ -9,8 +9,8 @@ session is still live.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -31,11 +31,25 @@ class ProductState(Protocol):
     error: str | None
 
 
+class ProcessView(Protocol):
+    """A product the portal runs as a process (`command` in its product.toml), as its
+    supervisor last saw it: `status` is "starting", "up", "restarting" or "failed"."""
+
+    status: str
+    restarts: int
+    #: Why it is not up, in a sentence.
+    reason: str
+    #: Its last lines of output, oldest first.
+    output: Sequence[str]
+
+
 @dataclass(frozen=True)
 class ProductListing:
     products: Sequence[ProductState]
     #: Folders under apps/ that are not tiers (reported, not mounted).
     ignored: Sequence[str]
+    #: The process products' states, by `tier/name`.
+    processes: Mapping[str, ProcessView] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

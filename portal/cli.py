@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,6 +17,10 @@ from db.product_moves import record_move
 from portal.cli_users import users
 from portal.config import DEFAULT_BASE_URL, DEV_CLIENT_ID, ConfigError, Settings, load_settings
 from portal.startup import prepare_instance
+
+if TYPE_CHECKING:
+    from portal.products.discovery import Product
+    from portal.products.process_state import ProcessState
 
 
 def _split_product(value: str) -> tuple[Tier, str]:
@@ -69,14 +74,19 @@ def serve(host: str, port: int) -> None:
 
 @main.command("apps")
 def list_apps() -> None:
-    """List discovered products: tier, name, mount path and status."""
+    """List discovered products: tier, name, mount path and status.
+
+    A product the portal runs as a process shows its state in the portal running on this
+    instance folder (starting, up, restarting, failed), or "not running" when none runs."""
     from portal.products.discovery import discover
 
     settings = _settings()
     found = discover(settings.apps_dir, settings.apps_patterns)
+    processes = _process_states(settings)
     rows = [("TIER", "NAME", "MOUNT", "STATUS")]
     rows += [
-        (p.info.tier.value, p.info.name, p.mount_path + "/", p.status.value) for p in found.products
+        (p.info.tier.value, p.info.name, p.mount_path + "/", _status(p, processes))
+        for p in found.products
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
@@ -86,8 +96,30 @@ def list_apps() -> None:
     for product in found.products:
         if product.error:
             click.echo(f"{product.info.key}: {product.error}", err=True)
+        state = processes.get(product.info.key)
+        if state is not None and state.status == "failed":
+            click.echo(f"{product.info.key}: failed: {state.reason}", err=True)
+            for line in state.output:
+                click.echo(f"  {line}", err=True)
     for name in found.ignored:
         click.echo(f"apps/{name}: not a tier ({', '.join(TIER_NAMES)}); not mounted", err=True)
+
+
+def _process_states(settings: Settings) -> dict[str, ProcessState]:
+    from portal.products.process_state import StateReader, running_state_folders
+
+    states: dict[str, ProcessState] = {}
+    for folder in running_state_folders(settings.instance_path):
+        states = StateReader(folder).all() | states
+    return states
+
+
+def _status(product: Product, processes: dict[str, ProcessState]) -> str:
+    info = product.info
+    if not info.command or product.status.value != "loaded":
+        return product.status.value
+    state = processes.get(info.key)
+    return state.status.value if state is not None else "not running"
 
 
 @main.command("new-app")

@@ -22,6 +22,7 @@ from kit.admin import AdminServices, ProductListing
 from portal.config import Settings
 from portal.pages import ErrorPages
 from portal.products.discovery import Discovery
+from portal.products.process_state import ProcessState, StateReader, current_state_folder
 
 
 @dataclass
@@ -38,6 +39,9 @@ class Services:
     tokens: UserTokens
     handoffs: Handoffs
     invalidations: Invalidations
+    #: The states of the `command` products, as this portal's supervisor writes them; None
+    #: when this portal started no supervisor.
+    processes: StateReader | None = None
     _management: ManagementClient | None = field(default=None, repr=False)
 
     def management(self) -> ManagementClient:
@@ -74,9 +78,15 @@ class Services:
             session_is_live=self.store.is_live,
             user_admin=self.user_admin,
             user_sync=self.user_sync,
-            products=lambda: ProductListing(self.discovery.products, self.discovery.ignored),
+            products=lambda: ProductListing(
+                self.discovery.products, self.discovery.ignored, self.process_states()
+            ),
             incremental_sync_minutes=self.settings.incremental_sync_minutes,
         )
+
+    def process_states(self) -> dict[str, ProcessState]:
+        """Every `command` product's state now, by `tier/name`."""
+        return self.processes.all() if self.processes is not None else {}
 
     def user_admin(self) -> UserAdmin:
         return UserAdmin(self.database, self.management(), self.store)
@@ -143,7 +153,13 @@ class Services:
             ),
             invalidations=invalidations,
             discovery=discovery,
+            processes=_process_states(settings),
         )
+
+
+def _process_states(settings: Settings) -> StateReader | None:
+    folder = current_state_folder(settings.instance_path)
+    return StateReader(folder) if folder is not None else None
 
 
 def _bearer_verifier(settings: Settings, keys: IssuerKeys) -> BearerVerifier | None:

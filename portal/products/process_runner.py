@@ -131,7 +131,7 @@ class ProcessRunner:
                 self._retry.clear()
                 quick_exits = 0
             else:
-                pause = min(BACKOFF_FIRST_SECONDS * 2 ** max(quick_exits - 1, 0), BACKOFF_MAX_SECONDS)
+                pause = backoff(quick_exits)
                 self._publish(
                     ProcessStatus.RESTARTING,
                     exit_code=code,
@@ -246,6 +246,11 @@ class ProcessRunner:
             reason=reason,
         )
         self.states.write(self.state)
+
+
+def backoff(quick_exits: int) -> float:
+    """The pause before the next start: doubling with each quick exit in a row, capped."""
+    return min(BACKOFF_FIRST_SECONDS * 2 ** max(quick_exits - 1, 0), BACKOFF_MAX_SECONDS)
 
 
 def _wait_then_set(process: subprocess.Popen, ended: threading.Event) -> None:

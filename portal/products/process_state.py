@@ -126,7 +126,11 @@ class StateFolder:
         folders of supervisors that are gone (a portal killed with everything in it)."""
         self.path.mkdir(parents=True, exist_ok=True)
         for sibling in self.path.parent.iterdir():
-            if sibling != self.path and not StateReader(sibling).supervisor_running():
+            if (
+                sibling != self.path
+                and sibling.name.isdigit()
+                and not StateReader(sibling).supervisor_running()
+            ):
                 shutil.rmtree(sibling, ignore_errors=True)
         self.clear()
         self._replace(SUPERVISOR_FILE, {"pid": supervisor_pid})
@@ -188,10 +192,10 @@ class StateReader:
         try:
             pid = int(json.loads((self.path / SUPERVISOR_FILE).read_text())["pid"])
             os.kill(pid, 0)
-        except (FileNotFoundError, ValueError, KeyError, TypeError, ProcessLookupError):
-            return False
         except PermissionError:
             return True
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
         return True
 
     def all(self) -> dict[str, ProcessState]:

@@ -39,7 +39,7 @@ from portal.products.loader import folder_fingerprint
 from portal.products.process_runner import ProcessRunner, ProcessSpec
 from portal.products.process_state import ProcessStatus, StateFolder
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("portal.products.supervisor")
 
 #: Settings of the portal itself that products never see: secrets, the database, the identity
 #: provider. A product gets what it needs through its own environment variables.
@@ -215,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     states = StateFolder(args.state_dir)
     states.reset(os.getpid())
     runtime_dir = Path(tempfile.mkdtemp(prefix="portal-run-"))
-    watchdog = subprocess.Popen(  # noqa: S603 - this interpreter, the portal's own module
+    watchdog = subprocess.Popen(
         [sys.executable, "-m", "portal.products.watchdog"],
         stdin=subprocess.PIPE,
         text=True,

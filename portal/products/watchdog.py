@@ -41,16 +41,11 @@ def end_groups(groups: set[int], grace: float = GRACE_SECONDS) -> None:
 
 
 def main() -> None:
-    # Ctrl-C at a terminal reaches the whole foreground group; the supervisor stops the
-    # products itself then, and the pipe's end tells this process it is over.
+    # Ctrl-C at a terminal, or SIGTERM to the whole group, reaches the supervisor too, which
+    # stops the products itself; the pipe's end alone tells this process it is over.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     groups: set[int] = set()
-
-    def on_term(signum: int, frame: object) -> None:
-        end_groups(groups)
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, on_term)
     for line in sys.stdin:
         sign, number = line[:1], line[1:].strip()
         if number.isdigit():

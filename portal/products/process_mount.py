@@ -1,0 +1,106 @@
+"""The mount of a `command` product: its proxy while the process is up, a 503 page otherwise.
+
+The Gate runs first, as for every product. Each request reads the product's state from the
+supervisor's folder (one `stat` while it is unchanged) and goes to the address the process
+listens on now; a restarted process gets a new port, so the proxy follows the address. While it
+is starting or restarting the answer is 503 with `Retry-After`; once it failed, 503 with the
+reason and its last lines of output for devel and admin users, who can fix it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+
+from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
+from auth.responses import ErrorPage, ErrorRenderer, html_response, json_response, wants_json
+from auth.tiers import Tier
+from portal.products.discovery import Product
+from portal.products.process_state import ProcessState, ProcessStatus, StateReader
+
+#: Seconds a client is told to wait before asking a starting product again.
+RETRY_AFTER_SECONDS = 2
+
+
+class ProcessMount:
+    def __init__(
+        self,
+        product: Product,
+        states: StateReader | None,
+        pages: ErrorRenderer,
+        proxy_for: Callable[[str], Callable],
+    ) -> None:
+        self.product = product
+        self.states = states
+        self.pages = pages
+        self.proxy_for = proxy_for
+        self._lock = threading.Lock()
+        self._proxy: tuple[str, Callable] | None = None
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        state = self.states.get(self.product.info.key) if self.states is not None else None
+        if state is not None and state.is_up:
+            return self._proxy_to(state.address)(environ, start_response)
+        return self._not_up(state, environ, start_response)
+
+    def _proxy_to(self, address: str) -> Callable:
+        current = self._proxy
+        if current is not None and current[0] == address:
+            return current[1]
+        with self._lock:
+            if self._proxy is None or self._proxy[0] != address:
+                previous, self._proxy = self._proxy, (address, self.proxy_for(address))
+                close = getattr(previous[1], "close", None) if previous else None
+                if callable(close):
+                    close()
+            return self._proxy[1]
+
+    def _not_up(
+        self, state: ProcessState | None, environ: dict, start_response: Callable
+    ) -> Iterable[bytes]:
+        title, key = self.product.info.title, self.product.info.key
+        failed = state is not None and state.status is ProcessStatus.FAILED
+        if state is None and self.states is None:
+            heading, message, status = (
+                f"{title} is not running",
+                f"{key} runs as a process of its own, and this portal runs no supervisor for "
+                "such products. The rest of the portal works as usual.",
+                "not_running",
+            )
+        elif failed:
+            heading, message, status = (
+                f"{title} has failed",
+                f"{key} keeps stopping right after it starts, so it is not being served. It is "
+                "started again when its files change. The rest of the portal works as usual.",
+                "failed",
+            )
+        else:
+            heading, message, status = (
+                f"{title} is starting",
+                f"{key} is being started. Try again in a moment.",
+                state.status.value if state is not None else "starting",
+            )
+        extra = [] if failed else [("Retry-After", str(RETRY_AFTER_SECONDS))]
+        if wants_json(environ):
+            return json_response(
+                start_response, 503, {"error": status, "message": message, "product": key}, extra
+            )
+        user = environ.get(USER_ENVIRON_KEY)
+        insider = user is not None and user.tier.opens(Tier.DEVEL)
+        page = ErrorPage(
+            503,
+            heading,
+            message,
+            details=_details(state) if insider and state is not None else None,
+            action_url=self.pages.dashboard_url,
+            action_label="Back to your dashboard",
+        )
+        body = self.pages(page, user=user, logout_token=environ.get(LOGOUT_TOKEN_ENVIRON_KEY))
+        return html_response(start_response, 503, body, extra)
+
+
+def _details(state: ProcessState) -> str | None:
+    lines = "\n".join(state.output)
+    if state.reason and lines:
+        return f"{state.reason}\n\nIts last output:\n{lines}"
+    return state.reason or lines or None
