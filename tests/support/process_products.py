@@ -133,3 +133,17 @@ def wait_gone(folder: Path, seconds: float = 30) -> list[int]:
     while processes_in(folder) and time.monotonic() < deadline:
         time.sleep(0.05)
     return processes_in(folder)
+
+
+def ended(pid: int, seconds: float = 30) -> bool:
+    """Whether the process ends within `seconds` (a zombie nobody reaps has ended)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            status = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            return True
+        if status.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False

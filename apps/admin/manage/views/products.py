@@ -1,4 +1,5 @@
-"""Every product discovery found, whether it is served, and how many users can open it."""
+"""Every product discovery found, whether it is served (for a process product: whether its
+process is up, with its last output when it failed), and how many users can open it."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ blueprint = Blueprint("products", __name__)
 @blueprint.get("/products")
 def index() -> str:
     current = services()
-    products = current.products().products
+    listing = current.products()
     with current.database.transaction() as db:
-        reach = product_reach(db, products)
+        reach = product_reach(db, listing.products)
     return render_template(
         "manage/products.html",
-        products=products,
+        products=listing.products,
         reach=reach,
-        ignored=current.products().ignored,
+        ignored=listing.ignored,
+        processes=listing.processes,
     )
