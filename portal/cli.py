@@ -20,7 +20,7 @@ from portal.startup import prepare_instance
 
 if TYPE_CHECKING:
     from portal.products.discovery import Product
-    from portal.products.process_state import ProcessState
+    from portal.products.process_files import ProcessState
 
 
 def _split_product(value: str) -> tuple[Tier, str]:
@@ -106,7 +106,7 @@ def list_apps() -> None:
 
 
 def _process_states(settings: Settings) -> dict[str, ProcessState]:
-    from portal.products.process_state import StateReader, running_state_folders
+    from portal.products.process_files import StateReader, running_state_folders
 
     states: dict[str, ProcessState] = {}
     for folder in running_state_folders(settings.instance_path):

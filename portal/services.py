@@ -22,7 +22,7 @@ from kit.admin import AdminServices, ProductListing
 from portal.config import Settings
 from portal.pages import ErrorPages
 from portal.products.discovery import Discovery
-from portal.products.process_state import ProcessState, StateReader, current_state_folder
+from portal.products.process_files import ProcessState, StateReader, current_state_folder
 
 
 @dataclass

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from portal.products.process_state import StateReader, state_folder
+from portal.products.process_files import StateReader, state_folder
 from tests.support.process_products import ended, http_product, processes_in, wait_gone
 from tests.support.processes import Gunicorn
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from portal.products.process_runner import OUTPUT_LINES, backoff
-from portal.products.process_state import ProcessStatus
+from portal.products.process_files import ProcessStatus
 from tests.support.process_products import (
     HTTP_SERVER,
     Supervised,

@@ -16,7 +16,7 @@ from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
 from auth.responses import ErrorPage, ErrorRenderer, html_response, json_response, wants_json
 from auth.tiers import Tier
 from portal.products.discovery import Product
-from portal.products.process_state import ProcessState, ProcessStatus, StateReader
+from portal.products.process_files import ProcessState, ProcessStatus, StateReader
 
 #: Seconds a client is told to wait before asking a starting product again.
 RETRY_AFTER_SECONDS = 2

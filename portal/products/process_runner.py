@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from portal.products.process_state import ProcessState, ProcessStatus, StateFolder
+from portal.products.process_files import ProcessState, ProcessStatus, StateFolder
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 gunicorn's master (`on_starting`, `on_exit` in gunicorn.conf.py) and `portal serve` call these;
 the workers never do, so two workers never start two copies of a product. The supervisor's
 folder is named in the environment before any worker is forked, so every worker reads the
-states of its own portal's supervisor (`portal.products.process_state`).
+states of its own portal's supervisor (`portal.products.process_files`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 
 from portal.config import Settings
 from portal.products.process_runner import STOP_GRACE_SECONDS
-from portal.products.process_state import STATE_DIR_ENV, state_folder
+from portal.products.process_files import STATE_DIR_ENV, state_folder
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 gunicorn forks several workers, and each would start its own copy of every product if they
 supervised; so the portal starts this as a child of gunicorn's master (`gunicorn.conf.py`) or
 of `portal serve`, and the workers only read the state folder it writes
-(`portal.products.process_state`). It follows the apps folder like the workers do: a product
+(`portal.products.process_files`). It follows the apps folder like the workers do: a product
 added is started, one removed or moved is stopped (and started at its new address), one whose
 product.toml changed is started afresh, and a failed one is tried again when its files change.
 
@@ -37,7 +37,7 @@ from auth.tiers import TIERS_DESCENDING
 from portal.products.discovery import selected
 from portal.products.loader import folder_fingerprint
 from portal.products.process_runner import ProcessRunner, ProcessSpec
-from portal.products.process_state import ProcessStatus, StateFolder
+from portal.products.process_files import ProcessStatus, StateFolder
 
 log = logging.getLogger("portal.products.supervisor")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 
 from portal.config import load_settings
-from portal.products.process_state import STATE_DIR_ENV, ProcessState, StateReader
+from portal.products.process_files import STATE_DIR_ENV, ProcessState, StateReader
 from portal.products.supervision import SupervisorProcess, start_supervisor
 
 #: A product as small as a process product can be: answers every GET with its name and pid.
