@@ -9,8 +9,8 @@ session is still live.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -23,24 +23,27 @@ if TYPE_CHECKING:
     from directory.user_admin import UserAdmin
 
 
+class ProcessView(Protocol):
+    """How a product's own server is doing (a `command` or `upstream` product): `state` is
+    "starting", "up", "down", "restarting" or "failed"."""
+
+    state: str
+    #: The last thing that went wrong, in a line.
+    detail: str
+    #: Its last lines of output.
+    output: str
+    #: How many times the portal started its process again.
+    restarts: int
+
+
 class ProductState(Protocol):
     """A product as the portal serves it: `status` is "loaded", "broken" or "excluded"."""
 
     info: ProductInfo
     status: str
     error: str | None
-
-
-class ProcessView(Protocol):
-    """A product the portal runs as a process (`command` in its product.toml), as its
-    supervisor last saw it: `status` is "starting", "up", "restarting" or "failed"."""
-
-    status: str
-    restarts: int
-    #: Why it is not up, in a sentence.
-    reason: str
-    #: Its last lines of output, oldest first.
-    output: Sequence[str]
+    #: Its server's state now, for a product served by a server of its own; else None.
+    process_state: Callable[[], ProcessView] | None
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,6 @@ class ProductListing:
     products: Sequence[ProductState]
     #: Folders under apps/ that are not tiers (reported, not mounted).
     ignored: Sequence[str]
-    #: The process products' states, by `tier/name`.
-    processes: Mapping[str, ProcessView] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from portal.startup import prepare_instance
 
 if TYPE_CHECKING:
     from portal.products.discovery import Product
-    from portal.products.process_files import ProcessState
+    from portal.products.process_state import ProcessState
 
 
 def _split_product(value: str) -> tuple[Tier, str]:
@@ -97,9 +97,9 @@ def list_apps() -> None:
         if product.error:
             click.echo(f"{product.info.key}: {product.error}", err=True)
         state = processes.get(product.info.key)
-        if state is not None and state.status == "failed":
-            click.echo(f"{product.info.key}: failed: {state.reason}", err=True)
-            for line in state.output:
+        if state is not None and state.state == "failed":
+            click.echo(f"{product.info.key}: failed: {state.detail}", err=True)
+            for line in state.output.splitlines():
                 click.echo(f"  {line}", err=True)
     for name in found.ignored:
         click.echo(f"apps/{name}: not a tier ({', '.join(TIER_NAMES)}); not mounted", err=True)
@@ -119,7 +119,7 @@ def _status(product: Product, processes: dict[str, ProcessState]) -> str:
     if not info.command or product.status.value != "loaded":
         return product.status.value
     state = processes.get(info.key)
-    return state.status.value if state is not None else "not running"
+    return state.state.value if state is not None else "not running"
 
 
 @main.command("new-app")

@@ -14,12 +14,13 @@ import hashlib
 import hmac
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from auth.hosts import Origins
+from auth.identity_token import generate_key_pem
 from portal.config_checks import (
     DEFAULT_ADMIN_SCOPE,
     admin_scope,
@@ -27,6 +28,7 @@ from portal.config_checks import (
     check_production,
     check_webhook_secret,
     host_domain,
+    identity_key,
     issuer_from,
     sign_in_scopes,
 )
@@ -36,6 +38,7 @@ from portal.config_env import (
     deadline,
     development_secret,
     flag,
+    kept_in_instance,
     log_format,
     networks,
     positive_int,
@@ -56,6 +59,8 @@ DEV_API_AUDIENCE = "portal-api"
 class Settings:
     environment: str = "development"
     secret_key: str = ""
+    #: PEM of the RSA key that signs identity tokens (`auth.identity_token`); see identity_key_pem.
+    identity_key: str = field(default="", repr=False)
     database_url: str = ""
     base_url: str = DEFAULT_BASE_URL
     instance_path: Path = PROJECT_ROOT / "instance"
@@ -174,6 +179,15 @@ class Settings:
             hosts.append("." + self.host_domain.split(":")[0])
         return tuple(hosts)
 
+    def identity_key_pem(self) -> str:
+        """PORTAL_IDENTITY_KEY; in development, without one, a key made once and kept in the
+        instance folder, so every worker and every restart signs with the same key."""
+        if self.identity_key:
+            return self.identity_key
+        if self.production:
+            raise ConfigError("PORTAL_IDENTITY_KEY is required in production")
+        return kept_in_instance(self.instance_path, "identity_key.pem", generate_key_pem)
+
     def derived_secret(self, purpose: str) -> str:
         """A key for one purpose, so no part holds the master secret it does not need."""
         digest = hmac.new(self.secret_key.encode(), purpose.encode(), hashlib.sha256)
@@ -208,6 +222,7 @@ def load_settings(
     return Settings(
         environment=environment,
         secret_key=env.get("SECRET_KEY", "").strip() or development_secret(instance_path),
+        identity_key=identity_key(env),
         database_url=env.get("DATABASE_URL", "").strip()
         or f"sqlite:///{instance_path / 'portal.sqlite3'}",
         base_url=base_url,

@@ -2,8 +2,8 @@
 that must agree with each other (host mode and the base URL, sign-in and admin scopes).
 
 A production start refuses rather than run insecurely: a missing or guessable secret (zxcvbn's
-estimate, for every secret setting), plain http, no issuer or client, SQLite without
-`PORTAL_ALLOW_SQLITE=1`.
+estimate, for every secret setting), a missing or short identity-token key, plain http, no issuer
+or client, SQLite without `PORTAL_ALLOW_SQLITE=1`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from auth.hosts import Origins
+from auth.identity_token import load_key
 from portal.config_env import ConfigError, flag
 from portal.secret_strength import secret_problem
 
@@ -34,6 +35,12 @@ def check_production(env: Mapping[str, str], *, scheme: str, issuer: str) -> Non
     for name in SECRET_SETTINGS:
         if env.get(name, "").strip():
             check_secret(name, env[name].strip())
+    if not env.get("PORTAL_IDENTITY_KEY", "").strip():
+        raise ConfigError(
+            "PORTAL_IDENTITY_KEY is required in production: the RSA private key (PEM, "
+            f"{IDENTITY_KEY_ADVICE}) that signs the identity tokens process and upstream "
+            "products get"
+        )
     if scheme != "https":
         raise ConfigError("PORTAL_BASE_URL must be https in production (cookies are Secure)")
     if not issuer:
@@ -49,6 +56,23 @@ def check_production(env: Mapping[str, str], *, scheme: str, issuer: str) -> Non
             "can; use MariaDB in production, or set PORTAL_ALLOW_SQLITE=1 to run on one machine "
             "anyway"
         )
+
+
+IDENTITY_KEY_ADVICE = (
+    "2048 bits or more; make one with openssl genpkey -algorithm RSA -pkeyopt "
+    "rsa_keygen_bits:3072, one line with \\n for its line breaks in an env file"
+)
+
+
+def identity_key(env: Mapping[str, str]) -> str:
+    """PORTAL_IDENTITY_KEY, refused by name when it is not an RSA key that may sign tokens."""
+    value = env.get("PORTAL_IDENTITY_KEY", "").strip()
+    if value:
+        try:
+            load_key(value)
+        except ValueError as error:
+            raise ConfigError(f"PORTAL_IDENTITY_KEY {error} ({IDENTITY_KEY_ADVICE})") from None
+    return value
 
 
 def check_webhook_secret(value: str) -> str:

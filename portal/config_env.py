@@ -10,7 +10,7 @@ import contextlib
 import ipaddress
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 
@@ -86,17 +86,22 @@ def flag(env: Mapping[str, str], name: str) -> bool:
 
 
 def development_secret(instance_path: Path) -> str:
-    """A random secret kept in the instance folder, so restarts keep sessions in development.
+    """A random secret kept in the instance folder, so restarts keep sessions in development."""
+    return kept_in_instance(instance_path, "secret_key", lambda: secrets.token_urlsafe(48))
+
+
+def kept_in_instance(instance_path: Path, name: str, make: Callable[[], str]) -> str:
+    """The file `name` in the instance folder, written by `make()` the first time.
 
     Several gunicorn workers may start at once: the file is written aside and linked into place,
-    which fails for all but the first, so every worker ends up with the same secret.
+    which fails for all but the first, so every worker ends up with the same value.
     """
     instance_path.mkdir(parents=True, exist_ok=True)
-    path = instance_path / "secret_key"
+    path = instance_path / name
     if not path.exists():
-        draft = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
-        draft.write_text(secrets.token_urlsafe(48))
-        draft.chmod(0o600)
+        draft = instance_path / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
+        draft.touch(mode=0o600)
+        draft.write_text(make())
         with contextlib.suppress(FileExistsError):
             os.link(draft, path)
         draft.unlink()

@@ -19,11 +19,12 @@ from portal.views.dashboard import dashboard
 from portal.views.errors import register_error_handlers
 from portal.views.health import health, readiness_checks
 from portal.views.hooks import hooks
+from portal.views.keys import keys
 from portal.views.signin import signin
 from portal.views.signout import signout
 
 #: Paths that never need a session: no database read for them.
-SESSIONLESS = ("/static/", "/healthz")
+SESSIONLESS = ("/static/", "/healthz", "/.well-known/")
 
 
 def build_portal_app(services: Services, *, dev_users: list[tuple[str, str, str]]) -> Flask:
@@ -53,7 +54,8 @@ def build_portal_app(services: Services, *, dev_users: list[tuple[str, str, str]
     create_limiter(app, settings).shared_limit(
         settings.login_rate_limit or "1000/second", "sign-in"
     )(signin)
-    for blueprint in (frame, dashboard, signin, signout, account, backchannel, hooks, health):
+    blueprints = (frame, dashboard, signin, signout, account, backchannel, hooks, health, keys)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

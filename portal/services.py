@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from auth.bearer import BearerVerifier, IssuerKeys
 from auth.handoff import Handoffs
+from auth.identity_token import IdentityTokens
 from auth.invalidation import Invalidations
 from auth.oidc import IssuerMetadata, refresher
 from auth.resolver import IdentityResolver
@@ -22,7 +23,7 @@ from kit.admin import AdminServices, ProductListing
 from portal.config import Settings
 from portal.pages import ErrorPages
 from portal.products.discovery import Discovery
-from portal.products.process_files import ProcessState, StateReader, current_state_folder
+from portal.products.process_files import StateReader, current_state_folder
 
 
 @dataclass
@@ -39,6 +40,8 @@ class Services:
     tokens: UserTokens
     handoffs: Handoffs
     invalidations: Invalidations
+    #: Signs the identity tokens process and upstream products get (`auth.identity_token`).
+    identity_tokens: IdentityTokens
     #: The states of the `command` products, as this portal's supervisor writes them; None
     #: when this portal started no supervisor.
     processes: StateReader | None = None
@@ -78,15 +81,9 @@ class Services:
             session_is_live=self.store.is_live,
             user_admin=self.user_admin,
             user_sync=self.user_sync,
-            products=lambda: ProductListing(
-                self.discovery.products, self.discovery.ignored, self.process_states()
-            ),
+            products=lambda: ProductListing(self.discovery.products, self.discovery.ignored),
             incremental_sync_minutes=self.settings.incremental_sync_minutes,
         )
-
-    def process_states(self) -> dict[str, ProcessState]:
-        """Every `command` product's state now, by `tier/name`."""
-        return self.processes.all() if self.processes is not None else {}
 
     def user_admin(self) -> UserAdmin:
         return UserAdmin(self.database, self.management(), self.store)
@@ -152,13 +149,14 @@ class Services:
                 database, store, settings.origins, settings.derived_secret("portal.handoff"), pages
             ),
             invalidations=invalidations,
+            identity_tokens=IdentityTokens(settings.base_url, settings.identity_key_pem),
             discovery=discovery,
             processes=_process_states(settings),
         )
 
 
 def _process_states(settings: Settings) -> StateReader | None:
-    folder = current_state_folder(settings.instance_path)
+    folder = current_state_folder()
     return StateReader(folder) if folder is not None else None
 
 

@@ -1,9 +1,11 @@
 import pytest
 
+from auth.identity_token import generate_key_pem
 from portal.config import ConfigError, load_settings
 
 STRONG = "k3J9x-Qw8vZ2mN5pL7rT1yU4iO6aS0dF-gH"
 CLIENT_SECRET = "Zq8-XvN2pLr7tY0uBw4sKe9mHc1oJd6fGa3i_Vn5"
+IDENTITY_KEY = generate_key_pem()
 
 
 def production(**extra):
@@ -15,6 +17,7 @@ def production(**extra):
         "OIDC_CLIENT_SECRET": CLIENT_SECRET,
         "DATABASE_URL": "mysql+pymysql://portal@db/portal",
         "PORTAL_BASE_URL": "https://portal.example.org",
+        "PORTAL_IDENTITY_KEY": IDENTITY_KEY,
     }
     env.update(extra)
     return {k: v for k, v in env.items() if v is not None}

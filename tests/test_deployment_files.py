@@ -619,6 +619,7 @@ def test_env_example_sets_the_required_settings_blank_so_a_forgotten_one_stops_t
     entries = env_example_entries()
     required = [
         "SECRET_KEY",
+        "PORTAL_IDENTITY_KEY",
         "PORTAL_BASE_URL",
         "MARIADB_PASSWORD",
         "AUTH0_DOMAIN",
@@ -633,10 +634,11 @@ def test_env_example_holds_no_secret_values():
     secrets = {
         name: value
         for name, (value, _) in env_example_entries().items()
-        if re.search(r"SECRET|PASSWORD|TOKEN(?!_TTL)", name)
+        if re.search(r"SECRET|PASSWORD|TOKEN(?!_TTL)|_KEY$", name)
     }
     assert secrets == {
         "SECRET_KEY": "",
+        "PORTAL_IDENTITY_KEY": "",
         "MARIADB_PASSWORD": "",
         "OIDC_CLIENT_SECRET": "",
         "AUTH0_MANAGEMENT_CLIENT_SECRET": "",

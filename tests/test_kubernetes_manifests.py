@@ -23,6 +23,7 @@ import pytest
 import yaml
 from gunicorn.config import validate_string_to_addr_list
 
+from auth.identity_token import generate_key_pem
 from portal.config import PROJECT_ROOT, ConfigError, load_settings
 from tests.test_deployment_files import (
     DOCKERFILE,
@@ -48,7 +49,9 @@ SECRET_TEMPLATE = KUBERNETES / "portal-secrets.env.example"
 CONFIG_ENV = KUBERNETES / "config/portal.env"
 # Named like a secret, but development settings that production never sets.
 DEVELOPMENT_ONLY = re.compile(r"^DEV_IDP_")
-SECRET_LIKE = re.compile(r"SECRET|PASSWORD|TOKEN(?!_TTL)|^DATABASE_URL$|^REDIS_URL$")
+SECRET_LIKE = re.compile(
+    r"SECRET|PASSWORD|TOKEN(?!_TTL)|^PORTAL_IDENTITY_KEY$|^DATABASE_URL$|^REDIS_URL$"
+)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -445,6 +448,7 @@ def test_the_namespace_enforces_the_restricted_pod_security_standard():
 def test_the_secret_settings_are_the_ones_expected():
     assert secret_settings() == {
         "SECRET_KEY",
+        "PORTAL_IDENTITY_KEY",
         "OIDC_CLIENT_SECRET",
         "AUTH0_MANAGEMENT_CLIENT_SECRET",
         "PORTAL_WEBHOOK_SECRET",
@@ -508,6 +512,7 @@ def test_the_configmap_filled_in_with_a_secret_makes_a_production_portal_behind_
         "AUTH0_DOMAIN": "tenant.eu.auth0.com",
         "OIDC_CLIENT_ID": "portal-client",
         "SECRET_KEY": "Rb8-qW3zLx0NvT5sKc2Ym7Jh4Dp9Ga1Ue6Fi_Ot",
+        "PORTAL_IDENTITY_KEY": generate_key_pem().replace("\n", "\\n"),
         "OIDC_CLIENT_SECRET": "Hn4_Vq9kXs2Lw7Cz0Pb5Mt8Rd3Jy6Fg1Ea-Ku",
         "DATABASE_URL": "mysql+pymysql://portal:pw@mariadb:3306/portal?charset=utf8mb4",
         "REDIS_URL": "redis://redis:6379/0",

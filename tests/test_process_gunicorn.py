@@ -34,7 +34,7 @@ def wait_up(states, key):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         state = states.get(key)
-        if state is not None and state.is_up:
+        if state is not None and state.serving:
             return state
         time.sleep(0.05)
     raise AssertionError(f"{key} is not up: {states.get(key)}")

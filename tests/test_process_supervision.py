@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from portal.products.process_runner import OUTPUT_LINES, backoff
-from portal.products.process_files import ProcessStatus
+from portal.products.process_state import State
 from tests.support.process_products import (
     HTTP_SERVER,
     Supervised,
@@ -87,7 +87,7 @@ def test_a_product_killed_with_sigkill_is_started_again_and_serves_again(apps, s
     supervisor = supervise()
     first = supervisor.wait_up("ea/web")
     os.kill(first.pid, signal.SIGKILL)
-    second = supervisor.wait_for("ea/web", lambda s: s.is_up and s.pid != first.pid)
+    second = supervisor.wait_for("ea/web", lambda s: s.serving and s.pid != first.pid)
     assert second.restarts == 1
     assert get(second.address).text == f"ea/web / pid={second.pid}"
 
@@ -98,18 +98,17 @@ def test_a_product_that_exits_at_once_is_failed_with_its_output(apps, supervise)
         "ea/broken",
         f"{sys.executable} -c 'import sys; print(\"missing setting FOO\"); sys.exit(3)' {{port}}",
     )
-    state = supervise().wait_for("ea/broken", lambda s: s.status is ProcessStatus.FAILED)
-    assert state.output == ("missing setting FOO",) * 3
-    assert state.exit_code == 3
+    state = supervise().wait_for("ea/broken", lambda s: s.state is State.FAILED)
+    assert state.output == "missing setting FOO\n" * 2 + "missing setting FOO"
     assert state.restarts == 2
-    assert state.reason.startswith("it exited with status 3 3 times in a row")
+    assert state.detail.startswith("it exited with status 3 3 times in a row")
 
 
 def test_a_failing_product_leaves_the_others_serving(apps, supervise):
     http_product(apps, "ea/web")
     add_product(apps, "ea/broken", f"{sys.executable} -c 'raise SystemExit(1)' {{port}}")
     supervisor = supervise()
-    supervisor.wait_for("ea/broken", lambda s: s.status is ProcessStatus.FAILED)
+    supervisor.wait_for("ea/broken", lambda s: s.state is State.FAILED)
     web = supervisor.wait_up("ea/web")
     assert get(web.address).status_code == 200
     assert web.restarts == 0
@@ -121,8 +120,8 @@ def test_output_keeps_only_the_last_lines(apps, supervise):
         "ea/chatty",
         f"{sys.executable} -c 'for i in range(100): print(i)' {{port}}",
     )
-    state = supervise().wait_for("ea/chatty", lambda s: s.status is ProcessStatus.FAILED)
-    assert state.output == tuple(str(i) for i in range(100 - OUTPUT_LINES, 100))
+    state = supervise().wait_for("ea/chatty", lambda s: s.state is State.FAILED)
+    assert state.output.splitlines() == [str(i) for i in range(100 - OUTPUT_LINES, 100)]
 
 
 def test_the_pause_before_a_restart_doubles_with_each_quick_exit_up_to_a_cap():
@@ -133,7 +132,7 @@ def test_a_failed_product_is_started_again_when_its_files_change(apps, supervise
     folder = add_product(apps, "ea/fixme", f"{sys.executable} server.py {{port}}")
     (folder / "server.py").write_text("raise SystemExit('not written yet')\n")
     supervisor = supervise()
-    supervisor.wait_for("ea/fixme", lambda s: s.status is ProcessStatus.FAILED)
+    supervisor.wait_for("ea/fixme", lambda s: s.state is State.FAILED)
     (folder / "server.py").write_text(HTTP_SERVER)
     state = supervisor.wait_up("ea/fixme")
     assert get(state.address).text.startswith("ea/fixme / pid=")

@@ -29,6 +29,7 @@ from portal.products.loader import (
     load_product_app,
     one_django_per_process,
 )
+from portal.products.process_state import ProcessState
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class Product:
     fingerprint: str = ""
     #: Set while an edit fails to import and the previous instance keeps serving.
     reload_error: str | None = None
+    #: How its server is doing, for a `command` or `upstream` product once it is mounted.
+    process_state: Callable[[], ProcessState] | None = field(default=None, repr=False)
 
     @property
     def mount_path(self) -> str:

@@ -1,4 +1,4 @@
-"""Where a process product is and how it is doing, shared by the supervisor and every worker.
+"""The state folder: how the supervisor hands its products' states to every worker.
 
 One supervisor per portal runs the `command` products (`portal.products.supervisor`); the
 workers that serve requests are other processes, so they learn each product's address and state
@@ -16,70 +16,12 @@ import os
 import shutil
 import tempfile
 import threading
-import time
-from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
-
-class ProcessStatus(StrEnum):
-    #: Started, and its health path has not answered yet.
-    STARTING = "starting"
-    #: Its health path answered: requests go to `address`.
-    UP = "up"
-    #: It exited; it is started again after a pause that doubles with each quick exit.
-    RESTARTING = "restarting"
-    #: It exited quickly too many times in a row; it is started again when its files change.
-    FAILED = "failed"
-
+from portal.products.process_state import ProcessState
 
 #: The supervisor's own record in the folder (its process id), beside the products' files.
 SUPERVISOR_FILE = "supervisor.json"
-
-
-@dataclass(frozen=True)
-class ProcessState:
-    """One process product as its supervisor last saw it."""
-
-    key: str
-    status: ProcessStatus
-    #: Where it listens: `http://127.0.0.1:<port>` or `unix:/path/to.sock`.
-    address: str
-    pid: int | None = None
-    #: How many times it has been started again since the portal started it first.
-    restarts: int = 0
-    #: Its exit status the last time it ended (negative: the signal that ended it).
-    exit_code: int | None = None
-    #: The last lines it wrote to stdout or stderr, oldest first.
-    output: tuple[str, ...] = ()
-    #: Why it is not up, in a sentence ("exited with status 1 three times within 10 s").
-    reason: str = ""
-    #: Unix time of this state.
-    since: float = field(default_factory=time.time)
-
-    @property
-    def is_up(self) -> bool:
-        return self.status is ProcessStatus.UP
-
-    def to_json(self) -> dict[str, object]:
-        data = asdict(self)
-        data["status"] = self.status.value
-        data["output"] = list(self.output)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict) -> ProcessState:
-        return cls(
-            key=str(data["key"]),
-            status=ProcessStatus(data["status"]),
-            address=str(data["address"]),
-            pid=data.get("pid"),
-            restarts=int(data.get("restarts", 0)),
-            exit_code=data.get("exit_code"),
-            output=tuple(str(line) for line in data.get("output", ())),
-            reason=str(data.get("reason", "")),
-            since=float(data.get("since", 0.0)),
-        )
 
 
 #: Set by the process that starts the supervisor, so its workers (forked from it, or itself)
@@ -96,7 +38,7 @@ def state_folder(instance_path: Path, launcher_pid: int) -> Path:
     return states_root(instance_path) / str(launcher_pid)
 
 
-def current_state_folder(instance_path: Path) -> Path | None:
+def current_state_folder() -> Path | None:
     """The folder of the supervisor this portal started (None: it started none, as in tests
     that build the portal in-process)."""
     value = os.environ.get(STATE_DIR_ENV)
@@ -139,8 +81,8 @@ class StateFolder:
         """The supervisor is done: nothing of it is left."""
         shutil.rmtree(self.path, ignore_errors=True)
 
-    def write(self, state: ProcessState) -> None:
-        self._replace(_file_name(state.key), state.to_json())
+    def write(self, key: str, state: ProcessState) -> None:
+        self._replace(_file_name(key), {**state.to_json(), "key": key})
 
     def remove(self, key: str) -> None:
         (self.path / _file_name(key)).unlink(missing_ok=True)
@@ -180,11 +122,12 @@ class StateReader:
         cached = self._cache.get(key)
         if cached is not None and cached[0] == version:
             return cached[1]
-        state = _read(file)
-        if state is not None:
-            with self._lock:
-                self._cache[key] = (version, state)
-        return state
+        found = _read(file)
+        if found is None:
+            return None
+        with self._lock:
+            self._cache[key] = (version, found[1])
+        return found[1]
 
     def supervisor_running(self) -> bool:
         """Whether the supervisor that wrote these states is still running (a portal killed
@@ -202,15 +145,17 @@ class StateReader:
         """Every product's state, by `tier/name`."""
         found = {}
         for file in sorted(self.path.glob("*__*.json")):
-            state = _read(file)
-            if state is not None:
-                found[state.key] = state
+            read = _read(file)
+            if read is not None:
+                found[read[0]] = read[1]
         return found
 
 
-def _read(file: Path) -> ProcessState | None:
+def _read(file: Path) -> tuple[str, ProcessState] | None:
+    """The product's key and state; None for a file that is gone or not a state."""
     try:
-        return ProcessState.from_json(json.loads(file.read_text(encoding="utf-8")))
+        data = json.loads(file.read_text(encoding="utf-8"))
+        return str(data["key"]), ProcessState.from_json(data)
     except FileNotFoundError:
         return None
     except (ValueError, KeyError, TypeError):

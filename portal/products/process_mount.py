@@ -16,30 +16,42 @@ from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
 from auth.responses import ErrorPage, ErrorRenderer, html_response, json_response, wants_json
 from auth.tiers import Tier
 from portal.products.discovery import Product
-from portal.products.process_files import ProcessState, ProcessStatus, StateReader
+from portal.products.process_files import StateReader
+from portal.products.process_state import ProcessState, State
 
 #: Seconds a client is told to wait before asking a starting product again.
 RETRY_AFTER_SECONDS = 2
+NO_SUPERVISOR = (
+    "this portal runs no supervisor for process products: it starts one under gunicorn with "
+    "the project's gunicorn.conf.py, and with `portal serve`"
+)
+
+
+def state_source(key: str, states: StateReader | None) -> Callable[[], ProcessState]:
+    """The product's state now, as its supervisor last wrote it (starting until it first does)."""
+    if states is None:
+        return lambda: ProcessState(State.FAILED, detail=NO_SUPERVISOR)
+    return lambda: states.get(key) or ProcessState(State.STARTING)
 
 
 class ProcessMount:
     def __init__(
         self,
         product: Product,
-        states: StateReader | None,
+        state: Callable[[], ProcessState],
         pages: ErrorRenderer,
         proxy_for: Callable[[str], Callable],
     ) -> None:
         self.product = product
-        self.states = states
+        self.state = state
         self.pages = pages
         self.proxy_for = proxy_for
         self._lock = threading.Lock()
         self._proxy: tuple[str, Callable] | None = None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        state = self.states.get(self.product.info.key) if self.states is not None else None
-        if state is not None and state.is_up:
+        state = self.state()
+        if state.serving:
             return self._proxy_to(state.address)(environ, start_response)
         return self._not_up(state, environ, start_response)
 
@@ -56,42 +68,31 @@ class ProcessMount:
             return self._proxy[1]
 
     def _not_up(
-        self, state: ProcessState | None, environ: dict, start_response: Callable
+        self, state: ProcessState, environ: dict, start_response: Callable
     ) -> Iterable[bytes]:
         title, key = self.product.info.title, self.product.info.key
-        failed = state is not None and state.status is ProcessStatus.FAILED
-        if state is None and self.states is None:
-            heading, message, status = (
-                f"{title} is not running",
-                f"{key} runs as a process of its own, and this portal runs no supervisor for "
-                "such products. The rest of the portal works as usual.",
-                "not_running",
-            )
-        elif failed:
-            heading, message, status = (
-                f"{title} has failed",
-                f"{key} keeps stopping right after it starts, so it is not being served. It is "
-                "started again when its files change. The rest of the portal works as usual.",
-                "failed",
+        failed = state.state is State.FAILED
+        if failed:
+            heading = f"{title} has failed"
+            message = (
+                f"{key} runs as a process of its own, and it is not running: it stopped right "
+                "after starting too many times, or could not be started. The rest of the portal "
+                "works as usual."
             )
         else:
-            heading, message, status = (
-                f"{title} is starting",
-                f"{key} is being started. Try again in a moment.",
-                state.status.value if state is not None else "starting",
-            )
+            heading = f"{title} is starting"
+            message = f"{key} is being started. Try again in a moment."
         extra = [] if failed else [("Retry-After", str(RETRY_AFTER_SECONDS))]
         if wants_json(environ):
-            return json_response(
-                start_response, 503, {"error": status, "message": message, "product": key}, extra
-            )
+            payload = {"error": state.state.value, "message": message, "product": key}
+            return json_response(start_response, 503, payload, extra)
         user = environ.get(USER_ENVIRON_KEY)
         insider = user is not None and user.tier.opens(Tier.DEVEL)
         page = ErrorPage(
             503,
             heading,
             message,
-            details=_details(state) if insider and state is not None else None,
+            details=_details(state) if insider else None,
             action_url=self.pages.dashboard_url,
             action_label="Back to your dashboard",
         )
@@ -100,7 +101,6 @@ class ProcessMount:
 
 
 def _details(state: ProcessState) -> str | None:
-    lines = "\n".join(state.output)
-    if state.reason and lines:
-        return f"{state.reason}\n\nIts last output:\n{lines}"
-    return state.reason or lines or None
+    if state.detail and state.output:
+        return f"{state.detail}\n\nIts last output:\n{state.output}"
+    return state.detail or state.output or None

@@ -29,7 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from portal.products.process_files import ProcessState, ProcessStatus, StateFolder
+from portal.products.process_files import StateFolder
+from portal.products.process_state import ProcessState, State
 
 log = logging.getLogger(__name__)
 
@@ -120,24 +121,22 @@ class ProcessRunner:
             quick_exits = quick_exits + 1 if quick else 0
             if quick_exits >= MAX_QUICK_EXITS:
                 self._publish(
-                    ProcessStatus.FAILED,
-                    exit_code=code,
+                    State.FAILED,
                     reason=f"{_ended(code)} {quick_exits} times in a row, each within "
                     f"{QUICK_EXIT_SECONDS:g} s of its start or before its health path answered; "
                     "it is started again when its files change",
                 )
-                log.error("product %s failed: %s", self.spec.key, self.state.reason)
+                log.error("product %s failed: %s", self.spec.key, self.state.detail)
                 self._retry.wait()
                 self._retry.clear()
                 quick_exits = 0
             else:
                 pause = backoff(quick_exits)
                 self._publish(
-                    ProcessStatus.RESTARTING,
-                    exit_code=code,
+                    State.RESTARTING,
                     reason=f"{_ended(code)}; starting it again in {pause:g} s",
                 )
-                log.warning("product %s: %s", self.spec.key, self.state.reason)
+                log.warning("product %s: %s", self.spec.key, self.state.detail)
                 if self._stopping.wait(pause):
                     return
             if not self._stopping.is_set():
@@ -165,10 +164,10 @@ class ProcessRunner:
         reader = threading.Thread(target=self._read_output, args=(process,), daemon=True)
         reader.start()
         threading.Thread(target=_wait_then_set, args=(process, ended), daemon=True).start()
-        self._publish(ProcessStatus.STARTING, address=address, pid=process.pid)
+        self._publish(State.STARTING, address=address, pid=process.pid)
         healthy = self._wait_healthy(address, ended)
         if healthy:
-            self._publish(ProcessStatus.UP, address=address, pid=process.pid)
+            self._publish(State.UP, address=address, pid=process.pid)
             log.info("product %s is up on %s", self.spec.key, address)
             while not ended.wait(HEALTH_INTERVAL_SECONDS) and not self._stopping.is_set():
                 pass
@@ -226,26 +225,18 @@ class ProcessRunner:
             process.wait(timeout=STOP_GRACE_SECONDS)
 
     def _publish(
-        self,
-        status: ProcessStatus,
-        *,
-        address: str | None = None,
-        pid: int | None = None,
-        exit_code: int | None = None,
-        reason: str = "",
+        self, state: State, *, address: str | None = None, pid: int | None = None, reason: str = ""
     ) -> None:
         previous = self.state
         self.state = ProcessState(
-            key=self.spec.key,
-            status=status,
+            state,
+            detail=reason,
+            output="\n".join(self.output),
             address=address or (previous.address if previous else ""),
             pid=pid,
             restarts=self.restarts,
-            exit_code=exit_code,
-            output=tuple(self.output),
-            reason=reason,
         )
-        self.states.write(self.state)
+        self.states.write(self.spec.key, self.state)
 
 
 def backoff(quick_exits: int) -> float:

@@ -17,6 +17,7 @@ from auth.tiers import Tier
 from kit.authflask import AuthFlask
 from portal.pages import ErrorPages
 from portal.products.discovery import Product, Status
+from portal.products.process_mount import ProcessMount, state_source
 from portal.services import Services
 
 
@@ -47,7 +48,16 @@ class BrokenProduct:
         return f"{error}\n\n{trace}" if error and trace else error or trace
 
 
+def _process_mount(product: Product, services: Services) -> ProcessMount:
+    """A `command` product: its state from the supervisor, requests through the proxy."""
+    state = state_source(product.info.key, services.processes)
+    product.process_state = state
+    return ProcessMount(product, state, services.pages, _proxy_for(product, services))
+
+
 def _bound(product: Product, services: Services) -> Callable:
+    if product.status is Status.LOADED and product.info.command:
+        return _process_mount(product, services)
     if product.status is Status.BROKEN or product.app is None:
         return BrokenProduct(product, services.pages)
     if isinstance(product.app, AuthFlask):
@@ -62,6 +72,17 @@ def _bound(product: Product, services: Services) -> Callable:
             portal_url=origins.portal_origin if origins.host_mode else "",
         )
     return product.app
+
+
+def _proxy_for(product: Product, services: Services) -> Callable[[str], Callable]:
+    def unavailable(address: str) -> Callable:
+        def answer(environ: dict, start_response: Callable) -> Iterable[bytes]:
+            start_response("502 Bad Gateway", [("Content-Type", "text/plain")])
+            return [b"no proxy yet"]
+
+        return answer
+
+    return unavailable
 
 
 def gated(product: Product, services: Services) -> Gate:

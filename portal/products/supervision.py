@@ -16,8 +16,8 @@ import subprocess
 import sys
 
 from portal.config import Settings
-from portal.products.process_runner import STOP_GRACE_SECONDS
 from portal.products.process_files import STATE_DIR_ENV, state_folder
+from portal.products.process_runner import STOP_GRACE_SECONDS
 
 log = logging.getLogger(__name__)
 

@@ -36,8 +36,9 @@ from auth.identity import read_product_info
 from auth.tiers import TIERS_DESCENDING
 from portal.products.discovery import selected
 from portal.products.loader import folder_fingerprint
+from portal.products.process_files import StateFolder
 from portal.products.process_runner import ProcessRunner, ProcessSpec
-from portal.products.process_files import ProcessStatus, StateFolder
+from portal.products.process_state import State
 
 log = logging.getLogger("portal.products.supervisor")
 
@@ -135,7 +136,7 @@ class Supervisor:
             elif (
                 fingerprint != self._fingerprints.get(key)
                 and runner.state is not None
-                and runner.state.status is ProcessStatus.FAILED
+                and runner.state.state is State.FAILED
             ):
                 log.info("product %s: its files changed; starting it again", key)
                 runner.retry()

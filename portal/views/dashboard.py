@@ -40,12 +40,10 @@ def index() -> object:
     if who is None:
         dev_users = current_app.extensions.get("portal.dev_users", [])
         return rendering.page("portal/signin.html", login_url="/login", dev_users=dev_users)
-    insider = who.user.tier.opens(Tier.DEVEL)
     return rendering.page(
         "portal/dashboard.html",
         groups=visible_products(who),
-        show_errors=insider,
-        processes=services().process_states() if insider else {},
+        show_errors=who.user.tier.opens(Tier.DEVEL),
     )
 
 

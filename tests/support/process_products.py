@@ -14,7 +14,8 @@ from pathlib import Path
 import requests
 
 from portal.config import load_settings
-from portal.products.process_files import STATE_DIR_ENV, ProcessState, StateReader
+from portal.products.process_files import STATE_DIR_ENV, StateReader
+from portal.products.process_state import ProcessState
 from portal.products.supervision import SupervisorProcess, start_supervisor
 
 #: A product as small as a process product can be: answers every GET with its name and pid.
@@ -103,7 +104,7 @@ class Supervised:
         raise AssertionError(f"{key} never reached the expected state; last: {self.state(key)}")
 
     def wait_up(self, key: str, seconds: float = 60) -> ProcessState:
-        return self.wait_for(key, lambda state: state.is_up, seconds)
+        return self.wait_for(key, lambda state: state.serving, seconds)
 
     def stop(self) -> None:
         self.process.stop()

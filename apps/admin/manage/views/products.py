@@ -22,5 +22,4 @@ def index() -> str:
         products=listing.products,
         reach=reach,
         ignored=listing.ignored,
-        processes=listing.processes,
     )
