@@ -64,9 +64,9 @@ class ProcessSpec:
 
     @property
     def health_path(self) -> str:
-        """The health path on the product's server: under its prefix when the command is told
-        the prefix (it then serves everything below it), else as written."""
-        return self.prefix + self.health if "{prefix}" in self.command else self.health
+        """The health path on the product's server: below its mount, like every path the
+        proxy passes on (a process product serves under its prefix)."""
+        return self.prefix + self.health
 
 
 class ProcessRunner:

@@ -146,7 +146,7 @@ class Supervisor:
         self._stop(list(self.runners))
 
     def _start(self, spec: ProcessSpec) -> None:
-        log.info("starting product %s: %s", spec.key, spec.command)
+        log.info("starting product %s: %s", spec.key, " ".join(spec.command.split()))
         runner = ProcessRunner(
             spec,
             self.states,
