@@ -13,6 +13,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from portal.application import create_app
 from portal.config import PROJECT_ROOT, Settings
+from portal.products.supervisor import process_specs
 
 WEBHOOK_SECRET = "webhook-secret-for-tests-0123456789abcdef"
 
@@ -69,6 +70,8 @@ def start_live_server(
 ) -> LiveServer:
     """The site on a free port: `http://127.0.0.1:<port>`, or in host mode the portal on
     `http://localhost:<port>` and each product on `http://<name>--<tier>.localhost:<port>`."""
+    if apps_dir == PROJECT_ROOT / "apps":
+        overrides.setdefault("apps_patterns", in_process_samples())
     server = make_server("127.0.0.1", 0, _unavailable, threaded=True)
     host = f"localhost:{server.server_port}" if host_mode else f"127.0.0.1:{server.server_port}"
     base_url = f"http://{host}"
@@ -90,6 +93,12 @@ def start_live_server(
     )
     thread.start()
     return LiveServer(base_url, settings, application, server, thread)
+
+
+def in_process_samples() -> tuple[str, ...]:
+    """PORTAL_APPS patterns leaving out the samples that run as processes: a site in a thread
+    of the test process runs no supervisor (tests/test_process_samples.py runs them)."""
+    return tuple(f"!{key}" for key in process_specs(PROJECT_ROOT / "apps", ()))
 
 
 @contextmanager
