@@ -191,6 +191,19 @@ def die_with_parent(parent: int) -> None:
         sys.exit(0)
 
 
+#: A unix socket's path must fit in 108 bytes, with room for `<tier>-<name>.sock`.
+_SOCKET_FOLDER_MAX = 60
+
+
+def _socket_folder(state_dir: Path) -> Path:
+    """Where products' sockets go: beside the states (writable wherever the portal runs, even
+    on a read-only root), or in a temporary folder when that path is too long for a socket."""
+    folder = state_dir / "sockets"
+    if len(str(folder)) <= _SOCKET_FOLDER_MAX:
+        return folder
+    return Path(tempfile.mkdtemp(prefix="portal-sockets-"))
+
+
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m portal.products.supervisor")
     parser.add_argument("--apps-dir", type=Path, required=True)
@@ -215,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         signal.signal(signum, lambda *_: stopping.set())
     states = StateFolder(args.state_dir)
     states.reset(os.getpid())
-    runtime_dir = Path(tempfile.mkdtemp(prefix="portal-run-"))
+    runtime_dir = _socket_folder(args.state_dir)
     watchdog = subprocess.Popen(
         [sys.executable, "-m", "portal.products.watchdog"],
         stdin=subprocess.PIPE,
