@@ -25,8 +25,9 @@ SUPERVISOR_FILE = "supervisor.json"
 
 
 #: Set by the process that starts the supervisor, so its workers (forked from it, or itself)
-#: read that supervisor's folder: nodes sharing an instance folder each have their own.
-STATE_DIR_ENV = "PORTAL_PROCESS_STATE_DIR"
+#: read that supervisor's folder: nodes sharing an instance folder each have their own. The
+#: portal sets it for itself; it is not a setting.
+STATE_DIR_VARIABLE = "PORTAL_PROCESS_STATE_DIR"
 
 
 def states_root(instance_path: Path) -> Path:
@@ -41,7 +42,7 @@ def state_folder(instance_path: Path, launcher_pid: int) -> Path:
 def current_state_folder() -> Path | None:
     """The folder of the supervisor this portal started (None: it started none, as in tests
     that build the portal in-process)."""
-    value = os.environ.get(STATE_DIR_ENV)
+    value = os.environ.get(STATE_DIR_VARIABLE)
     return Path(value) if value else None
 
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 from portal.config import Settings
-from portal.products.process_files import STATE_DIR_ENV, state_folder
+from portal.products.process_files import STATE_DIR_VARIABLE, state_folder
 from portal.products.process_runner import STOP_GRACE_SECONDS
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class SupervisorProcess:
 def start_supervisor(settings: Settings) -> SupervisorProcess:
     """Start the supervisor for this portal's `command` products, as a child of this process."""
     folder = state_folder(settings.instance_path, os.getpid())
-    os.environ[STATE_DIR_ENV] = str(folder)
+    os.environ[STATE_DIR_VARIABLE] = str(folder)
     argv = [
         sys.executable,
         "-m",

@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 
 from portal.config import load_settings
-from portal.products.process_files import STATE_DIR_ENV, StateReader
+from portal.products.process_files import STATE_DIR_VARIABLE, StateReader
 from portal.products.process_state import ProcessState
 from portal.products.supervision import SupervisorProcess, start_supervisor
 
@@ -77,7 +77,7 @@ class Supervised:
     """The supervisor a portal would start, for an apps folder of a test's own."""
 
     def __init__(self, apps: Path, instance: Path, monkeypatch: object, **env: str) -> None:
-        monkeypatch.setenv(STATE_DIR_ENV, "")  # restored when the test ends
+        monkeypatch.setenv(STATE_DIR_VARIABLE, "")  # restored when the test ends
         self.settings = load_settings(
             {
                 "PORTAL_INSTANCE_PATH": str(instance),
@@ -87,7 +87,7 @@ class Supervised:
             }
         )
         self.process: SupervisorProcess = start_supervisor(self.settings)
-        self.states = StateReader(Path(os.environ[STATE_DIR_ENV]))
+        self.states = StateReader(Path(os.environ[STATE_DIR_VARIABLE]))
 
     def state(self, key: str) -> ProcessState | None:
         return self.states.get(key)

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from board_site import views
-from board_site.settings import PREFIX
+from . import views
+from .settings import PREFIX
 
 base = PREFIX.strip("/") + "/"
 urlpatterns = [
