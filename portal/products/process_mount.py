@@ -2,22 +2,24 @@
 
 The Gate runs first, as for every product. Each request reads the product's state from the
 supervisor's folder (one `stat` while it is unchanged) and goes to the address the process
-listens on now; a restarted process gets a new port, so the proxy follows the address. While it
-is starting or restarting the answer is 503 with `Retry-After`; once it failed, 503 with the
-reason and its last lines of output for devel and admin users, who can fix it.
+listens on now; a restarted process gets a new port, and the proxy follows it. The process was
+told its prefix, so it serves under it and gets each request's whole path. While it is starting
+or restarting the answer is 503 with `Retry-After`; once it failed, 503 with the reason and its
+last lines of output for devel and admin users, who can fix it.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 
 from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
+from auth.identity_token import IdentityTokens
 from auth.responses import ErrorPage, ErrorRenderer, html_response, json_response, wants_json
 from auth.tiers import Tier
 from portal.products.discovery import Product
 from portal.products.process_files import StateReader
 from portal.products.process_state import ProcessState, State
+from portal.products.proxy import ProxyApp
 
 #: Seconds a client is told to wait before asking a starting product again.
 RETRY_AFTER_SECONDS = 2
@@ -34,38 +36,38 @@ def state_source(key: str, states: StateReader | None) -> Callable[[], ProcessSt
     return lambda: states.get(key) or ProcessState(State.STARTING)
 
 
+class WholePathProxy(ProxyApp):
+    """The proxy to a server that serves under the mount path: it gets the whole path."""
+
+    @staticmethod
+    def target(upstream: str, environ: dict) -> str:
+        whole = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        query = environ.get("QUERY_STRING", "")
+        return ProxyApp.target(upstream, {"PATH_INFO": whole, "QUERY_STRING": query})
+
+
 class ProcessMount:
     def __init__(
         self,
         product: Product,
         state: Callable[[], ProcessState],
         pages: ErrorRenderer,
-        proxy_for: Callable[[str], Callable],
+        tokens: IdentityTokens,
     ) -> None:
         self.product = product
         self.state = state
         self.pages = pages
-        self.proxy_for = proxy_for
-        self._lock = threading.Lock()
-        self._proxy: tuple[str, Callable] | None = None
+        self.proxy = WholePathProxy(product.info, self._address, tokens=tokens, pages=pages)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         state = self.state()
         if state.serving:
-            return self._proxy_to(state.address)(environ, start_response)
+            return self.proxy(environ, start_response)
         return self._not_up(state, environ, start_response)
 
-    def _proxy_to(self, address: str) -> Callable:
-        current = self._proxy
-        if current is not None and current[0] == address:
-            return current[1]
-        with self._lock:
-            if self._proxy is None or self._proxy[0] != address:
-                previous, self._proxy = self._proxy, (address, self.proxy_for(address))
-                close = getattr(previous[1], "close", None) if previous else None
-                if callable(close):
-                    close()
-            return self._proxy[1]
+    def _address(self) -> str:
+        state = self.state()
+        return state.address if state.serving else ""
 
     def _not_up(
         self, state: ProcessState, environ: dict, start_response: Callable

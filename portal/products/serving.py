@@ -1,9 +1,12 @@
 """How a discovered product is served: behind its Gate, bound to the portal, or as a 503 page.
 
-Every product gets a Gate of its own (`auth.gate`). An AuthFlask product is also told where it
-is mounted and given its own session secret; one in the admin tier gets the typed services admin
-products may use (`kit.admin`). A product that failed to load answers 503, with the error and its
-traceback for devel and admin users, who can do something about it.
+Every product gets a Gate of its own (`auth.gate`). An `upstream =` product is the portal's
+proxy to its server (`portal.products.proxy`), health-checked while it is mounted; a `command =`
+product the proxy to its process, as the supervisor reports it (`portal.products.process_mount`).
+An AuthFlask product is also told where it is mounted and given its own session secret; one in
+the admin tier gets the typed services admin products may use (`kit.admin`). A product that failed to load
+answers 503, with the error and its traceback for devel and admin users, who can do something
+about it.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ from collections.abc import Callable, Iterable
 
 from auth.gate import Gate
 from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
+from auth.product_kinds import ProductKind
 from auth.responses import ErrorPage, html_response
 from auth.tiers import Tier
 from kit.authflask import AuthFlask
 from portal.pages import ErrorPages
 from portal.products.discovery import Product, Status
 from portal.products.process_mount import ProcessMount, state_source
+from portal.products.proxy import ProxyApp
+from portal.products.upstream_health import HEALTH_INTERVAL_SECONDS, HealthMonitor
 from portal.services import Services
 
 
@@ -48,15 +54,28 @@ class BrokenProduct:
         return f"{error}\n\n{trace}" if error and trace else error or trace
 
 
+def proxied(product: Product, services: Services, upstream: str | Callable[[], str]) -> ProxyApp:
+    """A product served by a server of its own: the proxy to it, health-checked, its state
+    shown wherever the product is listed."""
+    info = product.info
+    proxy = ProxyApp(info, upstream, tokens=services.identity_tokens, pages=services.pages)
+    proxy.health = HealthMonitor(proxy.check_health, info.key, HEALTH_INTERVAL_SECONDS)
+    product.process_state = proxy.health.state
+    return proxy
+
+
 def _process_mount(product: Product, services: Services) -> ProcessMount:
-    """A `command` product: its state from the supervisor, requests through the proxy."""
+    """A `command` product: its state as the supervisor writes it, requests through the proxy
+    to wherever its process listens now."""
     state = state_source(product.info.key, services.processes)
     product.process_state = state
-    return ProcessMount(product, state, services.pages, _proxy_for(product, services))
+    return ProcessMount(product, state, services.pages, services.identity_tokens)
 
 
 def _bound(product: Product, services: Services) -> Callable:
-    if product.status is Status.LOADED and product.info.command:
+    if product.status is Status.LOADED and product.info.kind is ProductKind.UPSTREAM:
+        return proxied(product, services, product.info.upstream)
+    if product.status is Status.LOADED and product.info.kind is ProductKind.PROCESS:
         return _process_mount(product, services)
     if product.status is Status.BROKEN or product.app is None:
         return BrokenProduct(product, services.pages)
@@ -72,17 +91,6 @@ def _bound(product: Product, services: Services) -> Callable:
             portal_url=origins.portal_origin if origins.host_mode else "",
         )
     return product.app
-
-
-def _proxy_for(product: Product, services: Services) -> Callable[[str], Callable]:
-    def unavailable(address: str) -> Callable:
-        def answer(environ: dict, start_response: Callable) -> Iterable[bytes]:
-            start_response("502 Bad Gateway", [("Content-Type", "text/plain")])
-            return [b"no proxy yet"]
-
-        return answer
-
-    return unavailable
 
 
 def gated(product: Product, services: Services) -> Gate:
