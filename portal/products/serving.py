@@ -4,9 +4,9 @@ Every product gets a Gate of its own (`auth.gate`). An `upstream =` product is t
 proxy to its server (`portal.products.proxy`), health-checked while it is mounted; a `command =`
 product the proxy to its process, as the supervisor reports it (`portal.products.process_mount`).
 An AuthFlask product is also told where it is mounted and given its own session secret; one in
-the admin tier gets the typed services admin products may use (`kit.admin`). A product that failed to load
-answers 503, with the error and its traceback for devel and admin users, who can do something
-about it.
+the admin tier gets the typed services admin products may use (`kit.admin`). A product that
+failed to load answers 503, with the error and its traceback for devel and admin users, who can
+do something about it.
 """
 
 from __future__ import annotations
