@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
 from portal.products.process_files import StateReader, state_folder
-from tests.support.process_products import ended, http_product, processes_in, wait_gone
+from tests.support.process_products import ended, http_product, processes_in, wait_gone, wait_up
 from tests.support.processes import Gunicorn
 
 pytestmark = pytest.mark.timeout(120)
@@ -28,16 +27,6 @@ def started(tmp_path):
     states = StateReader(state_folder(instance, server.process.pid))
     yield server, folder, states
     server.stop()
-
-
-def wait_up(states, key):
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        state = states.get(key)
-        if state is not None and state.serving:
-            return state
-        time.sleep(0.05)
-    raise AssertionError(f"{key} is not up: {states.get(key)}")
 
 
 def test_two_workers_share_one_copy_of_each_product(started):

@@ -110,6 +110,17 @@ class Supervised:
         self.process.stop()
 
 
+def wait_up(states: StateReader, key: str, seconds: float = 60) -> ProcessState:
+    """The product's state once its process is up (as a worker of the portal reads it)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state = states.get(key)
+        if state is not None and state.serving:
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"{key} is not up: {states.get(key)}")
+
+
 def get(address: str, path: str = "/") -> requests.Response:
     return requests.get(address + path, timeout=10)
 
