@@ -1,0 +1,51 @@
+"""Process products under `portal serve` (what `make run` starts): started with the portal,
+and nothing of them left running once it stops, however it stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from portal.products.process_files import StateReader, state_folder
+from tests.support.process_products import ended, http_product, wait_gone, wait_up
+from tests.support.processes import free_port
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def served(tmp_path):
+    apps, instance = tmp_path / "apps", tmp_path / "instance"
+    folder = http_product(apps, "ea/web")
+    env = {
+        **os.environ,
+        "PORTAL_APPS_DIR": str(apps),
+        "PORTAL_INSTANCE_PATH": str(instance),
+        "PORTAL_LOGIN_RATE_LIMIT": "",
+    }
+    env.pop("PORTAL_BASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "portal.cli", "serve", "--port", str(free_port())],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    states = StateReader(state_folder(instance, process.pid))
+    yield process, folder, states
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_the_products_stop_with_portal_serve(served, signum):
+    process, folder, states = served
+    state = wait_up(states, "ea/web")
+    os.kill(process.pid, signum)
+    process.wait(timeout=30)
+    assert wait_gone(folder) == []
+    assert ended(state.pid)
