@@ -273,7 +273,8 @@ def _signal_group(pgid: int, signum: int) -> bool:
 
 
 def answers(address: str, path: str) -> bool:
-    """Whether the server answers `GET path` with anything but a server error."""
+    """Whether the server answers `GET path` with a 2xx or 3xx, as upstreams' health checks
+    count it (`portal.products.upstream_health`)."""
     if address.startswith("unix:"):
         connection: http.client.HTTPConnection = _UnixConnection(address.removeprefix("unix:"))
     else:
@@ -281,7 +282,7 @@ def answers(address: str, path: str) -> bool:
         connection = http.client.HTTPConnection(host, int(port), timeout=HEALTH_REQUEST_SECONDS)
     try:
         connection.request("GET", path, headers={"User-Agent": "portal-supervisor"})
-        return connection.getresponse().status < 500
+        return connection.getresponse().status < 400
     except (OSError, http.client.HTTPException):
         return False
     finally:
