@@ -37,12 +37,12 @@ class ProcessView(Protocol):
 
 
 class ProductState(Protocol):
-    """A product as the portal serves it: `status` is "loaded", "broken" or "excluded"."""
+    """A product as the portal serves it: `status` is "loaded", "broken" or "excluded";
+    `process_state`, for a product with a server of its own, tells how that server is doing."""
 
     info: ProductInfo
     status: str
     error: str | None
-    #: Its server's state now, for a product served by a server of its own; else None.
     process_state: Callable[[], ProcessView] | None
 
 

@@ -85,7 +85,7 @@ def list_apps() -> None:
     processes = _process_states(settings)
     rows = [("TIER", "NAME", "MOUNT", "STATUS")]
     rows += [
-        (p.info.tier.value, p.info.name, p.mount_path + "/", _status(p, processes))
+        (p.info.tier.value, p.info.name, p.mount_path + "/", _served_status(p, processes))
         for p in found.products
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -106,6 +106,7 @@ def list_apps() -> None:
 
 
 def _process_states(settings: Settings) -> dict[str, ProcessState]:
+    """The states the supervisors running on this instance folder wrote, by `tier/name`."""
     from portal.products.process_files import StateReader, running_state_folders
 
     states: dict[str, ProcessState] = {}
@@ -114,12 +115,23 @@ def _process_states(settings: Settings) -> dict[str, ProcessState]:
     return states
 
 
-def _status(product: Product, processes: dict[str, ProcessState]) -> str:
-    info = product.info
-    if not info.command or product.status.value != "loaded":
+def _served_status(product: Product, processes: dict[str, ProcessState]) -> str:
+    """`loaded`, `broken` or `excluded`; for an upstream, how its server answers right now; for
+    a process, its state in the portal running on this instance folder."""
+    from auth.product_kinds import ProductKind
+    from portal.products.discovery import Status
+    from portal.products.upstream_health import check_once
+
+    kind = product.info.kind
+    if product.status is not Status.LOADED or kind is ProductKind.WSGI:
         return product.status.value
-    state = processes.get(info.key)
-    return state.state.value if state is not None else "not running"
+    if kind is ProductKind.PROCESS:
+        state = processes.get(product.info.key)
+        return f"{state.state.value if state is not None else 'not running'} (process)"
+    state = check_once(product.info)
+    if state.detail:
+        click.echo(f"{product.info.key}: {product.info.upstream}: {state.detail}", err=True)
+    return f"{state.state.value} (upstream)"
 
 
 @main.command("new-app")

@@ -114,11 +114,12 @@ def test_the_console_shows_a_failed_process_with_its_output(site):
     page = html.unescape(admin.get(site.base_url + "/admin/manage/products", timeout=10).text)
     row = page[page.index('data-product="ea/crashy"') :]
     row = row[: row.index("</tr>")]
-    assert 'status status--failed"' in row
-    assert ">Failed<" in row
+    assert 'Process <span class="status-pill status-pill--failed">Failed</span>' in row
+    assert "(restarted 2 times)" in row
+    assert "it exited with status 2 3 times in a row" in row
     assert "KeyError: MODEL_STORE" in row
     slow = page[page.index('data-product="ea/slow"') :]
-    assert ">Starting<" in slow[: slow.index("</tr>")]
+    assert 'status-pill--starting">Starting</span>' in slow[: slow.index("</tr>")]
 
 
 def test_portal_apps_shows_the_running_portals_process_states(site, apps, monkeypatch):
@@ -127,8 +128,8 @@ def test_portal_apps_shows_the_running_portals_process_states(site, apps, monkey
     monkeypatch.delenv("PORTAL_APPS", raising=False)
     result = CliRunner().invoke(main, ["apps"], catch_exceptions=False)
     rows = [line.split() for line in result.stdout.splitlines()]
-    assert ["ea", "crashy", "/ea/crashy/", "failed"] in rows
-    assert ["ea", "slow", "/ea/slow/", "starting"] in rows
+    assert ["ea", "crashy", "/ea/crashy/", "failed", "(process)"] in rows
+    assert ["ea", "slow", "/ea/slow/", "starting", "(process)"] in rows
     assert ["stable", "hello", "/stable/hello/", "loaded"] in rows
     errors = result.stderr.splitlines()
     assert errors[0].startswith("ea/crashy: failed: it exited with status 2 3 times in a row")
@@ -141,4 +142,4 @@ def test_portal_apps_says_not_running_when_no_portal_runs(apps, tmp_path, monkey
     monkeypatch.delenv("PORTAL_APPS", raising=False)
     result = CliRunner().invoke(main, ["apps"], catch_exceptions=False)
     rows = [line.split() for line in result.stdout.splitlines()]
-    assert ["ea", "crashy", "/ea/crashy/", "not", "running"] in rows
+    assert ["ea", "crashy", "/ea/crashy/", "not", "running", "(process)"] in rows

@@ -123,7 +123,7 @@ def cookie_in_mount(header: str, *, mount: str, base: str = "") -> str:
         key, _, value = part.partition("=")
         if key.strip().lower() == "path":
             path = value.strip()
-            if path.startswith("/") and path != "/":
+            if path.startswith("/") and path != "/" and _in_mount(path, mount, base) != path:
                 parts[index] = f" Path={_in_mount(path, mount, base)}"
     return ";".join(parts)
 

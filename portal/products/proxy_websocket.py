@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, BinaryIO
 
 from urllib3.exceptions import HTTPError
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import CloseConnection
 
 from auth.identity import SOCKET_GUARD_ENVIRON_KEY
 from auth.responses import json_response
@@ -43,6 +45,11 @@ CLOSE_WAIT_SECONDS = 2.0
 #: Headers of the server's 101 that stay behind: cookies set on a handshake would bypass the
 #: Gate's cookie scoping, and the portal's server states its own date and name.
 _HANDSHAKE_DROPPED = frozenset({"set-cookie", "date", "server"})
+#: What the server is told when the portal closes the socket: the client went away (as a client
+#: sends it, masked).
+_GOING_AWAY = Connection(ConnectionType.CLIENT).send(
+    CloseConnection(1001, "The portal closed this connection.")
+)
 
 
 def relay(
@@ -180,6 +187,8 @@ class Relay:
         self.server = server
         self._read = reader.read1
         self._frames = FrameEnds()
+        self._upward = FrameEnds()
+        self._upward_lock = threading.Lock()
         self._closing: tuple[int, str] | None = None
 
     def run(self) -> None:
@@ -234,14 +243,23 @@ class Relay:
     def _client_to_server(self) -> None:
         try:
             while data := self.client.recv(CHUNK_BYTES):
-                if self._closing is None:
+                with self._upward_lock:
+                    if self._closing is not None:
+                        continue
                     self.server.sendall(data)
+                    self._upward.advance(data)
         except OSError:
             pass
         finally:
             self._shut(self.server)
 
     def _close_client(self, code: int, reason: str) -> None:
+        """The client gets the close code; the server, first, a close frame of its own (between
+        two of the client's frames), so it sees a clean end rather than a dropped connection."""
+        with self._upward_lock:
+            if self._upward.at_end:
+                with contextlib.suppress(OSError):
+                    self.server.sendall(_GOING_AWAY)
         self.client.terminate(code, reason, wait=CLOSE_WAIT_SECONDS)
         self._shut(self.server)
 

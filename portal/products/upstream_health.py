@@ -19,7 +19,7 @@ from urllib3.exceptions import TimeoutError as UpstreamTimeout
 
 from auth.identity import ProductInfo
 from portal.products.process_state import ProcessState, State
-from portal.products.proxy_pool import base_path, timeout_for
+from portal.products.proxy_pool import base_path, pool_for, timeout_for
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,15 @@ def check_health(pool: HTTPConnectionPool, product: ProductInfo, upstream: str) 
     if response.status >= 400:
         return down(upstream, f"GET {product.health} answered {response.status}")
     return ProcessState(State.UP, address=upstream)
+
+
+def check_once(product: ProductInfo) -> ProcessState:
+    """The upstream's state right now, for a command that runs once (`portal apps`)."""
+    pool = pool_for(product.upstream, product.timeout)
+    try:
+        return check_health(pool, product, product.upstream)
+    finally:
+        pool.close()
 
 
 def down(upstream: str, detail: str) -> ProcessState:

@@ -84,7 +84,8 @@ const routes = {
 
 const server = http.createServer((req, res) => {
   const path = new URL(req.url, "http://x").pathname;
-  (routes[path] || ((_, r) => json(r, 404, { path })))(req, res);
+  const route = routes[path] || (path.startsWith("/echo/") && routes["/echo"]);
+  (route || ((_, r) => json(r, 404, { path })))(req, res);
 });
 server.keepAliveTimeout = 30000;
 const where = process.argv[2] || "0";

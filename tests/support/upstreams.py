@@ -3,6 +3,7 @@ apps folder that names it as an `upstream`."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -40,10 +41,8 @@ def upstream_product(apps: Path, key: str, upstream: str, **fields: object) -> P
     """apps/<tier>/<name>/product.toml naming `upstream`, and nothing else in the folder."""
     folder = apps / key
     folder.mkdir(parents=True)
-    lines = [f'title = "{key.split("/")[1].title()}"', f'upstream = "{upstream}"']
-    lines += [
-        f"{name} = {value!r}" if isinstance(value, str) else f"{name} = {value}"
-        for name, value in fields.items()
-    ]
-    (folder / "product.toml").write_text("\n".join(lines).replace("'", '"') + "\n")
+    values = {"title": key.split("/")[1].title(), "upstream": upstream, **fields}
+    # JSON strings and numbers are TOML's too.
+    lines = [f"{name} = {json.dumps(value)}" for name, value in values.items()]
+    (folder / "product.toml").write_text("\n".join(lines) + "\n")
     return folder
