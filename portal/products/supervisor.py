@@ -77,7 +77,8 @@ def product_environment(environ: Mapping[str, str], base_url: str) -> dict[str, 
 
 def process_specs(apps_dir: Path, patterns: Sequence[str]) -> dict[str, ProcessSpec]:
     """The `command` products under the apps folder that the portal serves, by `tier/name`.
-    A product.toml that doesn't read is skipped: the portal shows that product as broken."""
+    A folder the portal shows as broken (a product.toml that doesn't read, a name that is not
+    an identifier) is skipped."""
     specs = {}
     for tier in TIERS_DESCENDING:
         tier_dir = apps_dir / tier.value
@@ -87,6 +88,8 @@ def process_specs(apps_dir: Path, patterns: Sequence[str]) -> dict[str, ProcessS
             key = f"{tier.value}/{folder.name}"
             if not folder.is_dir() or folder.name.startswith((".", "_")):
                 continue
+            if not folder.name.isidentifier() or not folder.name.islower():
+                continue  # not mounted: the portal shows it as broken
             if not selected(key, patterns):
                 continue
             try:
