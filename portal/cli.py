@@ -60,13 +60,13 @@ def serve(host: str, port: int) -> None:
         public_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
         os.environ["PORTAL_BASE_URL"] = f"http://{public_host}:{port}"
     settings = _settings()
+    supervisor = start_supervisor(settings)  # first: the portal's app reads where it writes
     try:
-        application = create_app(settings)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"Portal on {settings.base_url}/ ({settings.environment})")
-    supervisor = start_supervisor(settings)
-    try:
+        try:
+            application = create_app(settings)
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"Portal on {settings.base_url}/ ({settings.environment})")
         run_simple(host, port, application, threaded=True, use_reloader=False)
     finally:
         supervisor.stop()
