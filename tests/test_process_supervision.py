@@ -185,3 +185,24 @@ def test_a_product_process_does_not_answer_after_its_portal_stopped(apps, superv
     supervisor.stop()
     with pytest.raises(requests.ConnectionError):
         get(state.address)
+
+
+def test_a_product_whose_product_toml_stops_reading_keeps_running(apps, supervise):
+    folder = http_product(apps, "ea/web")
+    supervisor = supervise()
+    state = supervisor.wait_up("ea/web")
+    (folder / "product.toml").write_text('command = "unterminated\n')
+    http_product(apps, "ea/later")
+    supervisor.wait_up("ea/later")
+    assert supervisor.state("ea/web") == state
+    assert get(state.address).text == f"ea/web / pid={state.pid}"
+
+
+def test_an_edited_command_starts_the_product_again(apps, supervise):
+    folder = http_product(apps, "ea/web")
+    supervisor = supervise()
+    first = supervisor.wait_up("ea/web")
+    toml = (folder / "product.toml").read_text()
+    (folder / "product.toml").write_text(toml.replace("server.py", "server.py {port}", 1))
+    second = supervisor.wait_for("ea/web", lambda s: s.serving and s.pid != first.pid)
+    assert get(second.address, "/env").json()["argv"][1] == second.address.rsplit(":", 1)[1]

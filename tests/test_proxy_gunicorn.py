@@ -4,6 +4,7 @@ relayed websockets are closed by sign-out like the portal's own."""
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,26 @@ def test_a_relayed_websocket_on_gunicorn_echoes_and_is_closed_by_sign_out(served
     assert ws.recv(timeout=10) == "over gevent"
     logout(served.base_url, http)
     assert wait_closed(ws) == (4001, "Your session ended: signed out.")
+
+
+def test_a_client_that_leaves_a_download_ends_the_upstreams_transfer_too(served, ea, node):
+    before = requests.get(node.url + "/stats", timeout=10).json()["abandoned"]
+    with ea.get(served.base_url + f"/ea/node/download?bytes={BIG}", stream=True, timeout=60) as r:
+        r.raw.read(MB)
+    deadline = time.monotonic() + 10
+    abandoned = before
+    while abandoned == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+        abandoned = requests.get(node.url + "/stats", timeout=10).json()["abandoned"]
+    assert abandoned == before + 1
+
+
+def test_head_and_range_pass_through_gunicorn(served, ea):
+    head = ea.head(served.base_url + "/ea/node/file", timeout=10)
+    part = ea.get(served.base_url + "/ea/node/file", headers={"Range": "bytes=0-2"}, timeout=10)
+    assert (head.status_code, head.headers["Content-Length"], head.content) == (200, "1000", b"")
+    assert (part.status_code, part.headers["Content-Range"], part.content) == (
+        206,
+        "bytes 0-2/1000",
+        b"ABC",
+    )

@@ -9,6 +9,7 @@ import json
 import queue
 import shutil
 import threading
+import time
 
 import jwt
 import pytest
@@ -22,6 +23,7 @@ from portal.cli import main
 from portal.config import PROJECT_ROOT
 from tests.support.live import private_site
 from tests.support.processes import free_port
+from tests.support.raw import raw_get
 from tests.support.signin import sign_in
 from tests.support.upstreams import NodeUpstream, upstream_product
 from tests.support.websockets import logout, open_socket, refused, update_user, wait_closed
@@ -76,6 +78,8 @@ def site(tmp_path_factory, node, node_on_socket, websocket_upstream):
     upstream_product(apps, "ea/gone", f"http://127.0.0.1:{free_port()}")
     upstream_product(apps, "ea/sock", node_on_socket.url, health="/health")
     upstream_product(apps, "ea/relay", websocket_upstream)
+    upstream_product(apps, "ea/sick", node.url, health="/missing")
+    upstream_product(apps, "ea/edited", node.url)
     shutil.copytree(PROJECT_ROOT / "apps" / "admin", apps / "admin")  # the admin console
     with private_site(tmp_path_factory, apps_dir=apps) as live:
         yield live
@@ -215,6 +219,26 @@ def test_a_sized_upload_arrives_whole_with_its_length(site, ea):
     assert (answer["bytes"], answer["chunked"]) == (500_000, False)
 
 
+def test_a_body_length_that_is_not_a_number_gets_a_400(site, ea):
+    answer = raw_get(
+        site.base_url,
+        "/ea/node/echo",
+        {
+            "Cookie": f"portal_session={ea.cookies['portal_session']}",
+            "Content-Length": "lots",
+            "Accept": "application/json",
+        },
+    )
+    assert (answer.status, json.loads(answer.body)) == (
+        400,
+        {
+            "error": "bad_request",
+            "message": "Content-Length must be a number of bytes, got 'lots'.",
+            "product": "ea/node",
+        },
+    )
+
+
 def test_a_unix_socket_upstream_is_served_the_same(site, ea):
     assert echo(site, ea, "/ea/sock/echo")["headers"]["x-portal-user"] == "auth0|demo-ea"
 
@@ -333,6 +357,19 @@ def test_the_rest_of_the_portal_is_unaffected_by_a_down_upstream(site, ea):
     assert ea.get(site.base_url + "/", timeout=10).status_code == 200
 
 
+def test_an_edit_that_breaks_product_toml_keeps_the_upstream_served_as_it_was(site, ea):
+    toml = site.settings.apps_dir / "ea" / "edited" / "product.toml"
+    good = toml.read_text()
+    toml.write_text(good + 'timeout = "soon"\n')
+    try:
+        site.application.extensions["portal.mounts"].watcher.rescan()
+        [edited] = [p for p in site.services.discovery.products if p.info.key == "ea/edited"]
+        assert edited.reload_error == "product.toml: timeout must be a number of seconds"
+        assert echo(site, ea, "/ea/edited/echo")["headers"]["x-forwarded-prefix"] == "/ea/edited"
+    finally:
+        toml.write_text(good)
+
+
 # --- state ----------------------------------------------------------------------------------------
 
 
@@ -346,6 +383,15 @@ def test_an_answering_upstream_is_up_and_a_refusing_one_down(site, ea):
     ea.get(site.base_url + "/ea/gone/", timeout=10)
     up, gone = state_of(site, "ea/node"), state_of(site, "ea/gone")
     assert (up.state.value, gone.state.value, gone.detail) == ("up", "down", "connection refused")
+
+
+def test_the_health_path_decides_the_state_without_any_request(site):
+    state = state_of(site, "ea/sick")
+    deadline = time.monotonic() + 10
+    while state.state.value == "starting" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        state = state_of(site, "ea/sick")
+    assert (state.state.value, state.detail) == ("down", "GET /missing answered 404")
 
 
 def test_the_admin_console_shows_each_upstreams_state(site):
@@ -401,6 +447,18 @@ def test_an_upgrade_the_upstream_refuses_is_refused(site, ea):
     with pytest.raises(Exception) as raised:
         open_socket(site.base_url, "/ea/relay/refused", ea)
     assert raised.value.response.status_code == 403
+
+
+def test_a_websocket_to_an_upstream_that_is_down_gets_a_502(site, ea):
+    assert refused(site.base_url, "/ea/gone/ws", ea) == (
+        502,
+        {
+            "error": "bad_gateway",
+            "message": "ea/gone could not be reached, so this page can't be shown. Try again in a "
+            "moment; the rest of the portal works as usual.",
+            "product": "ea/gone",
+        },
+    )
 
 
 def test_a_relayed_websocket_needs_a_session_like_any(site):

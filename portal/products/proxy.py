@@ -54,6 +54,9 @@ CHUNK_BYTES = 64 * 1024
 _PATH_SAFE = "/:@!$&'()*+,;=~"
 
 
+_ERROR_CODES = {400: "bad_request", 502: "bad_gateway", 503: "starting", 504: "gateway_timeout"}
+
+
 class UpstreamBroke(ConnectionError):
     """The server stopped answering in the middle of an answer already begun: the client's
     connection is dropped so it sees a cut answer, not a complete-looking short one."""
@@ -107,6 +110,10 @@ class ProxyApp:
             return self.failed(environ, start_response, 503, "not listening yet")
         if is_websocket(environ):
             return relay(self, upstream, environ, start_response)
+        length = environ.get("CONTENT_LENGTH", "")
+        if length and not length.isdigit():
+            message = f"Content-Length must be a number of bytes, got {length[:40]!r}."
+            return self.failed(environ, start_response, 400, message)
         method = environ["REQUEST_METHOD"]
         headers = self.headers_for(environ)
         body, chunked = _request_body(environ, headers)
@@ -126,7 +133,8 @@ class ProxyApp:
             )
         except HTTPError as error:
             return self.unreachable(environ, start_response, error)
-        self._report(ProcessState(State.UP, address=upstream))
+        if self.health is not None and not self.health.state().serving:
+            self.health.report(ProcessState(State.UP, address=upstream))
         mount = environ.get("SCRIPT_NAME", "")
         host = environ.get("HTTP_HOST", "")
         start_response(
@@ -163,17 +171,16 @@ class ProxyApp:
         query = environ.get("QUERY_STRING", "")
         return base_path(upstream) + path + (f"?{query}" if query else "")
 
-    def _report(self, state: ProcessState) -> None:
-        if self.health is not None and self.health.state().state is not state.state:
-            self.health.report(state)
-
     def failed(
         self, environ: dict, start_response: Callable, status: int, detail: str
     ) -> Iterable[bytes]:
-        """502 (unreachable), 503 (not started yet) or 504 (too slow), in the portal's frame for
-        browsers and as JSON for API clients; devel and admin users see what went wrong."""
+        """400 (a request no server could take), 502 (unreachable), 503 (not started yet) or 504
+        (too slow), in the portal's frame for browsers and as JSON for API clients; devel and
+        admin users see what went wrong."""
         title, key = self.product.title, self.product.key
-        if status == 504:
+        if status == 400:
+            page = ErrorPage(400, "This request can't be passed on", detail)
+        elif status == 504:
             log.warning("product %s did not answer within %s", key, self.timeout)
             page = ErrorPage(
                 504,
@@ -189,7 +196,8 @@ class ProxyApp:
             )
         else:
             log.warning("product %s is unreachable: %s", key, detail)
-            self._report(down(self._upstream(), detail))
+            if self.health is not None:
+                self.health.report(down(self._upstream(), detail))
             page = ErrorPage(
                 502,
                 f"{title} is not answering",
@@ -200,7 +208,7 @@ class ProxyApp:
         extra = [("Retry-After", "5")] if status == 503 else None
         if wants_json(environ):
             payload = {
-                "error": {502: "bad_gateway", 503: "starting", 504: "gateway_timeout"}[status],
+                "error": _ERROR_CODES[status],
                 "message": page.message,
                 "product": key,
             }
@@ -210,7 +218,7 @@ class ProxyApp:
             page.status,
             page.heading,
             page.message,
-            details=detail if insider else None,
+            details=detail if insider and status != 400 else None,
             action_url=self.pages.dashboard_url,
             action_label="Back to your dashboard",
         )

@@ -22,6 +22,7 @@ from kit.authflask import AuthFlask
 from portal.pages import ErrorPages
 from portal.products.discovery import Product, Status
 from portal.products.process_mount import ProcessMount, state_source
+from portal.products.process_state import ProcessState
 from portal.products.proxy import ProxyApp
 from portal.products.upstream_health import HEALTH_INTERVAL_SECONDS, HealthMonitor
 from portal.services import Services
@@ -54,13 +55,24 @@ class BrokenProduct:
         return f"{error}\n\n{trace}" if error and trace else error or trace
 
 
-def proxied(product: Product, services: Services, upstream: str | Callable[[], str]) -> ProxyApp:
-    """A product served by a server of its own: the proxy to it, health-checked, its state
-    shown wherever the product is listed."""
+def proxied(
+    product: Product,
+    services: Services,
+    upstream: str | Callable[[], str],
+    *,
+    state: Callable[[], ProcessState] | None = None,
+) -> ProxyApp:
+    """A product served by a server of its own: the proxy to it, its state shown wherever the
+    product is listed: `state` where something else knows it (a supervisor), else the health
+    path asked by this worker. The proxy is the product's app from now on, so an edit to its
+    product.toml that doesn't read keeps it serving as it was."""
     info = product.info
     proxy = ProxyApp(info, upstream, tokens=services.identity_tokens, pages=services.pages)
-    proxy.health = HealthMonitor(proxy.check_health, info.key, HEALTH_INTERVAL_SECONDS)
-    product.process_state = proxy.health.state
+    if state is None:
+        proxy.health = HealthMonitor(proxy.check_health, info.key, HEALTH_INTERVAL_SECONDS)
+        state = proxy.health.state
+    product.process_state = state
+    product.app = proxy
     return proxy
 
 
@@ -68,8 +80,10 @@ def _process_mount(product: Product, services: Services) -> ProcessMount:
     """A `command` product: its state as the supervisor writes it, requests through the proxy
     to wherever its process listens now."""
     state = state_source(product.info.key, services.processes)
+    mount = ProcessMount(product, state, services.pages, services.identity_tokens)
     product.process_state = state
-    return ProcessMount(product, state, services.pages, services.identity_tokens)
+    product.app = mount  # kept serving while an edit to its product.toml doesn't read
+    return mount
 
 
 def _bound(product: Product, services: Services) -> Callable:

@@ -75,11 +75,12 @@ def product_environment(environ: Mapping[str, str], base_url: str) -> dict[str, 
     return env
 
 
-def process_specs(apps_dir: Path, patterns: Sequence[str]) -> dict[str, ProcessSpec]:
-    """The `command` products under the apps folder that the portal serves, by `tier/name`.
-    A folder the portal shows as broken (a product.toml that doesn't read, a name that is not
-    an identifier) is skipped."""
-    specs = {}
+def process_specs(apps_dir: Path, patterns: Sequence[str]) -> dict[str, ProcessSpec | None]:
+    """The `command` products under the apps folder that the portal serves, by `tier/name`;
+    None for a folder whose product.toml does not read now (the portal keeps serving such a
+    product as it was, so it keeps running). A folder whose name the portal refuses is left
+    out."""
+    specs: dict[str, ProcessSpec | None] = {}
     for tier in TIERS_DESCENDING:
         tier_dir = apps_dir / tier.value
         if not tier_dir.is_dir():
@@ -89,12 +90,13 @@ def process_specs(apps_dir: Path, patterns: Sequence[str]) -> dict[str, ProcessS
             if not folder.is_dir() or folder.name.startswith((".", "_")):
                 continue
             if not folder.name.isidentifier() or not folder.name.islower():
-                continue  # not mounted: the portal shows it as broken
+                continue
             if not selected(key, patterns):
                 continue
             try:
                 info = read_product_info(tier, folder)
             except ValueError:
+                specs[key] = None
                 continue
             if info.command:
                 specs[key] = ProcessSpec(key, info.command, folder, info.mount_path, info.health)
@@ -128,10 +130,12 @@ class Supervisor:
         changed = [
             key
             for key, runner in self.runners.items()
-            if key not in found or found[key] != runner.spec
+            if key not in found or found[key] not in (None, runner.spec)
         ]
         self._stop(changed)
         for key, spec in found.items():
+            if spec is None:
+                continue
             fingerprint = folder_fingerprint(spec.folder)
             runner = self.runners.get(key)
             if runner is None:

@@ -97,7 +97,8 @@ class HealthMonitor:
         current = self._state
         if (current.state, current.detail) != (state.state, state.detail):
             if state.state is not current.state:
-                log.info("upstream %s is %s %s", self.key, state.state.value, state.detail)
+                why = f": {state.detail}" if state.detail else ""
+                log.info("upstream %s is %s%s", self.key, state.state.value, why)
             self._state = state
 
     def check_now(self) -> ProcessState:

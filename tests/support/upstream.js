@@ -5,6 +5,7 @@ const http = require("http");
 
 const FILE = Buffer.alloc(1000, 0).map((_, i) => 65 + (i % 26)); // "ABC...Z" repeated
 const waiting = { sse: [] }; // SSE responses waiting for the test to release the next event
+const stats = { abandoned: 0 }; // downloads whose connection closed before they were sent whole
 
 function json(res, status, value, headers = {}) {
   const body = Buffer.from(JSON.stringify(value));
@@ -31,6 +32,9 @@ const routes = {
     const total = Number(new URL(req.url, "http://x").searchParams.get("bytes"));
     const block = Buffer.alloc(64 * 1024, 120);
     res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": total });
+    res.on("close", () => {
+      if (!res.writableFinished) stats.abandoned += 1;
+    });
     let sent = 0;
     const more = () => {
       while (sent < total) {
@@ -80,6 +84,7 @@ const routes = {
     res.end("ok");
   },
   "/health": (req, res) => json(res, 200, { ok: true }),
+  "/stats": (req, res) => json(res, 200, stats),
 };
 
 const server = http.createServer((req, res) => {
