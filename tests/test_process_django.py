@@ -3,7 +3,11 @@ own view, though both are Django and even share module names, which one process 
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -42,6 +46,7 @@ def portal(tmp_path_factory):
     states = StateReader(state_folder(instance, server.process.pid))
     for key in ("ea/alpha", "ea/beta"):
         wait_up(states, key)
+    server.states = states
     yield server
     server.stop()
 
@@ -84,3 +89,36 @@ def test_a_spoofed_identity_header_never_reaches_the_site(portal):
 def test_a_lower_tier_is_refused_before_the_site_is_asked(portal):
     page = sign_in(portal.base_url, "stable").get(portal.base_url + "/ea/alpha/", timeout=10)
     assert page.status_code == 403
+
+
+def test_a_site_killed_with_sigkill_serves_again_and_leaves_nothing_behind(portal):
+    before = wait_up(portal.states, "ea/beta")
+    old_group = group_members(before.pid)
+    assert len(old_group) == 2  # Django's autoreloader and the server it runs
+    os.kill(before.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    after = portal.states.get("ea/beta")
+    while (after is None or not after.serving or after.pid == before.pid) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+        after = portal.states.get("ea/beta")
+    assert after.restarts == 1
+    assert group_members(before.pid) == []
+    page = sign_in(portal.base_url, "ea").get(portal.base_url + "/ea/beta/", timeout=10)
+    assert page.status_code == 200
+    assert "This is the beta site." in page.text
+
+
+def group_members(pgid):
+    """Live processes in the process group `pgid`."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+                members.append(int(entry.name))
+    return members
