@@ -1,5 +1,6 @@
-"""Two Django sites as two process products behind one portal (under gunicorn): each serves its
-own view, though both are Django and even share module names, which one process can't hold."""
+"""Django sites as process products behind one portal (under gunicorn): each serves its own
+view, though all are Django and even share module names, which one process can't hold; an edit
+is served by Django's own autoreloader."""
 
 from __future__ import annotations
 
@@ -38,15 +39,17 @@ def portal(tmp_path_factory):
     apps, instance = root / "apps", root / "instance"
     django_site(apps, "ea/alpha", "This is the alpha site.")
     django_site(apps, "ea/beta", "This is the beta site.")
+    django_site(apps, "ea/gamma", "This is the gamma site.")
     server = Gunicorn(
         {"PORTAL_APPS_DIR": str(apps), "PORTAL_INSTANCE_PATH": str(instance)},
         workers=2,
         log_path=root / "gunicorn.log",
     )
     states = StateReader(state_folder(instance, server.process.pid))
-    for key in ("ea/alpha", "ea/beta"):
+    for key in ("ea/alpha", "ea/beta", "ea/gamma"):
         wait_up(states, key)
     server.states = states
+    server.apps = apps
     yield server
     server.stop()
 
@@ -122,3 +125,17 @@ def group_members(pgid):
             if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
                 members.append(int(entry.name))
     return members
+
+
+def test_an_edited_view_is_served_without_restarting_the_portal_or_the_product(portal):
+    before = wait_up(portal.states, "ea/gamma")
+    views = portal.apps / "ea/gamma/board_site/views.py"
+    views.write_text(views.read_text().replace("This is the gamma site.", "Gamma, edited."))
+    http = sign_in(portal.base_url, "ea")
+    deadline = time.monotonic() + 60
+    page = http.get(portal.base_url + "/ea/gamma/", timeout=10)
+    while "Gamma, edited." not in page.text and time.monotonic() < deadline:
+        time.sleep(0.2)
+        page = http.get(portal.base_url + "/ea/gamma/", timeout=10)
+    assert "Gamma, edited." in page.text
+    assert portal.states.get("ea/gamma").pid == before.pid
