@@ -5,7 +5,9 @@ portal serves as usual."""
 from __future__ import annotations
 
 import html
+import os
 import shutil
+import signal
 import sys
 
 import pytest
@@ -15,7 +17,7 @@ from portal.cli import main
 from portal.config import PROJECT_ROOT
 from portal.products.process_state import State
 from tests.support.live import private_site
-from tests.support.process_products import Supervised, add_product
+from tests.support.process_products import Supervised, add_product, http_product
 from tests.support.signin import sign_in
 
 pytestmark = pytest.mark.timeout(120)
@@ -143,3 +145,19 @@ def test_portal_apps_says_not_running_when_no_portal_runs(apps, tmp_path, monkey
     result = CliRunner().invoke(main, ["apps"], catch_exceptions=False)
     rows = [line.split() for line in result.stdout.splitlines()]
     assert ["ea", "crashy", "/ea/crashy/", "not", "running", "(process)"] in rows
+
+
+def test_a_product_whose_supervisor_died_is_failed_not_proxied(tmp_path, tmp_path_factory):
+    apps = tmp_path / "apps"
+    http_product(apps, "ea/web")
+    with pytest.MonkeyPatch.context() as patch:
+        supervisor = Supervised(apps, tmp_path / "instance", patch)
+        supervisor.wait_for("ea/web", lambda s: s.serving)
+        with private_site(tmp_path_factory, apps_dir=apps) as live:
+            http = sign_in(live.base_url, "devel")
+            assert http.get(live.base_url + "/ea/web/", timeout=10).status_code == 200
+            os.kill(supervisor.process.pid, signal.SIGKILL)
+            supervisor.process.process.wait()
+            page = http.get(live.base_url + "/ea/web/", timeout=10)
+    assert page.status_code == 503
+    assert "supervisor of process products has stopped" in html.unescape(page.text)

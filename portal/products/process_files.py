@@ -111,6 +111,7 @@ class StateReader:
         self.path = path
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[tuple[int, int], ProcessState]] = {}
+        self._supervisor_pid: int | None = None
 
     def get(self, key: str) -> ProcessState | None:
         """The product's state, or None while no supervisor has written one."""
@@ -132,13 +133,20 @@ class StateReader:
 
     def supervisor_running(self) -> bool:
         """Whether the supervisor that wrote these states is still running (a portal killed
-        with everything in it leaves its last states behind)."""
+        with everything in it leaves its last states behind; a supervisor that died leaves its
+        products' last addresses). One system call once its process id is known."""
+        if self._supervisor_pid is None:
+            try:
+                self._supervisor_pid = int(
+                    json.loads((self.path / SUPERVISOR_FILE).read_text())["pid"]
+                )
+            except (OSError, ValueError, KeyError, TypeError):
+                return False
         try:
-            pid = int(json.loads((self.path / SUPERVISOR_FILE).read_text())["pid"])
-            os.kill(pid, 0)
+            os.kill(self._supervisor_pid, 0)
         except PermissionError:
             return True
-        except (OSError, ValueError, KeyError, TypeError):
+        except OSError:
             return False
         return True
 

@@ -29,11 +29,27 @@ NO_SUPERVISOR = (
 )
 
 
+SUPERVISOR_GONE = (
+    "the portal's supervisor of process products has stopped, and its products with it; "
+    "restart the portal"
+)
+
+
 def state_source(key: str, states: StateReader | None) -> Callable[[], ProcessState]:
-    """The product's state now, as its supervisor last wrote it (starting until it first does)."""
+    """The product's state now, as its supervisor last wrote it (starting until it first
+    does; failed once that supervisor is gone, whatever it last wrote)."""
     if states is None:
         return lambda: ProcessState(State.FAILED, detail=NO_SUPERVISOR)
-    return lambda: states.get(key) or ProcessState(State.STARTING)
+
+    def current() -> ProcessState:
+        state = states.get(key)
+        if state is None:
+            return ProcessState(State.STARTING)
+        if not states.supervisor_running():
+            return ProcessState(State.FAILED, detail=SUPERVISOR_GONE, output=state.output)
+        return state
+
+    return current
 
 
 class WholePathProxy(ProxyApp):
