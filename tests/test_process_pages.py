@@ -161,3 +161,19 @@ def test_a_product_whose_supervisor_died_is_failed_not_proxied(tmp_path, tmp_pat
             page = http.get(live.base_url + "/ea/web/", timeout=10)
     assert page.status_code == 503
     assert "supervisor of process products has stopped" in html.unescape(page.text)
+
+
+@pytest.mark.parametrize("listen", ["{port}", "{socket}"])
+def test_a_process_product_gets_the_whole_path_and_query_on_its_port_or_socket(
+    listen, tmp_path, tmp_path_factory
+):
+    apps = tmp_path / "apps"
+    http_product(apps, "ea/web", listen=listen)
+    with pytest.MonkeyPatch.context() as patch:
+        supervisor = Supervised(apps, tmp_path / "instance", patch)
+        state = supervisor.wait_for("ea/web", lambda s: s.serving)
+        with private_site(tmp_path_factory, apps_dir=apps) as live:
+            page = sign_in(live.base_url, "ea").get(live.base_url + "/ea/web/a%20b?x=1")
+        supervisor.stop()
+    assert page.status_code == 200
+    assert page.text == f"ea/web /ea/web/a%20b?x=1 pid={state.pid}"
