@@ -26,8 +26,14 @@ def portal(tmp_path_factory):
     root = tmp_path_factory.mktemp("streamlit")
     apps, instance = root / "apps", root / "instance"
     shutil.copytree(PROJECT_ROOT / "apps/ea/whatif", apps / "ea/whatif")
+    # Two workers: the sign-out may reach the one not holding the socket, which hears of it
+    # when its identity cache (a second here) runs out.
     server = Gunicorn(
-        {"PORTAL_APPS_DIR": str(apps), "PORTAL_INSTANCE_PATH": str(instance)},
+        {
+            "PORTAL_APPS_DIR": str(apps),
+            "PORTAL_INSTANCE_PATH": str(instance),
+            "PORTAL_IDENTITY_CACHE_SECONDS": "1",
+        },
         workers=2,
         log_path=root / "gunicorn.log",
     )
@@ -99,5 +105,5 @@ def test_signing_out_closes_the_apps_socket(portal, page):
     other = page.context.new_page()
     other.goto(portal.base_url + "/")
     other.get_by_role("button", name="Sign out").click()
-    socket.wait_for_event("close")
+    socket.wait_for_event("close", timeout=30_000)
     assert socket.is_closed()
