@@ -80,6 +80,7 @@ def test_the_command_gets_its_prefix_and_its_own_variables_but_no_portal_secret(
     }
     assert "SECRET_KEY" not in env
     assert env["PYTHONUNBUFFERED"] == "1"
+    assert env["PATH"].split(os.pathsep)[0] == os.path.dirname(sys.executable)
 
 
 def test_a_product_killed_with_sigkill_is_started_again_and_serves_again(apps, supervise):
