@@ -177,3 +177,18 @@ def test_a_process_product_gets_the_whole_path_and_query_on_its_port_or_socket(
         supervisor.stop()
     assert page.status_code == 200
     assert page.text == f"ea/web /ea/web/a%20b?x=1 pid={state.pid}"
+
+
+def test_in_host_mode_a_process_product_serves_on_its_own_host(tmp_path, tmp_path_factory):
+    apps = tmp_path / "apps"
+    http_product(apps, "ea/web")
+    with pytest.MonkeyPatch.context() as patch:
+        supervisor = Supervised(apps, tmp_path / "instance", patch)
+        state = supervisor.wait_for("ea/web", lambda s: s.serving)
+        with private_site(tmp_path_factory, apps_dir=apps, host_mode=True) as live:
+            url = live.product_url("ea/web", "/page")
+            page = sign_in(live.base_url, "ea").get(url, timeout=10)
+        supervisor.stop()
+    assert (page.status_code, page.url) == (200, url)
+    assert url.startswith("http://web--ea.localhost:")
+    assert page.text == f"ea/web /ea/web/page pid={state.pid}"
