@@ -58,7 +58,7 @@ def test_a_failed_product_answers_503_with_its_output_for_devel_users(site):
     assert "Retry-After" not in page.headers
     text = html.unescape(page.text)
     assert "crashy has failed" in text
-    assert "it exited with status 2 3 times in a row" in text
+    assert "it exited with status 2, 3 times in a row soon after starting" in text
     assert "KeyError: MODEL_STORE" in text
     assert 'class="site-header' in page.text or "Sign out" in page.text
 
@@ -118,7 +118,7 @@ def test_the_console_shows_a_failed_process_with_its_output(site):
     row = row[: row.index("</tr>")]
     assert 'Process <span class="status-pill status-pill--failed">Failed</span>' in row
     assert "(restarted 2 times)" in row
-    assert "it exited with status 2 3 times in a row" in row
+    assert "it exited with status 2, 3 times in a row soon after starting" in row
     assert "KeyError: MODEL_STORE" in row
     slow = page[page.index('data-product="ea/slow"') :]
     assert 'status-pill--starting">Starting</span>' in slow[: slow.index("</tr>")]
@@ -134,7 +134,10 @@ def test_portal_apps_shows_the_running_portals_process_states(site, apps, monkey
     assert ["ea", "slow", "/ea/slow/", "starting", "(process)"] in rows
     assert ["stable", "hello", "/stable/hello/", "loaded"] in rows
     errors = result.stderr.splitlines()
-    assert errors[0].startswith("ea/crashy: failed: it exited with status 2 3 times in a row")
+    assert errors[0] == (
+        "ea/crashy: failed: it exited with status 2, 3 times in a row soon after starting; "
+        "it is started again when its files change"
+    )
     assert errors[1:] == ["  KeyError: MODEL_STORE"] * 3
 
 

@@ -11,7 +11,8 @@ import time
 import pytest
 import requests
 
-from portal.products.process_runner import OUTPUT_LINES, backoff
+from portal.products.process_files import StateFolder, StateReader
+from portal.products.process_runner import OUTPUT_LINES, ProcessRunner, ProcessSpec, backoff
 from portal.products.process_state import State
 from tests.support.process_products import (
     HTTP_SERVER,
@@ -102,7 +103,10 @@ def test_a_product_that_exits_at_once_is_failed_with_its_output(apps, supervise)
     state = supervise().wait_for("ea/broken", lambda s: s.state is State.FAILED)
     assert state.output == "missing setting FOO\n" * 2 + "missing setting FOO"
     assert state.restarts == 2
-    assert state.detail.startswith("it exited with status 3 3 times in a row")
+    assert state.detail == (
+        "it exited with status 3, 3 times in a row soon after starting; "
+        "it is started again when its files change"
+    )
 
 
 def test_a_failing_product_leaves_the_others_serving(apps, supervise):
@@ -207,3 +211,32 @@ def test_an_edited_command_starts_the_product_again(apps, supervise):
     (folder / "product.toml").write_text(toml.replace("server.py", "server.py {port}", 1))
     second = supervisor.wait_for("ea/web", lambda s: s.serving and s.pid != first.pid)
     assert get(second.address, "/env").json()["argv"][1] == second.address.rsplit(":", 1)[1]
+
+
+def test_a_product_that_never_answers_its_health_path_is_failed_with_why(tmp_path):
+    folder = tmp_path / "apps/ea/mute"
+    folder.mkdir(parents=True)
+    command = f"{sys.executable} -c 'import time; print(\"warming up\"); time.sleep(600)' {{port}}"
+    states = StateFolder(tmp_path / "states")
+    states.reset(os.getpid())
+    runner = ProcessRunner(
+        ProcessSpec("ea/mute", command, folder, "/ea/mute", "/"),
+        states,
+        env=os.environ,
+        runtime_dir=tmp_path / "sockets",
+        start_seconds=0.5,
+    )
+    runner.start()
+    reader = StateReader(tmp_path / "states")
+    deadline = time.monotonic() + 60
+    state = reader.get("ea/mute")
+    while (state is None or state.state is not State.FAILED) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        state = reader.get("ea/mute")
+    runner.stop()
+    assert state.detail == (
+        "its health path /ea/mute/ did not answer within 0.5 s, 3 times in a row soon after "
+        "starting; it is started again when its files change"
+    )
+    assert state.output == "warming up\nwarming up\nwarming up"
+    assert processes_in(folder) == []

@@ -81,6 +81,7 @@ class ProcessRunner:
         runtime_dir: Path,
         on_spawn: Callable[[int], None] = lambda pid: None,
         on_end: Callable[[int], None] = lambda pid: None,
+        start_seconds: float = START_SECONDS,
     ) -> None:
         self.spec = spec
         self.states = states
@@ -88,6 +89,7 @@ class ProcessRunner:
         self.runtime_dir = runtime_dir
         self.on_spawn = on_spawn
         self.on_end = on_end
+        self.start_seconds = start_seconds
         self.output: collections.deque[str] = collections.deque(maxlen=OUTPUT_LINES)
         self.restarts = 0
         self.state: ProcessState | None = None
@@ -114,7 +116,7 @@ class ProcessRunner:
         quick_exits = 0
         while not self._stopping.is_set():
             started = time.monotonic()
-            healthy, code = self._one_run()
+            healthy, ending = self._one_run()
             if self._stopping.is_set():
                 return
             quick = not healthy or time.monotonic() - started < QUICK_EXIT_SECONDS
@@ -122,8 +124,7 @@ class ProcessRunner:
             if quick_exits >= MAX_QUICK_EXITS:
                 self._publish(
                     State.FAILED,
-                    reason=f"{_ended(code)} {quick_exits} times in a row, each within "
-                    f"{QUICK_EXIT_SECONDS:g} s of its start or before its health path answered; "
+                    reason=f"{ending}, {quick_exits} times in a row soon after starting; "
                     "it is started again when its files change",
                 )
                 log.error("product %s failed: %s", self.spec.key, self.state.detail)
@@ -134,7 +135,7 @@ class ProcessRunner:
                 pause = backoff(quick_exits)
                 self._publish(
                     State.RESTARTING,
-                    reason=f"{_ended(code)}; starting it again in {pause:g} s",
+                    reason=f"{ending}; starting it again in {pause:g} s",
                 )
                 log.warning("product %s: %s", self.spec.key, self.state.detail)
                 if self._stopping.wait(pause):
@@ -142,9 +143,9 @@ class ProcessRunner:
             if not self._stopping.is_set():
                 self.restarts += 1
 
-    def _one_run(self) -> tuple[bool, int | None]:
+    def _one_run(self) -> tuple[bool, str]:
         """Start the command, publish its state until it ends; whether it ever answered, and
-        its exit status."""
+        how it ended, in words."""
         address, argv = self._command_line()
         try:
             process = subprocess.Popen(  # noqa: S603 - the product's own command, from its folder
@@ -158,7 +159,7 @@ class ProcessRunner:
             )
         except OSError as error:
             self.output.append(f"could not start {argv[0]!r}: {error}")
-            return False, None
+            return False, _ended(None)
         self.on_spawn(process.pid)
         ended = threading.Event()
         reader = threading.Thread(target=self._read_output, args=(process,), daemon=True)
@@ -171,15 +172,16 @@ class ProcessRunner:
             log.info("product %s is up on %s", self.spec.key, address)
             while not ended.wait(HEALTH_INTERVAL_SECONDS) and not self._stopping.is_set():
                 pass
-        elif not ended.is_set() and not self._stopping.is_set():
-            self.output.append(
-                f"[portal] its health path {self.spec.health_path} did not answer within "
-                f"{START_SECONDS:g} s; stopping it"
-            )
+        silent = not healthy and not ended.is_set() and not self._stopping.is_set()
         self._end_group(process)
         reader.join(timeout=STOP_GRACE_SECONDS)
         self.on_end(process.pid)
-        return healthy, process.returncode
+        if silent:
+            return False, (
+                f"its health path {self.spec.health_path} did not answer within "
+                f"{self.start_seconds:g} s"
+            )
+        return healthy, _ended(process.returncode)
 
     def _command_line(self) -> tuple[str, list[str]]:
         if self.spec.on_socket:
@@ -208,7 +210,7 @@ class ProcessRunner:
                 log.info("%s | %s", self.spec.key, line)
 
     def _wait_healthy(self, address: str, ended: threading.Event) -> bool:
-        deadline = time.monotonic() + START_SECONDS
+        deadline = time.monotonic() + self.start_seconds
         while time.monotonic() < deadline and not self._stopping.is_set():
             if ended.is_set():
                 return False
