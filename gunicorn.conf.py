@@ -42,6 +42,7 @@ import tempfile
 import threading
 
 from portal.config import load_settings
+from portal.products.supervision import start_supervisor
 from portal.startup import prepare_instance
 
 
@@ -98,12 +99,26 @@ _metrics_dir = os.environ.setdefault(
 )
 
 
+_supervisor = None
+
+
 def on_starting(server: object) -> None:
     """Once, in the master, before any worker: the instance folder, the dev secret, migrations,
-    and an empty metrics folder (values of a previous run must not be summed in)."""
+    an empty metrics folder (values of a previous run must not be summed in), and the one
+    supervisor of the `command` products (in the master, so workers share it, not run a copy
+    each; it ends with the master even when the master is killed)."""
+    global _supervisor
     shutil.rmtree(_metrics_dir, ignore_errors=True)
     os.makedirs(_metrics_dir, exist_ok=True)
-    prepare_instance(load_settings())
+    settings = load_settings()
+    prepare_instance(settings)
+    _supervisor = start_supervisor(settings)
+
+
+def on_exit(server: object) -> None:
+    """The master is stopping: every product process stops with it."""
+    if _supervisor is not None:
+        _supervisor.stop()
 
 
 def child_exit(server: object, worker: object) -> None:

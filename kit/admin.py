@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from auth.tier_roles import DEFAULT_TIER_ROLES, TierRoles
 
@@ -25,15 +25,27 @@ if TYPE_CHECKING:
     from directory.user_admin import UserAdmin
 
 
+class ProcessView(Protocol):
+    """How a product's own server is doing (a `command` or `upstream` product): `state` is
+    "starting", "up", "down", "restarting" or "failed"."""
+
+    state: str
+    #: The last thing that went wrong, in a line.
+    detail: str
+    #: Its last lines of output.
+    output: str
+    #: How many times the portal started its process again.
+    restarts: int
+
+
 class ProductState(Protocol):
     """A product as the portal serves it: `status` is "loaded", "broken" or "excluded";
-    `process_state`, for a product with a server of its own, tells how that server is doing
-    (a `portal.products.process_state.ProcessState`: `state`, `detail`, `output`)."""
+    `process_state`, for a product with a server of its own, tells how that server is doing."""
 
     info: ProductInfo
     status: str
     error: str | None
-    process_state: Callable[[], Any] | None
+    process_state: Callable[[], ProcessView] | None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from portal.startup import prepare_instance
 
 if TYPE_CHECKING:
     from portal.products.discovery import Product
+    from portal.products.process_state import ProcessState
 
 
 def _split_product(value: str) -> tuple[Tier, str]:
@@ -55,29 +56,38 @@ def serve(host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     from portal.application import create_app
+    from portal.products.supervision import start_supervisor
 
     if "PORTAL_BASE_URL" not in os.environ and not os.environ.get("PORTAL_HOST_DOMAIN"):
         public_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
         os.environ["PORTAL_BASE_URL"] = f"http://{public_host}:{port}"
     settings = _settings()
+    supervisor = start_supervisor(settings)  # first: the portal's app reads where it writes
     try:
-        application = create_app(settings)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"Portal on {settings.base_url}/ ({settings.environment})")
-    run_simple(host, port, application, threaded=True, use_reloader=False)
+        try:
+            application = create_app(settings)
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"Portal on {settings.base_url}/ ({settings.environment})")
+        run_simple(host, port, application, threaded=True, use_reloader=False)
+    finally:
+        supervisor.stop()
 
 
 @main.command("apps")
 def list_apps() -> None:
-    """List discovered products: tier, name, mount path and status."""
+    """List discovered products: tier, name, mount path and status.
+
+    A product the portal runs as a process shows its state in the portal running on this
+    instance folder (starting, up, restarting, failed), or "not running" when none runs."""
     from portal.products.discovery import discover
 
     settings = _settings()
     found = discover(settings.apps_dir, settings.apps_patterns)
+    processes = _process_states(settings)
     rows = [("TIER", "NAME", "MOUNT", "STATUS")]
     rows += [
-        (p.info.tier.value, p.info.name, p.mount_path + "/", _served_status(p))
+        (p.info.tier.value, p.info.name, p.mount_path + "/", _served_status(p, processes))
         for p in found.products
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -90,6 +100,11 @@ def list_apps() -> None:
     for product in found.products:
         if product.error:
             click.echo(f"{product.info.key}: {product.error}", err=True)
+        state = processes.get(product.info.key)
+        if state is not None and state.state == "failed":
+            click.echo(f"{product.info.key}: failed: {state.detail}", err=True)
+            for line in state.output.splitlines():
+                click.echo(f"  {line}", err=True)
     keys = [p.info.key for p in found.products]
     for block in settings.blocked_paths:
         if not any(block.applies_to(key) for key in keys):
@@ -109,14 +124,30 @@ def path_rules(products: Iterable[Product], blocks: Iterable[BlockPattern]) -> l
         for block in blocks_for(info.key, blocks):
             lines.append(f"{info.key}: {block.text} removed (PORTAL_BLOCK)")
     return lines
-def _served_status(product: Product) -> str:
-    """`loaded`, `broken` or `excluded`; for an upstream, how its server answers right now."""
+
+def _process_states(settings: Settings) -> dict[str, ProcessState]:
+    """The states the supervisors running on this instance folder wrote, by `tier/name`."""
+    from portal.products.process_files import StateReader, running_state_folders
+
+    states: dict[str, ProcessState] = {}
+    for folder in running_state_folders(settings.instance_path):
+        states = StateReader(folder).all() | states
+    return states
+
+
+def _served_status(product: Product, processes: dict[str, ProcessState]) -> str:
+    """`loaded`, `broken` or `excluded`; for an upstream, how its server answers right now; for
+    a process, its state in the portal running on this instance folder."""
     from auth.product_kinds import ProductKind
     from portal.products.discovery import Status
     from portal.products.upstream_health import check_once
 
-    if product.status is not Status.LOADED or product.info.kind is not ProductKind.UPSTREAM:
+    kind = product.info.kind
+    if product.status is not Status.LOADED or kind is ProductKind.WSGI:
         return product.status.value
+    if kind is ProductKind.PROCESS:
+        state = processes.get(product.info.key)
+        return f"{state.state.value if state is not None else 'not running'} (process)"
     state = check_once(product.info)
     if state.detail:
         click.echo(f"{product.info.key}: {product.info.upstream}: {state.detail}", err=True)

@@ -24,6 +24,7 @@ from kit.admin import AdminServices, ProductListing
 from portal.config import Settings
 from portal.pages import ErrorPages
 from portal.products.discovery import Discovery
+from portal.products.process_files import StateReader, current_state_folder
 
 
 @dataclass
@@ -42,6 +43,9 @@ class Services:
     invalidations: Invalidations
     #: Signs the identity tokens process and upstream products get (`auth.identity_token`).
     identity_tokens: IdentityTokens
+    #: The states of the `command` products, as this portal's supervisor writes them; None
+    #: when this portal started no supervisor.
+    processes: StateReader | None = None
     _management: ManagementClient | None = field(default=None, repr=False)
 
     def management(self) -> ManagementClient:
@@ -159,7 +163,13 @@ class Services:
             invalidations=invalidations,
             identity_tokens=IdentityTokens(settings.base_url, settings.identity_key_pem),
             discovery=discovery,
+            processes=_process_states(settings),
         )
+
+
+def _process_states(settings: Settings) -> StateReader | None:
+    folder = current_state_folder()
+    return StateReader(folder) if folder is not None else None
 
 
 def _bearer_verifier(settings: Settings, keys: IssuerKeys) -> BearerVerifier | None:

@@ -6,7 +6,9 @@ from portal.products.process_state import ProcessState, State
 
 
 def test_a_state_survives_its_json_form():
-    failed = ProcessState(State.FAILED, "exited with 1", "Traceback ...", "unix:/run/a.sock", 5.0)
+    failed = ProcessState(
+        State.FAILED, "exited with 1", "Traceback ...", "unix:/run/a.sock", 5.0, pid=7, restarts=2
+    )
     assert ProcessState.from_json(failed.to_json()) == failed
 
 
@@ -17,10 +19,21 @@ def test_the_json_form_names_the_state_by_its_value():
         "output": "",
         "address": "",
         "since": 1.0,
+        "pid": None,
+        "restarts": 0,
     }
 
 
-@pytest.mark.parametrize("data", [{}, {"state": "sleeping"}, {"state": "up", "since": "soon"}])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"state": "sleeping"},
+        {"state": "up", "since": "soon"},
+        {"state": "up", "pid": "7"},
+        {"state": "up", "restarts": None},
+    ],
+)
 def test_anything_else_is_refused(data):
     with pytest.raises(ValueError):
         ProcessState.from_json(data)

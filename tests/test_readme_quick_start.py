@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -74,8 +75,34 @@ def sample_products(root: Path) -> set[str]:
         for tier in (root / "apps").iterdir()
         if tier.is_dir() and tier.name in {t.value for t in Tier}
         for product in tier.iterdir()
-        if (product / "__init__.py").is_file()
+        if (product / "__init__.py").is_file() or (product / "product.toml").is_file()
     }
+
+
+def process_samples(root: Path) -> set[str]:
+    """The samples the portal runs as processes of their own (`command` in product.toml)."""
+    return {
+        key
+        for key in sample_products(root)
+        if "command" in tomllib.loads(_metadata(root / "apps" / key))
+    }
+
+
+def _metadata(folder: Path) -> str:
+    path = folder / "product.toml"
+    return path.read_text() if path.is_file() else ""
+
+
+def assert_every_process_sample_serves(base_url: str, samples: set[str]) -> None:
+    """Each process sample answers through the portal once its process is up (503 before)."""
+    http = sign_in(base_url, "admin")
+    for key in sorted(samples):
+        deadline = time.monotonic() + 120
+        answer = http.get(f"{base_url}/{key}/", timeout=10)
+        while answer.status_code == 503 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            answer = http.get(f"{base_url}/{key}/", timeout=10)
+        assert answer.status_code == 200, (key, answer.status_code, answer.text[-2000:])
 
 
 def wait_until_served(base_url: str, process: subprocess.Popen, log: Path) -> None:
@@ -138,6 +165,7 @@ def test_make_run_in_a_fresh_copy_serves_every_sample_product_and_their_tests_ru
     try:
         wait_until_served(base_url, process, log)
         assert_every_product_serves_its_tiers(base_url, sample_products(copy))
+        assert_every_process_sample_serves(base_url, process_samples(copy))
         assert "failed to load" not in log.read_text()
     finally:
         stop(process)
@@ -224,5 +252,6 @@ def test_the_images_command_serves_every_sample_product(tmp_path):
     try:
         wait_until_served(base_url, process, log)
         assert_every_product_serves_its_tiers(base_url, sample_products(copy))
+        assert_every_process_sample_serves(base_url, process_samples(copy))
     finally:
         stop(process)

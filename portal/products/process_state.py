@@ -39,6 +39,10 @@ class ProcessState:
     address: str = ""
     #: When it entered this state (seconds since the epoch).
     since: float = field(default_factory=time.time)
+    #: A process's id while it runs (its process group's too); None for upstreams.
+    pid: int | None = None
+    #: How many times the supervisor started the process again since the portal started.
+    restarts: int = 0
 
     @property
     def serving(self) -> bool:
@@ -50,8 +54,13 @@ class ProcessState:
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> ProcessState:
         """The state written by `to_json`; ValueError for anything else."""
-        since = data.get("since", 0.0)
-        if "state" not in data or not isinstance(since, int | float):
+        since, pid, restarts = data.get("since", 0.0), data.get("pid"), data.get("restarts", 0)
+        if (
+            "state" not in data
+            or not isinstance(since, int | float)
+            or not isinstance(pid, int | None)
+            or not isinstance(restarts, int)
+        ):
             raise ValueError(f"not a process state: {dict(data)!r}")
         return cls(
             state=State(str(data["state"])),
@@ -59,4 +68,6 @@ class ProcessState:
             output=str(data.get("output", "")),
             address=str(data.get("address", "")),
             since=float(since),
+            pid=pid,
+            restarts=restarts,
         )

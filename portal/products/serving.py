@@ -1,11 +1,12 @@
 """How a discovered product is served: behind its Gate, bound to the portal, or as a 503 page.
 
 Every product gets a Gate of its own (`auth.gate`). An `upstream =` product is the portal's
-proxy to its server (`portal.products.proxy`), health-checked while it is mounted. An AuthFlask
-product is also told where it is mounted and given its own session secret; one in the admin tier
-gets the typed services admin products may use (`kit.admin`). A product that failed to load
-answers 503, with the error and its traceback for devel and admin users, who can do something
-about it.
+proxy to its server (`portal.products.proxy`), health-checked while it is mounted; a `command =`
+product the proxy to its process, as the supervisor reports it (`portal.products.process_mount`).
+An AuthFlask product is also told where it is mounted and given its own session secret; one in
+the admin tier gets the typed services admin products may use (`kit.admin`). A product that
+failed to load answers 503, with the error and its traceback for devel and admin users, who can
+do something about it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from auth.tiers import Tier
 from kit.authflask import AuthFlask
 from portal.pages import ErrorPages
 from portal.products.discovery import Product, Status
+from portal.products.process_mount import ProcessMount, state_source
 from portal.products.process_state import ProcessState
 from portal.products.proxy import ProxyApp
 from portal.products.upstream_health import HEALTH_INTERVAL_SECONDS, HealthMonitor
@@ -90,9 +92,21 @@ def proxied(
     return proxy
 
 
+def _process_mount(product: Product, services: Services) -> ProcessMount:
+    """A `command` product: its state as the supervisor writes it, requests through the proxy
+    to wherever its process listens now."""
+    state = state_source(product.info.key, services.processes)
+    mount = ProcessMount(product, state, services.pages, services.identity_tokens)
+    product.process_state = state
+    product.app = mount  # kept serving while an edit to its product.toml doesn't read
+    return mount
+
+
 def _bound(product: Product, services: Services) -> Callable:
     if product.status is Status.LOADED and product.info.kind is ProductKind.UPSTREAM:
         return proxied(product, services, product.info.upstream)
+    if product.status is Status.LOADED and product.info.kind is ProductKind.PROCESS:
+        return _process_mount(product, services)
     if product.status is Status.BROKEN or product.app is None:
         return BrokenProduct(product, services.pages)
     if isinstance(product.app, AuthFlask):

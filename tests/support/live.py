@@ -14,6 +14,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from auth.product_paths import parse_blocks
 from portal.application import create_app
 from portal.config import PROJECT_ROOT, Settings
+from portal.products.supervisor import process_specs
 
 WEBHOOK_SECRET = "webhook-secret-for-tests-0123456789abcdef"
 
@@ -77,6 +78,8 @@ def start_live_server(
     """The site on a free port: `http://127.0.0.1:<port>`, or in host mode the portal on
     `http://localhost:<port>` and each product on `http://<name>--<tier>.localhost:<port>`.
     `public_url`: the address browsers use instead, when a proxy in front of it has another."""
+    if apps_dir == PROJECT_ROOT / "apps":
+        overrides.setdefault("apps_patterns", in_process_samples())
     server = make_server("127.0.0.1", 0, _unavailable, threaded=True)
     host = f"localhost:{server.server_port}" if host_mode else f"127.0.0.1:{server.server_port}"
     base_url = public_url or f"http://{host}"
@@ -103,6 +106,12 @@ def start_live_server(
     )
     thread.start()
     return LiveServer(base_url, settings, application, server, thread)
+
+
+def in_process_samples() -> tuple[str, ...]:
+    """PORTAL_APPS patterns leaving out the samples that run as processes: a site in a thread
+    of the test process runs no supervisor (tests/test_process_samples.py runs them)."""
+    return tuple(f"!{key}" for key in process_specs(PROJECT_ROOT / "apps", ()))
 
 
 @contextmanager

@@ -61,10 +61,25 @@ class Gunicorn:
         raise RuntimeError(f"gunicorn did not answer within {seconds}s: {self.log()}")
 
     def worker_pids(self) -> set[int]:
-        """The master's worker processes right now (Linux: the master's children in /proc)."""
+        """The master's worker processes right now (Linux: the master's children in /proc,
+        less the product supervisor)."""
+        return {pid for pid in self.children() if pid != self.supervisor_pid()}
+
+    def children(self) -> set[int]:
         master = self.process.pid
         children = Path(f"/proc/{master}/task/{master}/children").read_text()
         return {int(pid) for pid in children.split()}
+
+    def supervisor_pid(self) -> int | None:
+        """The master's child that runs the process products."""
+        for pid in self.children():
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"portal.products.supervisor" in command:
+                return pid
+        return None
 
     def sockets_in_close_wait(self) -> int:
         """Server-side sockets on gunicorn's port that the client closed and gunicorn did not."""

@@ -1,4 +1,5 @@
-"""Every product discovery found, whether it is served, and how many users can open it."""
+"""Every product discovery found, whether it is served (for a process product: whether its
+process is up, with its last output when it failed), and how many users can open it."""
 
 from __future__ import annotations
 

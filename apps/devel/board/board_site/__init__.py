@@ -1,0 +1,1 @@
+"""Board: a small Django site, served by its own process under the portal's Gate."""

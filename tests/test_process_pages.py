@@ -1,0 +1,197 @@
+"""What people see of process products that are not up: the mount's 503 pages in the portal's
+frame, their state on the dashboard and the console, `portal apps` - while the rest of the
+portal serves as usual."""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import signal
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from portal.cli import main
+from portal.config import PROJECT_ROOT
+from portal.products.process_state import State
+from tests.support.live import private_site
+from tests.support.process_products import Supervised, add_product, http_product
+from tests.support.signin import sign_in
+
+pytestmark = pytest.mark.timeout(120)
+
+FAILING = (
+    f"{sys.executable} -c 'import sys; print(\"KeyError: MODEL_STORE\"); sys.exit(2)' {{port}}"
+)
+SILENT = (
+    f"{sys.executable} -c 'import time; print(\"loading the model\"); time.sleep(600)' {{port}}"
+)
+
+
+@pytest.fixture(scope="module")
+def apps(tmp_path_factory):
+    apps = tmp_path_factory.mktemp("apps")
+    shutil.copytree(PROJECT_ROOT / "apps/stable/hello", apps / "stable/hello")
+    shutil.copytree(PROJECT_ROOT / "apps/admin/manage", apps / "admin/manage")
+    add_product(apps, "ea/crashy", FAILING)
+    add_product(apps, "ea/slow", SILENT)
+    return apps
+
+
+@pytest.fixture(scope="module")
+def site(apps, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        supervisor = Supervised(apps, tmp_path_factory.mktemp("instance"), patch)
+        supervisor.wait_for("ea/crashy", lambda s: s.state is State.FAILED)
+        supervisor.wait_for("ea/slow", lambda s: "loading the model" in s.output or s.pid)
+        with private_site(tmp_path_factory, apps_dir=apps) as live:
+            live.supervisor = supervisor
+            yield live
+        supervisor.stop()
+
+
+def test_a_failed_product_answers_503_with_its_output_for_devel_users(site):
+    page = sign_in(site.base_url, "devel").get(site.base_url + "/ea/crashy/", timeout=10)
+    assert page.status_code == 503
+    assert "Retry-After" not in page.headers
+    text = html.unescape(page.text)
+    assert "crashy has failed" in text
+    assert "it exited with status 2, 3 times in a row soon after starting" in text
+    assert "KeyError: MODEL_STORE" in text
+    assert 'class="site-header' in page.text or "Sign out" in page.text
+
+
+def test_a_failed_product_answers_503_without_its_output_for_ea_users(site):
+    page = sign_in(site.base_url, "ea").get(site.base_url + "/ea/crashy/", timeout=10)
+    assert page.status_code == 503
+    assert "crashy has failed" in page.text
+    assert "MODEL_STORE" not in page.text
+
+
+def test_a_failed_product_answers_api_clients_in_json(site):
+    http = sign_in(site.base_url, "ea")
+    answer = http.get(
+        site.base_url + "/ea/crashy/api", headers={"Accept": "application/json"}, timeout=10
+    )
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "failed"
+    assert answer.json()["product"] == "ea/crashy"
+
+
+def test_a_starting_product_answers_503_and_when_to_ask_again(site):
+    page = sign_in(site.base_url, "ea").get(site.base_url + "/ea/slow/", timeout=10)
+    assert page.status_code == 503
+    assert page.headers["Retry-After"] == "2"
+    assert "slow is starting" in page.text
+
+
+def test_the_gate_still_runs_first_for_process_products(site):
+    page = sign_in(site.base_url, "stable").get(site.base_url + "/ea/crashy/", timeout=10)
+    assert page.status_code == 403
+
+
+def test_the_rest_of_the_portal_serves_as_usual(site):
+    http = sign_in(site.base_url, "stable")
+    assert http.get(site.base_url + "/stable/hello/", timeout=10).status_code == 200
+    assert http.get(site.base_url + "/healthz", timeout=10).status_code == 200
+
+
+def test_devel_users_see_each_process_state_and_a_failures_output_on_the_dashboard(site):
+    page = html.unescape(sign_in(site.base_url, "devel").get(site.base_url + "/", timeout=10).text)
+    assert "Server: <strong>failed</strong> · restarted 2 times" in page
+    assert "Server: <strong>starting</strong>" in page
+    assert "KeyError: MODEL_STORE" in page
+
+
+def test_ea_users_see_no_process_state_on_the_dashboard(site):
+    page = sign_in(site.base_url, "ea").get(site.base_url + "/", timeout=10).text
+    assert "Server:" not in page
+    assert "MODEL_STORE" not in page
+
+
+def test_the_console_shows_a_failed_process_with_its_output(site):
+    admin = sign_in(site.base_url, "admin")
+    page = html.unescape(admin.get(site.base_url + "/admin/manage/products", timeout=10).text)
+    row = page[page.index('data-product="ea/crashy"') :]
+    row = row[: row.index("</tr>")]
+    assert 'Process <span class="status-pill status-pill--failed">Failed</span>' in row
+    assert "(restarted 2 times)" in row
+    assert "it exited with status 2, 3 times in a row soon after starting" in row
+    assert "KeyError: MODEL_STORE" in row
+    slow = page[page.index('data-product="ea/slow"') :]
+    assert 'status-pill--starting">Starting</span>' in slow[: slow.index("</tr>")]
+
+
+def test_portal_apps_shows_the_running_portals_process_states(site, apps, monkeypatch):
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(site.supervisor.settings.instance_path))
+    monkeypatch.setenv("PORTAL_APPS_DIR", str(apps))
+    monkeypatch.delenv("PORTAL_APPS", raising=False)
+    result = CliRunner().invoke(main, ["apps"], catch_exceptions=False)
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert ["ea", "crashy", "/ea/crashy/", "failed", "(process)"] in rows
+    assert ["ea", "slow", "/ea/slow/", "starting", "(process)"] in rows
+    assert ["stable", "hello", "/stable/hello/", "loaded"] in rows
+    errors = result.stderr.splitlines()
+    assert errors[0] == (
+        "ea/crashy: failed: it exited with status 2, 3 times in a row soon after starting; "
+        "it is started again when its files change"
+    )
+    assert errors[1:] == ["  KeyError: MODEL_STORE"] * 3
+
+
+def test_portal_apps_says_not_running_when_no_portal_runs(apps, tmp_path, monkeypatch):
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("PORTAL_APPS_DIR", str(apps))
+    monkeypatch.delenv("PORTAL_APPS", raising=False)
+    result = CliRunner().invoke(main, ["apps"], catch_exceptions=False)
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert ["ea", "crashy", "/ea/crashy/", "not", "running", "(process)"] in rows
+
+
+def test_a_product_whose_supervisor_died_is_failed_not_proxied(tmp_path, tmp_path_factory):
+    apps = tmp_path / "apps"
+    http_product(apps, "ea/web")
+    with pytest.MonkeyPatch.context() as patch:
+        supervisor = Supervised(apps, tmp_path / "instance", patch)
+        supervisor.wait_for("ea/web", lambda s: s.serving)
+        with private_site(tmp_path_factory, apps_dir=apps) as live:
+            http = sign_in(live.base_url, "devel")
+            assert http.get(live.base_url + "/ea/web/", timeout=10).status_code == 200
+            os.kill(supervisor.process.pid, signal.SIGKILL)
+            supervisor.process.process.wait()
+            page = http.get(live.base_url + "/ea/web/", timeout=10)
+    assert page.status_code == 503
+    assert "supervisor of process products has stopped" in html.unescape(page.text)
+
+
+@pytest.mark.parametrize("listen", ["{port}", "{socket}"])
+def test_a_process_product_gets_the_whole_path_and_query_on_its_port_or_socket(
+    listen, tmp_path, tmp_path_factory
+):
+    apps = tmp_path / "apps"
+    http_product(apps, "ea/web", listen=listen)
+    with pytest.MonkeyPatch.context() as patch:
+        supervisor = Supervised(apps, tmp_path / "instance", patch)
+        state = supervisor.wait_for("ea/web", lambda s: s.serving)
+        with private_site(tmp_path_factory, apps_dir=apps) as live:
+            page = sign_in(live.base_url, "ea").get(live.base_url + "/ea/web/a%20b?x=1")
+        supervisor.stop()
+    assert page.status_code == 200
+    assert page.text == f"ea/web /ea/web/a%20b?x=1 pid={state.pid}"
+
+
+def test_in_host_mode_a_process_product_serves_on_its_own_host(tmp_path, tmp_path_factory):
+    apps = tmp_path / "apps"
+    http_product(apps, "ea/web")
+    with pytest.MonkeyPatch.context() as patch:
+        supervisor = Supervised(apps, tmp_path / "instance", patch)
+        state = supervisor.wait_for("ea/web", lambda s: s.serving)
+        with private_site(tmp_path_factory, apps_dir=apps, host_mode=True) as live:
+            url = live.product_url("ea/web", "/page")
+            page = sign_in(live.base_url, "ea").get(url, timeout=10)
+        supervisor.stop()
+    assert (page.status_code, page.url) == (200, url)
+    assert url.startswith("http://web--ea.localhost:")
+    assert page.text == f"ea/web /ea/web/page pid={state.pid}"
