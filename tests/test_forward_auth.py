@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from portal.forward_auth import ForwardAuth, normalized_path
+from tests.support.databases import BACKENDS
 from tests.support.live import private_site
 from tests.support.raw import raw_get
 from tests.support.signin import sign_in
@@ -22,6 +23,10 @@ from tests.test_admin_console_helpers import admin_session, api_call, new_user
 from tests.test_bearer_tokens import forge
 
 EA = "ea/forecast"
+#: The shared sites in host mode alone, on each database.
+ON_PRODUCT_HOSTS = pytest.mark.parametrize(
+    "site", [("host", backend) for backend in BACKENDS], indirect=True, ids="-".join
+)
 
 
 def cookie_for(site, tier: str, key: str = EA) -> str:
@@ -325,17 +330,15 @@ def test_a_refused_bearer_token_gets_401(portal):
     assert 'error="invalid_token"' in answer.headers["WWW-Authenticate"]
 
 
+@ON_PRODUCT_HOSTS
 def test_in_host_mode_only_the_product_hosts_own_cookie_counts(site):
-    if not site.host_mode:
-        pytest.skip("host mode only")
     http = sign_in(site.base_url, "ea")
     portal_cookie = http.cookies.get("portal_session", domain=urlsplit(site.base_url).hostname)
     assert ask(site, site.product_url(EA), portal_cookie).status_code == 401
 
 
+@ON_PRODUCT_HOSTS
 def test_in_host_mode_a_product_address_on_the_portal_host_is_refused(site):
-    if not site.host_mode:
-        pytest.skip("host mode only")
     url = site.base_url + "/ea/forecast/"
     nginx = ask(site, url, cookie_for(site, "admin"))
     traefik = ask(site, url, shape="traefik")
@@ -343,9 +346,8 @@ def test_in_host_mode_a_product_address_on_the_portal_host_is_refused(site):
     assert (traefik.status_code, traefik.headers["Location"]) == (307, site.product_url(EA))
 
 
+@ON_PRODUCT_HOSTS
 def test_in_host_mode_a_product_host_answers_for_its_own_product_only(site):
-    if not site.host_mode:
-        pytest.skip("host mode only")
     host = urlsplit(site.product_url("stable/hello")).netloc
     answer = ask(site, f"http://{host}/ea/forecast/", cookie_for(site, "admin", "stable/hello"))
     assert (answer.status_code, answer.headers["X-Portal-Refusal"]) == (403, "not_found")
