@@ -66,6 +66,7 @@ from benchmarks.load_benchmark import (  # noqa: E402
     Database,
     Server,
     log,
+    print_rounds,
     process_cpu_seconds,
     run_within,
 )
@@ -366,23 +367,15 @@ def run(args: argparse.Namespace, temp: Path) -> int:
                 result = balanced_wrk(side, args)
                 results.append((number, result))
                 print(row(number, result), file=sys.stderr, flush=True)
-        print()
-        print(
+        title = (
             f"Gate overhead: gunicorn (gunicorn.conf.py, {args.worker_class}, {args.workers} "
             f"workers{f' x {args.threads} threads' if args.worker_class == 'gthread' else ''}); "
             f"wrk -t{args.client_threads} -c{args.connections} -d{args.seconds:g}s after "
             f"{args.warmup:g} s warm-up; {args.rounds} rounds, order rotated; CPython "
             f"{platform.python_version()}; {os.cpu_count()} cores shared by client and servers"
         )
-        print()
-        print(HEADER)
-        for number, result in results:
-            print(row(number, result))
-        print()
-        print("Medians over rounds; ratios to the bare product sent the same credential:")
-        print("\n".join(summary(results)))
-        errors = sum(result["errors"] for _, result in results)
-        print(f"\nFailed requests: {errors}")
+        heading = "Medians over rounds; ratios to the bare product sent the same credential:"
+        errors = print_rounds(title, HEADER, results, row, heading, summary(results))
         return 1 if errors else 0
     finally:
         for server in reversed(servers):

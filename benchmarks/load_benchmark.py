@@ -65,6 +65,7 @@ sys.path.insert(0, str(ROOT))
 
 from auth.hosts import PLAIN_COOKIE_NAME as COOKIE_NAME  # noqa: E402
 from auth.tiers import Tier  # noqa: E402
+from tests.support.processes import gunicorn_workers  # noqa: E402
 from tests.support.signin import sign_in  # noqa: E402
 
 PASSWORD = "load-benchmark-password"  # a throwaway user in a throwaway provider
@@ -164,13 +165,7 @@ class Server:
         return self.log_path.read_text(errors="replace")[-3000:]
 
     def worker_pids(self) -> list[int]:
-        out = subprocess.run(
-            ["ps", "--ppid", str(self.process.pid), "-o", "pid="],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        return [int(p) for p in out.stdout.split()]
+        return sorted(gunicorn_workers(self.process.pid))
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the master and its workers so far."""
@@ -741,6 +736,30 @@ def run(args: argparse.Namespace, temp: Path) -> int:
             server.stop()
         database.drop()
         log(f"servers stopped, database {database.name} dropped")
+
+
+def print_rounds(
+    title: str,
+    header: str,
+    results: list[tuple[int, dict]],
+    row: Callable[[int, dict], str],
+    heading: str,
+    medians: list[str],
+) -> int:
+    """The run's description, each round's row and the medians, on stdout (progress goes to
+    stderr); the number of failed requests, which makes the exit status."""
+    print()
+    print(title)
+    print()
+    print(header)
+    for number, result in results:
+        print(row(number, result))
+    print()
+    print(heading)
+    print("\n".join(medians))
+    errors = sum(result["errors"] for _, result in results)
+    print(f"\nFailed requests: {errors}")
+    return errors
 
 
 def run_within(budget: float, prefix: str, work: Callable[[Path], int]) -> int:

@@ -48,14 +48,13 @@ import os
 import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -65,7 +64,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from auth.hosts import PLAIN_COOKIE_NAME as COOKIE_NAME  # noqa: E402
-from benchmarks.load_benchmark import Server, free_port, log  # noqa: E402
+from benchmarks.load_benchmark import (  # noqa: E402
+    Server,
+    free_port,
+    log,
+    print_rounds,
+    run_within,
+)
 from tests.support.nginx import PrivateNginx, forward_auth_config  # noqa: E402
 from tests.support.signin import sign_in  # noqa: E402
 
@@ -351,23 +356,14 @@ def run(args: argparse.Namespace, temp: Path) -> int:
             log(f"opening {args.sockets} websockets through the portal's proxy")
             url = portal.base_url.replace("http", "ws", 1) + "/ea/echo/"
             sockets = asyncio.run(websockets_at_once(url, cookie, portal.base_url, args, portal))
-        print()
-        print(
+        title = (
             f"Proxy benchmark: gunicorn (gunicorn.conf.py, gevent, {args.workers} workers), "
             f"nginx {nginx_version()} (1 worker), upstream: {upstream_name(args.upstream)}; "
             f"wrk -t{args.client_threads} -c{args.connections} -d{args.seconds:g}s after "
             f"{args.warmup:g} s warm-up; {args.rounds} rounds, order rotated; CPython "
             f"{platform.python_version()}; {os.cpu_count()} cores shared by client and servers"
         )
-        print()
-        print(HEADER)
-        for number, result in results:
-            print(row(number, result))
-        print()
-        print("Medians over rounds:")
-        print("\n".join(summary(results)))
-        errors = sum(result["errors"] for _, result in results)
-        print(f"\nFailed requests: {errors}")
+        errors = print_rounds(title, HEADER, results, row, "Medians over rounds:", summary(results))
         if sockets is not None:
             print(
                 f"\nWebsockets through the portal's proxy ({args.workers} workers): "
@@ -443,21 +439,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     budget = 600 + len(args.sides) * (args.rounds * (args.seconds + 5) + args.warmup + 30)
-
-    def give_up(signum: int, frame: object) -> None:
-        raise TimeoutError(f"the benchmark ran past its {budget:.0f} s budget")
-
-    def terminate(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGALRM, give_up)
-    signal.signal(signal.SIGTERM, terminate)
-    signal.alarm(int(budget))
-    try:
-        with tempfile.TemporaryDirectory(prefix="portal-proxy-") as temp:
-            return run(args, Path(temp))
-    finally:
-        signal.alarm(0)
+    return run_within(budget, "portal-proxy-", partial(run, args))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.processes import gunicorn_workers  # noqa: E402
 from tests.support.signin import sign_in  # noqa: E402
 from tests.support.websockets import prime_database  # noqa: E402
 
@@ -97,13 +98,7 @@ class Server:
         raise RuntimeError(f"{name} did not start: {log.read_text()[-3000:]}")
 
     def worker_pids(self) -> list[int]:
-        out = subprocess.run(
-            ["ps", "--ppid", str(self.process.pid), "-o", "pid="],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        return [int(p) for p in out.stdout.split()]
+        return sorted(gunicorn_workers(self.process.pid))
 
     def worker_rss_mb(self) -> float:
         total = 0

@@ -61,25 +61,12 @@ class Gunicorn:
         raise RuntimeError(f"gunicorn did not answer within {seconds}s: {self.log()}")
 
     def worker_pids(self) -> set[int]:
-        """The master's worker processes right now (Linux: the master's children in /proc,
-        less the product supervisor)."""
-        return {pid for pid in self.children() if pid != self.supervisor_pid()}
-
-    def children(self) -> set[int]:
-        master = self.process.pid
-        children = Path(f"/proc/{master}/task/{master}/children").read_text()
-        return {int(pid) for pid in children.split()}
+        """The master's worker processes right now, less the product supervisor."""
+        return gunicorn_workers(self.process.pid)
 
     def supervisor_pid(self) -> int | None:
         """The master's child that runs the process products."""
-        for pid in self.children():
-            try:
-                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"portal.products.supervisor" in command:
-                return pid
-        return None
+        return supervisor_of(self.process.pid)
 
     def sockets_in_close_wait(self) -> int:
         """Server-side sockets on gunicorn's port that the client closed and gunicorn did not."""
@@ -99,3 +86,25 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def children_of(pid: int) -> set[int]:
+    """A process's children right now (Linux: /proc)."""
+    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def supervisor_of(master: int) -> int | None:
+    """The gunicorn master's child that runs the process products, if it has one."""
+    for pid in children_of(master):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"portal.products.supervisor" in command:
+            return pid
+    return None
+
+
+def gunicorn_workers(master: int) -> set[int]:
+    """The gunicorn master's workers: its children, less the product supervisor."""
+    return children_of(master) - {supervisor_of(master)}
