@@ -70,6 +70,7 @@ from benchmarks.load_benchmark import (  # noqa: E402
     process_cpu_seconds,
     run_within,
 )
+from benchmarks.wrk import run_wrk  # noqa: E402
 from tests.support.signin import sign_in  # noqa: E402
 
 PRODUCT = '''"""The benchmark's product: one view, 100 bytes, naming the worker that answered."""
@@ -164,47 +165,27 @@ def every_worker_answers(side: Side) -> None:
         seen.add(int(body.split()[1]))
 
 
-_SOCKET_ERRORS = r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
-
-
-def _milliseconds(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(number) * _UNITS[unit]
-
-
 def wrk(side: Side, args: argparse.Namespace, seconds: float) -> dict:
     """One wrk run against the side, with its CPU per worker."""
-    command = ["wrk", f"-t{args.client_threads}", f"-c{args.connections}", f"-d{seconds:g}s"]
-    command += ["--latency", "--timeout", "10s"]
-    for header in side.headers:
-        command += ["-H", header]
-    command.append(side.server.base_url + side.path)
     pids = [side.server.process.pid, *side.server.worker_pids()]
     before = {pid: process_cpu_seconds([pid]) for pid in pids}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True)
+    result = run_wrk(
+        side.name,
+        side.server.base_url + side.path,
+        side.headers,
+        threads=args.client_threads,
+        connections=args.connections,
+        seconds=seconds,
+    )
     used = {pid: process_cpu_seconds([pid]) - before[pid] for pid in pids}
-    out = done.stdout
-    count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    sockets = re.search(_SOCKET_ERRORS, out)
-    percentile = dict(re.findall(r"^\s+(\d+)%\s+(\S+)\s*$", out, re.MULTILINE))
-    if not {"50", "99"} <= percentile.keys():
-        raise RuntimeError(f"{side.name}: no latency distribution in wrk's answer:\n{out}")
     total_cpu = sum(used.values())
-    workers = [used[pid] for pid in pids[1:]]
     return {
         "side": side.name,
         "group": side.group,
         "baseline": side.baseline,
-        "requests": count,
-        "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        "p50": _milliseconds(percentile["50"]),
-        "p99": _milliseconds(percentile["99"]),
-        "errors": (int(bad.group(1)) if bad else 0)
-        + (sum(map(int, sockets.groups())) if sockets else 0),
-        "server_us": total_cpu / max(count, 1) * 1e6,
-        "worker_shares": [w / total_cpu if total_cpu else 0 for w in workers],
+        **result,
+        "server_us": total_cpu / max(result["requests"], 1) * 1e6,
+        "worker_shares": [used[pid] / total_cpu if total_cpu else 0 for pid in pids[1:]],
     }
 
 

@@ -46,7 +46,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -71,13 +70,12 @@ from benchmarks.load_benchmark import (  # noqa: E402
     print_rounds,
     run_within,
 )
+from benchmarks.wrk import run_wrk  # noqa: E402
 from tests.support.nginx import PrivateNginx, forward_auth_config  # noqa: E402
 from tests.support.signin import sign_in  # noqa: E402
 
 PATH = "/ea/dash/"
 HERE = Path(__file__).resolve().parent
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
-_SOCKET_ERRORS = r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"
 
 
 class Child:
@@ -115,34 +113,12 @@ class Side:
     headers: tuple[str, ...]
 
 
-def _milliseconds(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(number) * _UNITS[unit]
-
-
 def wrk(side: Side, args: argparse.Namespace, seconds: float) -> dict:
-    command = ["wrk", f"-t{args.client_threads}", f"-c{args.connections}", f"-d{seconds:g}s"]
-    command += ["--latency", "--timeout", "10s"]
-    for header in side.headers:
-        command += ["-H", header]
-    done = subprocess.run(
-        [*command, side.url], capture_output=True, text=True, timeout=seconds + 60, check=True
+    threads, connections = args.client_threads, args.connections
+    result = run_wrk(
+        side.name, side.url, side.headers, threads=threads, connections=connections, seconds=seconds
     )
-    out = done.stdout
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    sockets = re.search(_SOCKET_ERRORS, out)
-    percentile = dict(re.findall(r"^\s+(\d+)%\s+(\S+)\s*$", out, re.MULTILINE))
-    if not {"50", "99"} <= percentile.keys():
-        raise RuntimeError(f"{side.name}: no latency distribution in wrk's answer:\n{out}")
-    return {
-        "side": side.name,
-        "requests": int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
-        "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        "p50": _milliseconds(percentile["50"]),
-        "p99": _milliseconds(percentile["99"]),
-        "errors": (int(bad.group(1)) if bad else 0)
-        + (sum(map(int, sockets.groups())) if sockets else 0),
-    }
+    return {"side": side.name, **result}
 
 
 def answers_as_upstream(side: Side) -> None:

@@ -18,7 +18,6 @@ import collections
 import contextlib
 import http.client
 import logging
-import os
 import shlex
 import signal
 import socket
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from portal.products.process_files import StateFolder
 from portal.products.process_state import ProcessState, State
+from portal.products.watchdog import GRACE_SECONDS, end_groups
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ BACKOFF_MAX_SECONDS = 30.0
 #: How long a product may take from its start to its health path's first answer.
 START_SECONDS = 60.0
 #: Between SIGTERM to a product's group and SIGKILL.
-STOP_GRACE_SECONDS = 5.0
+STOP_GRACE_SECONDS = GRACE_SECONDS
 HEALTH_INTERVAL_SECONDS = 0.25
 HEALTH_REQUEST_SECONDS = 2.0
 
@@ -252,26 +252,9 @@ def _wait_then_set(process: subprocess.Popen, ended: threading.Event) -> None:
 
 
 def end_group(pgid: int) -> None:
-    """SIGTERM to a process group, then SIGKILL when anything of it outlives the grace."""
-    if not _signal_group(pgid, signal.SIGTERM):
-        return
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    while time.monotonic() < deadline:
-        if not _signal_group(pgid, 0):
-            return
-        time.sleep(0.05)
-    _signal_group(pgid, signal.SIGKILL)
-
-
-def _signal_group(pgid: int, signum: int) -> bool:
-    """Whether the group still had a member to signal."""
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """SIGTERM to a process group, then SIGKILL when anything of it outlives the grace (the
+    watchdog ends groups the same way when the supervisor can't)."""
+    end_groups({pgid}, STOP_GRACE_SECONDS)
 
 
 def answers(address: str, path: str) -> bool:
