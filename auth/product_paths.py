@@ -14,7 +14,7 @@ cheaper one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -156,10 +156,6 @@ class BlockPattern:
             for reading in readings
         )
 
-    @property
-    def whole_product(self) -> bool:
-        return self.path == "/*"
-
 
 def parse_block_pattern(text: str) -> BlockPattern:
     """ValueError says what is wrong with one `PORTAL_BLOCK` entry."""
@@ -224,7 +220,3 @@ def tier_at(tier: Tier, stricter: tuple[StricterPath, ...], path: str) -> Tier:
 def removed_at(blocks: Iterable[BlockPattern], path: str) -> bool:
     readings = path_readings(path)
     return any(block.removes(readings) for block in blocks)
-
-
-def describe_blocks(blocks: Mapping[str, tuple[BlockPattern, ...]]) -> dict[str, list[str]]:
-    return {key: [block.text for block in found] for key, found in blocks.items() if found}

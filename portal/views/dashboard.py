@@ -49,10 +49,11 @@ def _card(who: Identity, product: Product) -> Card | None:
     if not info.entry_points:
         return Card(product, ())
     url = services().settings.origins.product_url
+    needed = {point: info.tier_at(point.path) for point in info.entry_points}
     entries = tuple(
-        Entry(point, url(info.key, point.path), info.tier_at(point.path))
-        for point in info.entry_points
-        if not removed_at(blocks, point.path) and who.opens(info, info.tier_at(point.path))
+        Entry(point, url(info.key, point.path), tier)
+        for point, tier in needed.items()
+        if not removed_at(blocks, point.path) and who.opens(info, tier)
     )
     return Card(product, entries) if entries else None
 
