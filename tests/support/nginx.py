@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.processes import free_port
+from tests.support.processes import free_port, tail
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -66,18 +66,18 @@ class PrivateNginx:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"nginx exited: {self.log()}")
+                raise RuntimeError(f"nginx exited: {tail(self.log())}")
             try:
                 requests.get(self.base_url + "/", timeout=2, allow_redirects=False)
                 return
             except requests.ConnectionError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"nginx did not answer within {seconds}s: {self.log()}")
+        raise RuntimeError(f"nginx did not answer within {seconds}s: {tail(self.log())}")
 
     def log(self) -> str:
         parts = [p.read_text(errors="replace") for p in (self.folder / "nginx.out", self.error_log)]
-        return "\n".join(part for part in parts if part)[-4000:]
+        return "\n".join(part for part in parts if part)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -21,7 +21,7 @@ from types import TracebackType
 import pymysql
 import pytest
 
-from tests.support.processes import free_port
+from tests.support.processes import free_port, tail
 
 INSTALL_DB = "/usr/bin/mariadb-install-db"
 MARIADBD = "/usr/sbin/mariadbd"
@@ -141,7 +141,7 @@ class PrivateMariaDB:
         deadline = time.monotonic() + self.start_timeout
         while True:
             if self.process is None or self.process.poll() is not None:
-                raise RuntimeError(f"mariadbd exited while starting:\n{self.log()}")
+                raise RuntimeError(f"mariadbd exited while starting:\n{tail(self.log())}")
             try:
                 connection = pymysql.connect(
                     host="127.0.0.1", port=self.port, user="root", connect_timeout=2
@@ -150,7 +150,7 @@ class PrivateMariaDB:
                 if time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError(
-                        f"mariadbd did not answer within {self.start_timeout}s:\n{self.log()}"
+                        f"mariadbd did not answer within {self.start_timeout}s:\n{tail(self.log())}"
                     ) from None
                 time.sleep(0.1)
                 continue
@@ -189,6 +189,6 @@ class PrivateMariaDB:
 
     def log(self) -> str:
         try:
-            return self.log_path.read_text(errors="replace")[-4000:]
+            return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""

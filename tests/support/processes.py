@@ -17,6 +17,11 @@ from portal.config import PROJECT_ROOT
 CLOSE_WAIT = "08"  # the TCP state's code in /proc/net/tcp
 
 
+def tail(log: str, characters: int = 4000) -> str:
+    """The end of a log, for an error message; tests that look for a line read the whole log."""
+    return log[-characters:]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -50,7 +55,9 @@ class Gunicorn:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}: {self.log()}")
+                raise RuntimeError(
+                    f"gunicorn exited with {self.process.returncode}: {tail(self.log())}"
+                )
             try:
                 if requests.get(self.base_url + "/healthz", timeout=2).status_code == 200:
                     return
@@ -58,7 +65,7 @@ class Gunicorn:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"gunicorn did not answer within {seconds}s: {self.log()}")
+        raise RuntimeError(f"gunicorn did not answer within {seconds}s: {tail(self.log())}")
 
     def worker_pids(self) -> set[int]:
         """The master's worker processes right now, less the product supervisor."""
@@ -76,7 +83,8 @@ class Gunicorn:
         return sum(1 for row in rows if row[1].endswith(f":{port}") and row[3] == CLOSE_WAIT)
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path else ""
+        """Everything gunicorn has written so far: a line the test looks for never scrolls out."""
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
 
     def stop(self) -> None:
         if self.process.poll() is None:
