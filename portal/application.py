@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         timeout=settings.import_timeout_seconds,
         marks=ImportMarks(settings.instance_path / "importing"),
         reserved_audiences=settings.reserved_audiences,
+        portal_addresses=settings.own_addresses,
     )
     products = discover(settings.apps_dir, settings.apps_patterns, loading=loading)
     services = Services.build(settings, products)
