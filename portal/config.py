@@ -49,6 +49,7 @@ from portal.config_env import (
     seconds,
     tier_roles,
 )
+from portal.forward_auth_sources import LOOPBACK
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
@@ -100,7 +101,7 @@ class Settings:
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     metrics_token: str = ""
     #: Proxies whose requests /auth/check answers (`PORTAL_FORWARD_AUTH_SOURCES`).
-    forward_auth_sources: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    forward_auth_sources: tuple[str, ...] = LOOPBACK
     #: A site's own identity header names or globs, stripped with the table's.
     identity_header_names: tuple[str, ...] = ()
     #: gunicorn's listening address (`PORTAL_BIND`): no product may name it as its server.
