@@ -15,6 +15,7 @@ import requests
 from auth.portal_address import portal_address_named
 from portal.config import Settings
 from portal.products.discovery import Loading, Status, discover
+from portal.products.supervisor import process_specs
 from tests.support.live import private_site
 from tests.support.signin import sign_in
 from tests.support.upstreams import upstream_product
@@ -96,6 +97,17 @@ def test_discovery_marks_a_product_naming_the_portal_broken_with_the_reason(tmp_
     (folder / "product.toml").write_text(toml)
     [loop] = discover(tmp_path, loading=Loading(portal_addresses=OWN)).products
     assert (loop.status, loop.error) == (Status.BROKEN, error)
+
+
+def test_the_supervisor_never_runs_a_command_naming_the_portal(tmp_path):
+    for name, command in (
+        ("loop", "socat TCP-LISTEN:{port},fork TCP:127.0.0.1:8000"),
+        ("fine", "python -m http.server {port}"),
+    ):
+        (tmp_path / "ea" / name).mkdir(parents=True)
+        (tmp_path / "ea" / name / "product.toml").write_text(f"command = {command!r}\n")
+    specs = process_specs(tmp_path, (), OWN)
+    assert (specs["ea/loop"], specs["ea/fine"].command) == (None, "python -m http.server {port}")
 
 
 class Relay:
