@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         timeout=settings.import_timeout_seconds,
         marks=ImportMarks(settings.instance_path / "importing"),
         reserved_audiences=settings.reserved_audiences,
-        portal_addresses=settings.own_addresses,
+        portal_addresses=settings.portal_addresses,
     )
     products = discover(settings.apps_dir, settings.apps_patterns, loading=loading)
     services = Services.build(settings, products)

@@ -189,7 +189,7 @@ class Settings:
         return IdentityHeaders(self.identity_header_names)
 
     @property
-    def own_addresses(self) -> tuple[str, ...]:
+    def portal_addresses(self) -> tuple[str, ...]:
         """Where the portal itself listens (`host:port`, or `unix:/path`): its base URL and its
         bind address. A product naming one of them as its server would be the portal again,
         reached from loopback through its own proxy."""

@@ -72,7 +72,7 @@ def test_a_wildcard_bind_covers_this_machine_only():
 
 def test_the_portals_addresses_are_its_base_url_and_its_bind():
     settings = Settings(base_url="https://portal.example.org", bind="0.0.0.0:8000")
-    assert settings.own_addresses == ("portal.example.org:443", "0.0.0.0:8000")
+    assert settings.portal_addresses == ("portal.example.org:443", "0.0.0.0:8000")
 
 
 @pytest.mark.parametrize(

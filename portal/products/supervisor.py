@@ -256,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         watchdog=watchdog,
         portal_addresses=Settings(
             base_url=args.base_url, bind=os.environ.get("PORTAL_BIND", "") or Settings.bind
-        ).own_addresses,
+        ).portal_addresses,
     )
     try:
         while not stopping.is_set():
