@@ -31,7 +31,7 @@ from auth.identity import (
     ProductInfo,
     TokenNotOffered,
 )
-from auth.identity_headers import strip_identity_headers
+from auth.identity_headers import DEFAULT, IdentityHeaders
 from auth.log_context import note
 from auth.metrics import GATE_DECISIONS, labelled
 from auth.product_paths import PathPolicy, StricterPath, path_readings
@@ -130,6 +130,7 @@ class Gate:
         sockets: SocketRegistry | None = None,
         tokens: UserTokens | None = None,
         paths: PathPolicy | None = None,
+        identity_headers: IdentityHeaders = DEFAULT,
     ) -> None:
         self.app = app
         self.product = product
@@ -142,10 +143,11 @@ class Gate:
         self.sockets = sockets
         self.tokens = tokens
         self.paths = paths
+        self.identity_headers = identity_headers
         self.folder_need: Need = (product.tier, None)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        strip_identity_headers(environ)
+        self.identity_headers.strip(environ)
         environ[MOUNT_ENVIRON_KEY] = self.product.key
         note(product=self.product.key)
         need = self.folder_need

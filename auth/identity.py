@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from auth.portal_address import refuse_the_portal
 from auth.product_kinds import DEFAULT_HEALTH, DEFAULT_TIMEOUT, ProductKind, process_fields
 from auth.product_paths import (
     EntryPoint,
@@ -133,12 +134,17 @@ class ProductInfo:
 
 
 def read_product_info(
-    tier: Tier, folder: Path, *, reserved_audiences: Collection[str] = ()
+    tier: Tier,
+    folder: Path,
+    *,
+    reserved_audiences: Collection[str] = (),
+    portal_addresses: Collection[str] = (),
 ) -> ProductInfo:
     """A product's name and its optional `product.toml`; ValueError says what is wrong in it.
 
     `reserved_audiences` are APIs a product may not declare: a token for the portal's own API
-    would let the product act in the portal (and its admin console) as whoever visits it."""
+    would let the product act in the portal (and its admin console) as whoever visits it.
+    `portal_addresses` are where the portal listens, which no `upstream` or `command` may name."""
     path = folder / METADATA_FILE
     data: dict = {}
     if path.is_file():
@@ -165,6 +171,7 @@ def read_product_info(
     entry_points = read_entry_points(data.get("entry_points"))
     stricter_paths = read_stricter_paths(data.get("stricter_paths"))
     served = process_fields(data)
+    refuse_the_portal(served, portal_addresses)
     return ProductInfo(
         tier=tier,
         name=folder.name,

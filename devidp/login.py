@@ -33,6 +33,21 @@ class LoginForm(FlaskForm):
     cancel = SubmitField("Cancel")
 
 
+class UserBlocked(OAuth2Error):
+    """Auth0's answer for a blocked user who signs in (or is still signed in here): back to the
+    application's callback with `error=unauthorized&error_description=user is blocked`."""
+
+    error = "unauthorized"
+    description = "user is blocked"
+
+
+def user_blocked() -> Any:
+    refused = UserBlocked(
+        redirect_uri=request.values.get("redirect_uri"), state=request.values.get("state")
+    )
+    return current_idp().server.handle_error_response(None, refused)
+
+
 LOGIN_FIELDS = frozenset({"csrf_token", "email", "password", "sign_in", "cancel"})
 
 
@@ -120,6 +135,8 @@ def authorize() -> Any:
         return submit_login(grant)
     if principal is None or grant.prompt == "login":
         return login_page(LoginForm())
+    if principal.user.blocked:
+        return user_blocked()
     return server.create_authorization_response(grant=grant, grant_user=principal)
 
 
@@ -146,6 +163,8 @@ def submit_login(grant: CodeGrant) -> Any:
         idp.login_limiter.record_failure(address, email)
         return login_page(form, 401, "Wrong email or password.")
     idp.login_limiter.record_success(email)
+    if user.blocked:
+        return user_blocked()
     sign_out(notify=False)
     login = idp.store.start_login_session(user.subject)
     session["sid"] = login.sid

@@ -114,10 +114,11 @@ class DevIdpStore(SigningKeys, UserDirectory):
     def authenticate(self, email: str, password: str) -> DevIdpUser | None:
         """The user with this email and password, or None (without saying which was wrong).
 
-        Blocked users are refused like a wrong password, as Auth0 refuses them."""
+        A blocked user is returned too: the login page refuses them as Auth0 does, only once the
+        password was right (see `devidp.login.UserBlocked`)."""
         with self._session() as db:
             row = db.scalar(select(User).where(User.email == email.strip().lower()))
-        if row is None or row.blocked or not check_password_hash(row.password_hash, password):
+        if row is None or not check_password_hash(row.password_hash, password):
             return None
         return self.get_user(row.subject)
 

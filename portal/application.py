@@ -35,6 +35,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from portal.config import DEV_IDP_MOUNT, Settings, load_settings
 from portal.flask_app import build_portal_app
 from portal.forward_auth import ForwardAuth
+from portal.forward_auth_sources import CheckSources
 from portal.logs import configure_logging
 from portal.products.discovery import Discovery, Loading, Status, discover
 from portal.products.loader import ImportMarks
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         timeout=settings.import_timeout_seconds,
         marks=ImportMarks(settings.instance_path / "importing"),
         reserved_audiences=settings.reserved_audiences,
+        portal_addresses=settings.portal_addresses,
     )
     products = discover(settings.apps_dir, settings.apps_patterns, loading=loading)
     services = Services.build(settings, products)
@@ -76,7 +78,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     csp = portal_csp([urlsplit(settings.issuer)._replace(path="").geturl()])
     checks = ForwardAuth(
-        router, mounts, services.identity_tokens.identity_headers, settings.identity_cache_seconds
+        router,
+        mounts,
+        services.identity_tokens.identity_headers,
+        settings.identity_cache_seconds,
+        CheckSources(settings.forward_auth_sources, settings.allowed_hosts),
     )
     stack = RequestContext(checks, origins=settings.origins, portal_csp=csp)
     hops = settings.trusted_proxies

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from auth.hosts import Origins
+from auth.identity_headers import IdentityHeaders
 from auth.identity_token import generate_key_pem
 from auth.product_paths import BlockPattern, parse_blocks
 from auth.tier_roles import DEFAULT_TIER_ROLES, TierRoles
@@ -40,6 +41,7 @@ from portal.config_env import (
     deadline,
     development_secret,
     flag,
+    header_patterns,
     kept_in_instance,
     log_format,
     networks,
@@ -47,6 +49,7 @@ from portal.config_env import (
     seconds,
     tier_roles,
 )
+from portal.forward_auth_sources import LOOPBACK
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
@@ -97,6 +100,12 @@ class Settings:
     auth0_domain: str = ""
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     metrics_token: str = ""
+    #: Proxies whose requests /auth/check answers (`PORTAL_FORWARD_AUTH_SOURCES`).
+    forward_auth_sources: tuple[str, ...] = LOOPBACK
+    #: A site's own identity header names or globs, stripped with the table's.
+    identity_header_names: tuple[str, ...] = ()
+    #: gunicorn's listening address (`PORTAL_BIND`): no product may name it as its server.
+    bind: str = "127.0.0.1:8000"
     json_logs: bool = False
     redis_url: str = ""
     login_rate_limit: str = "20/minute"
@@ -173,6 +182,23 @@ class Settings:
     def origins(self) -> Origins:
         """The portal's origin and, in host mode, each product's (see `auth.hosts`)."""
         return Origins.from_settings(self.base_url, self.host_domain)
+
+    @cached_property
+    def identity_headers(self) -> IdentityHeaders:
+        """The identity headers the Gate strips: the maintained table and the site's own."""
+        return IdentityHeaders(self.identity_header_names)
+
+    @property
+    def portal_addresses(self) -> tuple[str, ...]:
+        """Where the portal itself listens (`host:port`, or `unix:/path`): its base URL and its
+        bind address. A product naming one of them as its server would be the portal again,
+        reached from loopback through its own proxy."""
+        parts = urlsplit(self.base_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        found = [f"{parts.hostname}:{port}"]
+        for bound in self.bind.replace(",", " ").split():
+            found.append(bound if bound.startswith("unix:") else bound.removeprefix("tcp://"))
+        return tuple(dict.fromkeys(found))
 
     @property
     def allowed_hosts(self) -> tuple[str, ...]:
@@ -306,6 +332,11 @@ def _operations(env: Mapping[str, str], environment: str) -> dict:
         "trusted_proxies": count(env, "PORTAL_TRUSTED_PROXIES"),
         "metrics_allow": networks(env, "PORTAL_METRICS_ALLOW", Settings.metrics_allow),
         "metrics_token": env.get("PORTAL_METRICS_TOKEN", "").strip(),
+        "forward_auth_sources": networks(
+            env, "PORTAL_FORWARD_AUTH_SOURCES", Settings.forward_auth_sources
+        ),
+        "identity_header_names": header_patterns(env, "PORTAL_IDENTITY_HEADERS"),
+        "bind": env.get("PORTAL_BIND", "").strip() or Settings.bind,
         "json_logs": log_format(env, environment) == "json",
         "redis_url": env.get("REDIS_URL", "").strip(),
         "broadcast_prefix": env.get("PORTAL_BROADCAST_PREFIX", "").strip()

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from auth.identity_headers import check_header_pattern
 from auth.tier_roles import TierRoles
 
 
@@ -79,6 +80,17 @@ def networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tup
         except ValueError:
             raise ConfigError(f"{name} must list networks like 10.0.0.0/8, got {value!r}") from None
     return tuple(raw) or default
+
+
+def header_patterns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Header names with `*` globs, comma-separated: `X-Corp-User, X-Corp-*`."""
+    raw = [value.strip() for value in env.get(name, "").split(",") if value.strip()]
+    for value in raw:
+        try:
+            check_header_pattern(value)
+        except ValueError as error:
+            raise ConfigError(f"{name} must list header names, comma-separated: {error}") from None
+    return tuple(raw)
 
 
 def log_format(env: Mapping[str, str], environment: str) -> str:

@@ -37,6 +37,7 @@ from urllib.parse import unquote_to_bytes
 
 from auth.identity import PRODUCT_ENVIRON_KEY, USER_ENVIRON_KEY, PortalUser, ProductInfo
 from auth.responses import json_response
+from portal.forward_auth_sources import LOOPBACK, CheckSources
 from portal.products.paths import product_key_in
 from portal.products.serving import STAND_IN_ENVIRON_KEY
 from portal.routing import ProductMounts
@@ -81,7 +82,8 @@ class Original:
 
 class ForwardAuth:
     """WSGI middleware answering `/auth/check` on any host (proxies address the portal by an
-    internal name); every other request goes on to `app`, the host router."""
+    internal name) to the proxies `sources` allows; every other request goes on to `app`, the
+    host router."""
 
     def __init__(
         self,
@@ -89,8 +91,10 @@ class ForwardAuth:
         mounts: ProductMounts,
         identity_headers: IdentityHeaders,
         cache_seconds: float,
+        sources: CheckSources | None = None,
     ) -> None:
         self.app = app
+        self.sources = sources or CheckSources(LOOPBACK, ())
         self.mounts = mounts
         self.identity_headers = identity_headers
         self.cache = [("X-Accel-Expires", str(max(0, math.floor(cache_seconds))))]
@@ -98,6 +102,9 @@ class ForwardAuth:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != FORWARD_AUTH_PATH:
             return self.app(environ, start_response)
+        refused = self.sources.refuse(environ, start_response)
+        if refused is not None:
+            return refused
         try:
             original = read_original(environ)
         except BadCheck as error:

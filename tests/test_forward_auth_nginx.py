@@ -99,6 +99,19 @@ def verified(front, token: str) -> dict:
     )
 
 
+def test_a_browsers_request_with_its_fetch_metadata_is_checked_and_let_through(front):
+    """nginx passes the browser's Sec-Fetch-* on to the check, addressing the portal by its
+    internal name: the portal answers it (a browser's own call to /auth/check it refuses)."""
+    metadata = {
+        "Sec-Fetch-Site": "same-origin",
+        "Sec-Fetch-Mode": "cors",
+        "Sec-Fetch-Dest": "empty",
+    }
+    answer = get(front, DASH + "api", signed_in(front, "ea"), **metadata)
+    assert answer.status_code == 200
+    assert answer.json()["headers"]["x-portal-user"] == "auth0|demo-ea"
+
+
 def test_a_user_whose_tier_is_too_low_gets_403_from_nginx(front):
     assert get(front, DASH, signed_in(front, "stable")).status_code == 403
 

@@ -88,6 +88,8 @@ class Loading:
     timeout: float = 10.0
     marks: ImportMarks | None = None
     reserved_audiences: frozenset[str] = frozenset()
+    #: Where the portal listens: no product's server may be there (`auth.portal_address`).
+    portal_addresses: tuple[str, ...] = ()
 
 
 def discover(
@@ -175,7 +177,12 @@ def _fresh(
 ) -> Product:
     info = ProductInfo(tier=tier, name=folder.name, title=folder.name)
     try:
-        info = read_product_info(tier, folder, reserved_audiences=loading.reserved_audiences)
+        info = read_product_info(
+            tier,
+            folder,
+            reserved_audiences=loading.reserved_audiences,
+            portal_addresses=loading.portal_addresses,
+        )
     except ValueError as error:
         return _broken(info, folder, f"{METADATA_FILE}: {error}", None, fingerprint)
     if not folder.name.isidentifier() or not folder.name.islower():

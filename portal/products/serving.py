@@ -135,6 +135,7 @@ def gated(product: Product, services: Services) -> Gate:
         websocket_origins=frozenset(settings.websocket_origins),
         sockets=services.sockets,
         tokens=services.tokens,
+        identity_headers=settings.identity_headers,
         paths=PathPolicy.for_product(
             product.info.tier,
             product.info.stricter_paths,

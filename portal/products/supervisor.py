@@ -34,6 +34,7 @@ from pathlib import Path
 
 from auth.identity import read_product_info
 from auth.tiers import TIERS_DESCENDING
+from portal.config import Settings
 from portal.products.discovery import selected
 from portal.products.loader import folder_fingerprint
 from portal.products.process_files import StateFolder
@@ -75,8 +76,11 @@ def product_environment(environ: Mapping[str, str], base_url: str) -> dict[str, 
     return env
 
 
-def process_specs(apps_dir: Path, patterns: Sequence[str]) -> dict[str, ProcessSpec | None]:
-    """The `command` products under the apps folder that the portal serves, by `tier/name`;
+def process_specs(
+    apps_dir: Path, patterns: Sequence[str], portal_addresses: Sequence[str] = ()
+) -> dict[str, ProcessSpec | None]:
+    """The `command` products under the apps folder that the portal serves, by `tier/name`
+    (never one naming `portal_addresses`, where the portal itself listens);
     None for a folder whose product.toml does not read now (the portal keeps serving such a
     product as it was, so it keeps running). A folder whose name the portal refuses is left
     out."""
@@ -94,7 +98,7 @@ def process_specs(apps_dir: Path, patterns: Sequence[str]) -> dict[str, ProcessS
             if not selected(key, patterns):
                 continue
             try:
-                info = read_product_info(tier, folder)
+                info = read_product_info(tier, folder, portal_addresses=portal_addresses)
             except ValueError:
                 specs[key] = None
                 continue
@@ -113,8 +117,10 @@ class Supervisor:
         env: Mapping[str, str],
         runtime_dir: Path,
         watchdog: subprocess.Popen | None = None,
+        portal_addresses: Sequence[str] = (),
     ) -> None:
         self.apps_dir = apps_dir
+        self.portal_addresses = tuple(portal_addresses)
         self.patterns = tuple(patterns)
         self.states = states
         self.env = dict(env)
@@ -126,7 +132,7 @@ class Supervisor:
 
     def scan(self) -> None:
         """Bring the running products in line with the apps folder."""
-        found = process_specs(self.apps_dir, self.patterns)
+        found = process_specs(self.apps_dir, self.patterns, self.portal_addresses)
         changed = [
             key
             for key, runner in self.runners.items()
@@ -248,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         env=product_environment(os.environ, args.base_url),
         runtime_dir=runtime_dir,
         watchdog=watchdog,
+        portal_addresses=Settings(
+            base_url=args.base_url, bind=os.environ.get("PORTAL_BIND", "") or Settings.bind
+        ).portal_addresses,
     )
     try:
         while not stopping.is_set():

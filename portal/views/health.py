@@ -82,8 +82,15 @@ def metrics() -> Response:
     )
 
 
+#: What the portal's proxy sets on every request it passes to a product's server, whatever the
+#: client sent: a request carrying one came through a product (a server that relays to the
+#: portal, or an `upstream` that is the portal), so the loopback it arrives from is the proxy's.
+RELAYED_BY_THE_PORTAL = ("X-Forwarded-Prefix", "X-Portal-Identity", "X-Portal-User")
+
+
 def _may_scrape(allowed: tuple[str, ...], token: str) -> bool:
-    """From an allowed address, or with the metrics token as a bearer token."""
+    """With the metrics token as a bearer token, or from an allowed address when the request
+    did not come through the portal's own proxy."""
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     if (
         token
@@ -91,6 +98,8 @@ def _may_scrape(allowed: tuple[str, ...], token: str) -> bool:
         and hmac.compare_digest(presented.encode(), token.encode())
     ):
         return True
+    if any(name in request.headers for name in RELAYED_BY_THE_PORTAL):
+        return False
     try:
         address = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:

@@ -56,6 +56,23 @@ def describe(error: Exception) -> str:
     )
 
 
+def _is_blocked(error: Exception) -> bool:
+    """Auth0 sends a blocked user back with `error=unauthorized` and `user is blocked` (on
+    every sign-in, whether they typed a password or were still signed in there)."""
+    code = str(getattr(error, "error", "") or "")
+    description = str(getattr(error, "description", "") or "")
+    return code == "unauthorized" and description.strip().lower() == "user is blocked"
+
+
+def _account_blocked() -> Response:
+    return rendering.error(
+        403,
+        "Account blocked",
+        "Your account is blocked or was removed. Contact an administrator if you think this is "
+        "a mistake.",
+    )
+
+
 def _sign_in_failed(message: str) -> Response:
     return rendering.error(
         400, "Sign-in failed", message, action_url="/login", action_label="Try signing in again"
@@ -109,6 +126,9 @@ def callback() -> object:
             )
         )
     except SIGN_IN_ERRORS as error:
+        if _is_blocked(error):
+            LOGINS.labels("refused").inc()
+            return _account_blocked()
         LOGINS.labels("failed").inc()
         log.warning(
             "sign-in failed: %s %r",
@@ -143,12 +163,7 @@ def _signed_in(token: dict) -> Response:
     if user.refused:
         LOGINS.labels("refused").inc()
         session.end()
-        return rendering.error(
-            403,
-            "Account blocked",
-            "Your account is blocked or was removed. Contact an administrator if you think "
-            "this is a mistake.",
-        )
+        return _account_blocked()
     target = safe_next(session.get("next"))
     session.clear()
     sealed = services().tokens.vault.seal(TokenSet.from_response(token))

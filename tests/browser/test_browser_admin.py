@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.live import start_live_server
+from tests.test_admin_console_helpers import row
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,3 +79,18 @@ def test_an_admin_raises_a_user_to_ea_and_their_dashboard_shows_ea_products(site
     shown = ea_cards(user).evaluate_all("cards => cards.map(c => c.getAttribute('href'))")
     assert sorted(shown) == ea_products(site)
     user_context.close()
+
+
+def test_ticking_a_user_and_pressing_apply_changes_nothing_without_a_chosen_action(site, page):
+    subject = site.idp_store.add_user("tick.apply@example.org", PASSWORD, [], "Tick Apply")
+    site.services.user_sync().one(subject)
+    sign_in(page, site, "admin@example.com", "admin")
+    page.goto(site.base_url + "/admin/manage/")
+    page.get_by_label("Email, name or user id").fill("tick.apply@")
+    page.keyboard.press("Enter")
+    page.get_by_label("Select tick.apply@example.org").check()
+    page.get_by_role("button", name="Apply to selected").click()
+    assert "Choose an action for the selected users first: a tier, block or unblock." in (
+        page.content()
+    )
+    assert row(site, subject).tier == "stable"

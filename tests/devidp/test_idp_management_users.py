@@ -274,7 +274,8 @@ def test_a_blocked_user_cannot_sign_in(mgmt, idp):
     page = idp.authorize()
     response = idp.submit_login(page, "devel@example.com", "devel")
 
-    assert response.status_code == 401
+    assert response.status_code == 302
+    assert "error=unauthorized&error_description=user+is+blocked" in response.headers["Location"]
 
 
 def test_management_settings_do_not_change_sign_in(db_path, seeded_db):

@@ -62,6 +62,11 @@ def lowers(user: User, tier: Tier) -> bool:
     return Tier.parse(user.tier).rank > tier.rank
 
 
+def makes_admin(user: User, tier: Tier) -> bool:
+    """Whether moving `user` to `tier` makes them an admin, which needs a confirmation first."""
+    return tier is Tier.ADMIN and user.tier != Tier.ADMIN.value
+
+
 def change_tier(subject: str, tier: Tier) -> str:
     user = find_user(subject)
     if user.tier == tier.value:

@@ -2,8 +2,10 @@
 
 Each POST either changes something and redirects to the user's page with what happened (so a
 reload does not repeat it), or shows the page again with the exact reason nothing changed.
-Changes that take access away answer first with a confirmation page, whose button repeats the
-POST with `confirm=yes`.
+Changes that take access away, and any that makes someone an admin (who can then change
+everyone's access), answer first with a confirmation page naming the users, whose button repeats
+the POST with `confirm=yes`; without it the server changes nothing, so a form that skips the
+page cannot skip the question. The bulk form starts with no action chosen.
 """
 
 from __future__ import annotations
@@ -16,9 +18,14 @@ from apps.admin.manage import actions
 from apps.admin.manage.errors import ConsoleError
 from apps.admin.manage.forms import InputError, confirmed, parse_expiry, parse_tier
 from apps.admin.manage.views.users import render_user
+from kit import Tier
 
 blueprint = Blueprint("user_actions", __name__)
 MAX_BULK = 200
+ADMIN_WARNING = (
+    "An admin opens every product and this console: they can change anyone's tier, block "
+    "users and end their sessions."
+)
 
 
 def _act(subject: str, change: Callable[[], str | Response]) -> Response:
@@ -53,7 +60,16 @@ def change_tier(subject: str) -> Response:
     def change() -> str | Response:
         tier = parse_tier(request.form.get("tier"))
         user = actions.find_user(subject)
-        if actions.lowers(user, tier) and not confirmed(request.form.get("confirm")):
+        if confirmed(request.form.get("confirm")):
+            return actions.change_tier(subject, tier)
+        if actions.makes_admin(user, tier):
+            return _confirm(
+                f"Make {actions.label(user)} an admin?",
+                ADMIN_WARNING,
+                "Make an admin",
+                tier=tier.value,
+            )
+        if actions.lowers(user, tier):
             return _confirm(
                 f"Lower the tier of {actions.label(user)}?",
                 f"They go from {user.tier} to {tier.value} and lose the products in between "
@@ -134,16 +150,16 @@ def bulk() -> Response:
         raise InputError("Select at least one user first.")
     if len(subjects) > MAX_BULK:
         raise InputError(f"Select at most {MAX_BULK} users at a time.")
-    change, takes_away, summary = _bulk_change(action, subjects)
-    if takes_away and not confirmed(request.form.get("confirm")):
+    change, question, summary = _bulk_change(action, subjects)
+    if question and not confirmed(request.form.get("confirm")):
         body = render_template(
             "manage/confirm.html",
             heading=f"{summary} for {len(subjects)} users?",
-            message="This takes access away from some of them.",
+            message=question,
             button=summary,
             action=request.path,
             fields={"action": action, "tier": request.form.get("tier", "")},
-            subjects=subjects,
+            subjects=[(subject, _named(subject)) for subject in subjects],
             back=request.referrer or url_for("users.index"),
         )
         return Response(body)
@@ -151,19 +167,38 @@ def bulk() -> Response:
     return Response(render_template("manage/bulk_result.html", results=results, summary=summary))
 
 
-def _bulk_change(action: str, subjects: list[str]) -> tuple[Callable[[str], str], bool, str]:
-    """The change to apply to each user, whether it takes access away, and its name."""
+def _bulk_change(action: str, subjects: list[str]) -> tuple[Callable[[str], str], str, str]:
+    """The change to apply to each user, what to ask before it ("" for nothing), and its name."""
     if action == "tier":
+        if not request.form.get("tier"):
+            raise InputError("Choose the tier to set for the selected users.")
         tier = parse_tier(request.form.get("tier"))
-        lowered = False
+        question = ADMIN_WARNING if tier is Tier.ADMIN else ""
         for subject in subjects:
+            if question:
+                break
             try:
-                lowered = lowered or actions.lowers(actions.find_user(subject), tier)
+                if actions.lowers(actions.find_user(subject), tier):
+                    question = "This takes access away from some of them."
             except ConsoleError:
                 continue
-        return (lambda s: actions.change_tier(s, tier)), lowered, f"Set the tier to {tier.value}"
+        return (lambda s: actions.change_tier(s, tier)), question, f"Set the tier to {tier.value}"
     if action == "block":
-        return (lambda s: actions.set_blocked(s, True)), True, "Block"
+        return (
+            (lambda s: actions.set_blocked(s, True)),
+            "This takes access away from them.",
+            "Block",
+        )
     if action == "unblock":
-        return (lambda s: actions.set_blocked(s, False)), False, "Unblock"
+        return (lambda s: actions.set_blocked(s, False)), "", "Unblock"
+    if not action:
+        raise InputError("Choose an action for the selected users first: a tier, block or unblock.")
     raise InputError(f"action must be tier, block or unblock, not {action!r}.")
+
+
+def _named(subject: str) -> str:
+    """How the confirmation page names a user: name and email, or the subject of an unknown one."""
+    try:
+        return actions.label(actions.find_user(subject))
+    except ConsoleError:
+        return subject
