@@ -69,10 +69,8 @@ class Crawled:
 
 @dataclass(frozen=True)
 class Report:
-    target: str
     findings: tuple[Finding, ...]
     crawled: tuple[Crawled, ...]
-    output: str
 
     def status_of(self, url: str) -> int | None:
         """The status the crawl's GET of `url` answered, or None if it made none."""
@@ -113,7 +111,11 @@ def scan(
     JSON report. Level 2: addresses without parameters get their query string attacked too.
     The report, wapiti's output and its session stay in `workdir`.
     `excluded`: wapiti's -x patterns (`*` a wildcard), for addresses that would end the scan's
-    own session."""
+    own session.
+
+    The endpoints wapiti would otherwise name are its authors' servers: `--endpoint` (used only
+    by modules not run here) and `--dns-endpoint` (looked up at start whatever the modules)
+    point at this machine instead, and `--no-bugreport` keeps its crash reports here."""
     workdir.mkdir(parents=True, exist_ok=True)
     output = workdir / "report.json"
     command = [
@@ -142,15 +144,16 @@ def scan(
         command += ["--exclude", pattern]
     for url in starts:
         command += ["--start", url]
+    # Wapiti's limits bound the crawl and each module; this only catches a hung scanner.
     deadline = max_scan_time + len(MODULES) * max_attack_time + 300
     done = subprocess.run(command, capture_output=True, text=True, timeout=deadline, check=False)
     log = done.stdout + done.stderr
     (workdir / "wapiti.log").write_text(log)
     assert done.returncode == 0 and output.exists(), f"wapiti failed on {target}:\n{log}"
-    return read_report(json.loads(output.read_text()), log)
+    return read_report(json.loads(output.read_text()))
 
 
-def read_report(report: dict, output: str = "") -> Report:
+def read_report(report: dict) -> Report:
     findings = tuple(
         Finding(
             category=category,
@@ -168,4 +171,4 @@ def read_report(report: dict, output: str = "") -> Report:
         Crawled(page["request"]["url"], page["request"]["method"], page["request"]["status_code"])
         for page in report["infos"].get("crawled_pages", [])
     )
-    return Report(report["infos"]["target"], findings, crawled, output)
+    return Report(findings, crawled)
