@@ -12,9 +12,11 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet
 # pip-tools, from the test lock: the same inputs give the same lock; a refresh keeps every pin
 # that still fits and resolves only what changed (`make lock UPGRADE=1` moves every pin).
-COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
-	--allow-unsafe --strip-extras --all-build-deps --no-emit-index-url --no-emit-find-links \
+# The scanner's lock comes from a plain requirements file, which has no build dependencies to list.
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
 	$(if $(UPGRADE),--upgrade)
+COMPILE := $(PIP_COMPILE) --all-build-deps
 
 .PHONY: run test test-app lint lock
 
@@ -41,6 +43,7 @@ lint: $(VENV)/.test-deps
 test: $(VENV)/.test-deps
 	scripts/ensure-chromium
 	scripts/ensure-nginx
+	scripts/ensure-wapiti
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -49,8 +52,10 @@ test-app: $(VENV)/.test-deps
 	$(BIN)/python -m pytest apps/$(APP)
 
 # requirements/portal.txt: the portal and the sample products (what `make run` and the image
-# install); requirements/test.txt: that plus the test tools, with every shared pin the same.
+# install); requirements/test.txt: that plus the test tools, with every shared pin the same;
+# requirements/wapiti.txt: the web vulnerability scanner, in a virtualenv of its own.
 lock: $(VENV)/.test-deps
 	$(COMPILE) --extra samples -o requirements/portal.txt pyproject.toml
 	$(COMPILE) --extra samples --extra test --constraint requirements/portal.txt \
 		-o requirements/test.txt pyproject.toml
+	$(PIP_COMPILE) -o requirements/wapiti.txt requirements/wapiti.in

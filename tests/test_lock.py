@@ -135,10 +135,14 @@ def test_the_quick_start_targets_depend_on_the_lock_stamps(target, stamp):
     assert make_rule(target)[0] == [f"$(VENV)/{stamp}"]
 
 
-def test_make_lock_writes_both_locks_with_hashes():
+def test_make_lock_writes_every_lock_with_hashes():
     _, recipe = make_rule("lock")
     outputs = [shlex.split(line)[shlex.split(line).index("-o") + 1] for line in recipe]
-    assert outputs == ["requirements/portal.txt", "requirements/test.txt"]
+    assert outputs == [
+        "requirements/portal.txt",
+        "requirements/test.txt",
+        "requirements/wapiti.txt",
+    ]
     assert "--generate-hashes" in MAKEFILE
     assert "--constraint requirements/portal.txt" in recipe[1]
 
