@@ -99,7 +99,9 @@ def process_specs(apps_dir: Path, patterns: Sequence[str]) -> dict[str, ProcessS
                 specs[key] = None
                 continue
             if info.command:
-                specs[key] = ProcessSpec(key, info.command, folder, info.mount_path, info.health)
+                specs[key] = ProcessSpec(
+                    key, info.command, folder, info.mount_path, info.health, info.liveness
+                )
     return specs
 
 
