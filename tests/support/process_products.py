@@ -121,6 +121,23 @@ def wait_up(states: StateReader, key: str, seconds: float = 60) -> ProcessState:
     raise AssertionError(f"{key} is not up: {states.get(key)}")
 
 
+def wait_up_again(states: StateReader, key: str, old_pid: int, seconds: float = 60) -> ProcessState:
+    """The product's state once a process other than `old_pid` serves it, under a running
+    supervisor."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state = states.get(key)
+        if (
+            state is not None
+            and state.serving
+            and state.pid != old_pid
+            and states.supervisor_running()
+        ):
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"{key} is not up again: {states.get(key)}")
+
+
 def get(address: str, path: str = "/") -> requests.Response:
     return requests.get(address + path, timeout=10)
 
