@@ -11,7 +11,14 @@ import pytest
 import requests
 
 from portal.products.process_files import StateReader, state_folder
-from tests.support.process_products import ended, http_product, processes_in, wait_gone, wait_up
+from tests.support.process_products import (
+    SLOW_START,
+    ended,
+    http_product,
+    processes_in,
+    wait_gone,
+    wait_up,
+)
 from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
 
@@ -56,9 +63,6 @@ def test_the_product_stops_when_gunicorns_master_is_killed(started):
     assert ended(supervisor)
 
 
-#: A product that takes three seconds to start once `slow` is in its folder: the window in
-#: which a test sees it down is then certain, not a matter of timing.
-SLOW_START = "import os, time\nif os.path.exists('slow'):\n    time.sleep(3)\n"
 LIVENESS = "\n[liveness]\ninterval = 0.3\ntimeout = 0.5\nfailures = 2\n"
 JSON = {"Accept": "application/json"}
 

@@ -51,6 +51,11 @@ HTTP_SERVER = textwrap.dedent(
 )
 
 
+#: `extra` for `http_product`: it takes three seconds to start once a file `slow` is in its
+#: folder, so a test that needs it down for a while (being started again) sees it down.
+SLOW_START = "import os, time\nif os.path.exists('slow'):\n    time.sleep(3)\n"
+
+
 def add_product(apps: Path, key: str, command: str, files: dict[str, str] | None = None) -> Path:
     folder = apps / key
     folder.mkdir(parents=True)
