@@ -79,15 +79,15 @@ class SupervisorProcess:
         young = 0
         while True:
             started = time.monotonic()
-            code = self.process.wait()
+            self.process.wait()  # its status is lost when gunicorn's master reaps it first
             if self._stopping.is_set():
                 return
             young = young + 1 if time.monotonic() - started < STEADY_SECONDS else 1
             pause = backoff(young)
             log.error(
-                "the product supervisor (pid %d) ended with %s; starting another in %g s",
+                "the product supervisor (pid %d) ended without being asked; "
+                "starting another in %g s",
                 self.process.pid,
-                code,
                 pause,
             )
             if self._stopping.wait(pause):
