@@ -4,7 +4,7 @@
 products do, so a load balancer never drains every product because one is down. A process
 product that is not serving (starting, unhealthy, restarting, failed, or its supervisor being
 restarted) is named under `degraded`; `/readyz?product=tier/name` answers 503 while that one
-product doesn't serve, for a check of its own.
+product doesn't serve (or is broken, or excluded), for a check of its own.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def readyz() -> Response:
     product doesn't make the portal unready, and so is Redis, which only speeds things up."""
     asked = request.args.get("product")
     products = services().discovery.products
-    if asked is not None and asked not in {product.info.key for product in products}:
+    statuses = {product.info.key: product.status for product in products}
+    if asked is not None and asked not in statuses:
         response = jsonify(error="not_found", message=f"No product {asked[:80]!r} is mounted.")
         response.status_code = 404
         return response
@@ -73,7 +74,9 @@ def readyz() -> Response:
     for product in products:
         counts[product.status.value] += 1
     degraded = _degraded(products)
-    ready = all(value == "ok" for value in results.values()) and asked not in degraded
+    ready = all(value == "ok" for value in results.values())
+    if asked is not None:
+        ready = ready and statuses[asked] is Status.LOADED and asked not in degraded
     response = jsonify(
         status="ready" if ready else "not ready",
         checks=results,
