@@ -42,7 +42,7 @@ import tempfile
 import threading
 
 from portal.config import load_settings
-from portal.products.supervision import start_supervisor
+from portal.products.supervision import start_supervisor, stop_supervisor
 from portal.startup import prepare_instance
 
 
@@ -99,26 +99,23 @@ _metrics_dir = os.environ.setdefault(
 )
 
 
-_supervisor = None
-
-
 def on_starting(server: object) -> None:
     """Once, in the master, before any worker: the instance folder, the dev secret, migrations,
     an empty metrics folder (values of a previous run must not be summed in), and the one
     supervisor of the `command` products (in the master, so workers share it, not run a copy
-    each; it ends with the master even when the master is killed)."""
-    global _supervisor
+    each, and started again if it dies; it ends with the master even when the master is
+    killed)."""
     shutil.rmtree(_metrics_dir, ignore_errors=True)
     os.makedirs(_metrics_dir, exist_ok=True)
     settings = load_settings()
     prepare_instance(settings)
-    _supervisor = start_supervisor(settings)
+    start_supervisor(settings)
 
 
 def on_exit(server: object) -> None:
-    """The master is stopping: every product process stops with it."""
-    if _supervisor is not None:
-        _supervisor.stop()
+    """The master is stopping: every product process stops with it. (A HUP runs this file
+    again, so the supervisor is held by its module, not by a global here.)"""
+    stop_supervisor()
 
 
 def child_exit(server: object, worker: object) -> None:

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auth.portal_address import refuse_the_portal
-from auth.product_kinds import DEFAULT_HEALTH, DEFAULT_TIMEOUT, ProductKind, process_fields
+from auth.product_kinds import (
+    DEFAULT_HEALTH,
+    DEFAULT_LIVENESS,
+    DEFAULT_TIMEOUT,
+    Liveness,
+    ProductKind,
+    process_fields,
+)
 from auth.product_paths import (
     EntryPoint,
     StricterPath,
@@ -111,6 +118,8 @@ class ProductInfo:
     health: str = DEFAULT_HEALTH
     #: Seconds the proxy waits for its server (to connect, or between two reads) before a 504.
     timeout: float = DEFAULT_TIMEOUT
+    #: How the supervisor watches its running process (`[liveness]`); `command` products only.
+    liveness: Liveness = DEFAULT_LIVENESS
 
     @property
     def kind(self) -> ProductKind:
@@ -186,4 +195,5 @@ def read_product_info(
         upstream=served.upstream,
         health=served.health,
         timeout=served.timeout,
+        liveness=served.liveness,
     )

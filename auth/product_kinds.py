@@ -4,7 +4,8 @@ A product is a Python package imported into the portal (the default), a `command
 runs as a process of its own, or an `upstream` server someone else runs. The last two are
 reached through the portal's proxy, so they need no Python package, and two more fields tune
 that: the `health` path the portal asks to know the server answers, and the `timeout` after
-which a request that got no answer is given up (504).
+which a request that got no answer is given up (504). A `command` product's `[liveness]` says
+how often its running process is asked and after how many failed answers it is restarted.
 
 Everything is checked when the folder is read, with a ValueError naming the field, so a typo
 shows as a broken product in `portal apps` rather than as a proxy that fails on every request.
@@ -30,12 +31,40 @@ DEFAULT_HEALTH = "/"
 DEFAULT_TIMEOUT = 60.0
 MIN_TIMEOUT = 0.1
 MAX_TIMEOUT = 3600.0
+#: `[liveness]`: how often the supervisor asks a running process's health path, how long it
+#: waits for each answer, and after how many failures in a row it restarts the process.
+#: With these a hung process is restarted within failures x (interval + timeout) = 24 s.
+DEFAULT_LIVENESS_INTERVAL = 5.0
+DEFAULT_LIVENESS_TIMEOUT = 3.0
+DEFAULT_LIVENESS_FAILURES = 3
+_LIVENESS_SECONDS = (0.1, 3600.0)
+_LIVENESS_FAILURES = (1, 100)
 
 
 class ProductKind(StrEnum):
     WSGI = "wsgi"
     PROCESS = "process"
     UPSTREAM = "upstream"
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """How a running process product's health is watched (`[liveness]` in product.toml)."""
+
+    interval: float = DEFAULT_LIVENESS_INTERVAL
+    timeout: float = DEFAULT_LIVENESS_TIMEOUT
+    failures: int = DEFAULT_LIVENESS_FAILURES
+
+    @property
+    def bound(self) -> float:
+        """The longest a process may stop answering before it is marked unhealthy."""
+        return self.failures * (self.interval + self.timeout)
+
+    def describe(self) -> str:
+        return f"every {self.interval:g} s, {self.timeout:g} s each, {self.failures} to fail"
+
+
+DEFAULT_LIVENESS = Liveness()
 
 
 @dataclass(frozen=True)
@@ -46,6 +75,7 @@ class ServedBy:
     upstream: str = ""
     health: str = DEFAULT_HEALTH
     timeout: float = DEFAULT_TIMEOUT
+    liveness: Liveness = DEFAULT_LIVENESS
 
 
 def process_fields(data: Mapping[str, object]) -> ServedBy:
@@ -61,11 +91,17 @@ def process_fields(data: Mapping[str, object]) -> ServedBy:
     for key in ("health", "timeout"):
         if key in data and not proxied:
             raise ValueError(f"{key} applies only to a product with a command or an upstream")
+    if "liveness" in data and not command:
+        raise ValueError(
+            "liveness applies only to a product with a command: the portal restarts only "
+            "processes it runs"
+        )
     return ServedBy(
         command=check_command(command) if command else "",
         upstream=check_upstream(upstream) if upstream else "",
         health=check_health(data.get("health", DEFAULT_HEALTH)),
         timeout=check_timeout(data.get("timeout", DEFAULT_TIMEOUT)),
+        liveness=check_liveness(data.get("liveness", {})),
     )
 
 
@@ -155,3 +191,36 @@ def check_timeout(timeout: object) -> float:
             f"timeout must be between {MIN_TIMEOUT:g} and {MAX_TIMEOUT:g} seconds, got {timeout:g}"
         )
     return float(timeout)
+
+
+def check_liveness(table: object) -> Liveness:
+    """`[liveness]`: `interval` and `timeout` in seconds, `failures` a whole number."""
+    if not isinstance(table, Mapping):
+        raise ValueError("liveness must be a table: [liveness] with interval, timeout, failures")
+    unknown = sorted(set(table) - {"interval", "timeout", "failures"})
+    if unknown:
+        raise ValueError(
+            f"liveness has unknown keys {', '.join(unknown)}; it takes interval, timeout "
+            "and failures"
+        )
+    low, high = _LIVENESS_SECONDS
+    seconds = {}
+    for key, default in (
+        ("interval", DEFAULT_LIVENESS_INTERVAL),
+        ("timeout", DEFAULT_LIVENESS_TIMEOUT),
+    ):
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"liveness.{key} must be a number of seconds")
+        if not low <= value <= high:
+            raise ValueError(
+                f"liveness.{key} must be between {low:g} and {high:g} seconds, got {value:g}"
+            )
+        seconds[key] = float(value)
+    failures = table.get("failures", DEFAULT_LIVENESS_FAILURES)
+    least, most = _LIVENESS_FAILURES
+    if isinstance(failures, bool) or not isinstance(failures, int):
+        raise ValueError("liveness.failures must be a whole number of checks")
+    if not least <= failures <= most:
+        raise ValueError(f"liveness.failures must be between {least} and {most}, got {failures}")
+    return Liveness(seconds["interval"], seconds["timeout"], failures)

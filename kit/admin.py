@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 class ProcessView(Protocol):
     """How a product's own server is doing (a `command` or `upstream` product): `state` is
-    "starting", "up", "down", "restarting" or "failed"."""
+    "starting", "up", "down", "unhealthy", "restarting" or "failed"."""
 
     state: str
     #: The last thing that went wrong, in a line.

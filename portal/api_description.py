@@ -101,12 +101,24 @@ class Alive(BaseModel):
 
 class Readiness(BaseModel):
     """Ready when the database and the identity provider answer; products and Redis are
-    reported, not required."""
+    reported, not required. With `?product=tier/name`, ready only when that product serves
+    too."""
 
     status: Literal["ready", "not ready"]
     checks: dict[str, str] = Field(description='each check: "ok" or what went wrong')
     products: dict[ProductStatus, int] = Field(description="how many products are in each state")
+    degraded: dict[str, str] = Field(
+        description="process products not serving now, by tier/name: their state "
+        '("starting", "unhealthy", "restarting", "failed")'
+    )
     accelerators: dict[str, str] = Field(description="what Redis is doing for this process")
+    product: str | None = Field(None, description="the product asked about, if one was")
+
+
+class ReadinessQuery(BaseModel):
+    product: str | None = Field(
+        None, description="tier/name: answer 503 unless this product serves as well"
+    )
 
 
 class LogoutTokenForm(BaseModel):

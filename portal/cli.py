@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from auth.product_kinds import ProductKind
 from auth.product_paths import BlockPattern, blocks_for
 from auth.tiers import TIER_NAMES, Tier
 from db.engine import Database
@@ -79,7 +80,8 @@ def list_apps() -> None:
     """List discovered products: tier, name, mount path and status.
 
     A product the portal runs as a process shows its state in the portal running on this
-    instance folder (starting, up, restarting, failed), or "not running" when none runs."""
+    instance folder (starting, up, unhealthy, restarting, failed), or "not running" when none
+    runs, and how its health is watched while it runs (`[liveness]` in its product.toml)."""
     from portal.products.discovery import discover
 
     settings = _settings()
@@ -97,6 +99,9 @@ def list_apps() -> None:
         )
     for line in path_rules(found.products, settings.blocked_paths):
         click.echo(line)
+    for product in found.products:
+        if product.info.kind is ProductKind.PROCESS:
+            click.echo(f"{product.info.key}: liveness {product.info.liveness.describe()}")
     for product in found.products:
         if product.error:
             click.echo(f"{product.info.key}: {product.error}", err=True)
@@ -125,6 +130,7 @@ def path_rules(products: Iterable[Product], blocks: Iterable[BlockPattern]) -> l
             lines.append(f"{info.key}: {block.text} removed (PORTAL_BLOCK)")
     return lines
 
+
 def _process_states(settings: Settings) -> dict[str, ProcessState]:
     """The states the supervisors running on this instance folder wrote, by `tier/name`."""
     from portal.products.process_files import StateReader, running_state_folders
@@ -138,7 +144,6 @@ def _process_states(settings: Settings) -> dict[str, ProcessState]:
 def _served_status(product: Product, processes: dict[str, ProcessState]) -> str:
     """`loaded`, `broken` or `excluded`; for an upstream, how its server answers right now; for
     a process, its state in the portal running on this instance folder."""
-    from auth.product_kinds import ProductKind
     from portal.products.discovery import Status
     from portal.products.upstream_health import check_once
 

@@ -9,15 +9,17 @@ import os
 import shutil
 import signal
 import sys
+import time
 
 import pytest
+import requests
 from click.testing import CliRunner
 
 from portal.cli import main
 from portal.config import PROJECT_ROOT
 from portal.products.process_state import State
 from tests.support.live import private_site
-from tests.support.process_products import Supervised, add_product, http_product
+from tests.support.process_products import SLOW_START, Supervised, add_product, http_product
 from tests.support.signin import sign_in
 
 pytestmark = pytest.mark.timeout(120)
@@ -118,6 +120,7 @@ def test_the_console_shows_a_failed_process_with_its_output(site):
     row = row[: row.index("</tr>")]
     assert 'Process <span class="status-pill status-pill--failed">Failed</span>' in row
     assert "(restarted 2 times)" in row
+    assert "Liveness every 5 s, 3 s each, 3 to fail" in row
     assert "it exited with status 2, 3 times in a row soon after starting" in row
     assert "KeyError: MODEL_STORE" in row
     slow = page[page.index('data-product="ea/slow"') :]
@@ -133,6 +136,7 @@ def test_portal_apps_shows_the_running_portals_process_states(site, apps, monkey
     assert ["ea", "crashy", "/ea/crashy/", "failed", "(process)"] in rows
     assert ["ea", "slow", "/ea/slow/", "starting", "(process)"] in rows
     assert ["stable", "hello", "/stable/hello/", "loaded"] in rows
+    assert "ea/slow: liveness every 5 s, 3 s each, 3 to fail" in result.stdout.splitlines()
     errors = result.stderr.splitlines()
     assert errors[0] == (
         "ea/crashy: failed: it exited with status 2, 3 times in a row soon after starting; "
@@ -150,20 +154,71 @@ def test_portal_apps_says_not_running_when_no_portal_runs(apps, tmp_path, monkey
     assert ["ea", "crashy", "/ea/crashy/", "not", "running", "(process)"] in rows
 
 
-def test_a_product_whose_supervisor_died_is_failed_not_proxied(tmp_path, tmp_path_factory):
+def test_a_product_whose_supervisor_died_answers_503_until_another_serves_it(
+    tmp_path, tmp_path_factory
+):
     apps = tmp_path / "apps"
-    http_product(apps, "ea/web")
+    folder = http_product(apps, "ea/web", extra=SLOW_START)
     with pytest.MonkeyPatch.context() as patch:
         supervisor = Supervised(apps, tmp_path / "instance", patch)
-        supervisor.wait_for("ea/web", lambda s: s.serving)
+        first = supervisor.wait_for("ea/web", lambda s: s.serving)
         with private_site(tmp_path_factory, apps_dir=apps) as live:
             http = sign_in(live.base_url, "devel")
             assert http.get(live.base_url + "/ea/web/", timeout=10).status_code == 200
+            (folder / "slow").touch()
             os.kill(supervisor.process.pid, signal.SIGKILL)
-            supervisor.process.process.wait()
-            page = http.get(live.base_url + "/ea/web/", timeout=10)
-    assert page.status_code == 503
-    assert "supervisor of process products has stopped" in html.unescape(page.text)
+            page = poll_page(http, live.base_url + "/ea/web/", 503)
+            again = poll_page(http, live.base_url + "/ea/web/", 200)
+        supervisor.stop()
+    text = html.unescape(page.text)
+    assert page.headers["Retry-After"] == "2"
+    assert "web is starting" in text
+    assert "supervisor of process products stopped, and its products with it; " in text
+    assert "restart the portal" not in text
+    assert again.text.startswith("ea/web /ea/web/ pid=")
+    assert again.text != f"ea/web /ea/web/ pid={first.pid}"
+
+
+def poll_page(http, url: str, status: int, seconds: float = 60):
+    """The page at `url` once it answers `status`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        page = http.get(url, timeout=30)
+        if page.status_code == status:
+            return page
+        time.sleep(0.05)
+    raise AssertionError(f"{url} never answered {status}; last: {page.status_code}")
+
+
+def test_readyz_names_the_process_products_that_are_down_and_stays_ready(site):
+    answer = requests.get(site.base_url + "/readyz", timeout=10)
+    assert (answer.status_code, answer.json()["status"]) == (200, "ready")
+    assert answer.json()["degraded"] == {"ea/crashy": "failed", "ea/slow": "starting"}
+
+
+@pytest.mark.parametrize(
+    ("product", "status", "ready"),
+    [
+        ("ea/crashy", 503, "not ready"),
+        ("ea/slow", 503, "not ready"),
+        ("stable/hello", 200, "ready"),
+    ],
+)
+def test_readyz_for_one_product_is_503_while_it_is_down(site, product, status, ready):
+    answer = requests.get(site.base_url + "/readyz", params={"product": product}, timeout=10)
+    assert (answer.status_code, answer.json()["status"], answer.json()["product"]) == (
+        status,
+        ready,
+        product,
+    )
+    assert answer.headers.get("Retry-After") == ("5" if status == 503 else None)
+
+
+@pytest.mark.parametrize("product", ["ea/nothing", "", "../ea/crashy", "ea/crashy\n"])
+def test_readyz_for_a_product_not_mounted_is_404(site, product):
+    answer = requests.get(site.base_url + "/readyz", params={"product": product}, timeout=10)
+    assert answer.status_code == 404
+    assert answer.json()["error"] == "not_found"
 
 
 @pytest.mark.parametrize("listen", ["{port}", "{socket}"])

@@ -14,8 +14,15 @@ import pytest
 import requests
 
 from portal.products.process_files import StateReader, state_folder
-from tests.support.process_products import ended, http_product, wait_gone, wait_up
-from tests.support.processes import free_port
+from tests.support.process_products import (
+    ended,
+    http_product,
+    processes_in,
+    wait_gone,
+    wait_up,
+    wait_up_again,
+)
+from tests.support.processes import free_port, supervisor_of
 from tests.support.signin import sign_in
 
 pytestmark = pytest.mark.timeout(120)
@@ -69,3 +76,16 @@ def test_portal_serve_serves_its_process_products_through_the_gate(served):
     page = sign_in(process.base_url, "ea").get(process.base_url + "/ea/web/page", timeout=10)
     assert page.status_code == 200
     assert page.text == f"ea/web /ea/web/page pid={state.pid}"
+
+
+def test_a_killed_supervisor_is_started_again_under_portal_serve(served):
+    process, folder, states = served
+    first = wait_up(states, "ea/web")
+    killed = supervisor_of(process.pid)
+    os.kill(killed, signal.SIGKILL)
+    assert ended(first.pid)
+    second = wait_up_again(states, "ea/web", first.pid)
+    assert supervisor_of(process.pid) not in (None, killed)
+    assert processes_in(folder) == [second.pid]
+    page = sign_in(process.base_url, "ea").get(process.base_url + "/ea/web/page", timeout=10)
+    assert page.text == f"ea/web /ea/web/page pid={second.pid}"

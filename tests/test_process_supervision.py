@@ -18,6 +18,7 @@ from tests.support.process_products import (
     HTTP_SERVER,
     Supervised,
     add_product,
+    ended,
     get,
     http_product,
     processes_in,
@@ -175,12 +176,45 @@ def test_stopping_the_supervisor_ends_each_product_and_what_it_started(apps, sup
     assert not supervisor.states.path.exists()
 
 
-def test_killing_the_supervisor_still_ends_every_product(apps, supervise):
+def test_a_killed_supervisor_ends_every_product_and_another_starts_them_again(apps, supervise):
     folder = http_product(apps, "ea/parent", extra=CHILD)
     supervisor = supervise()
-    supervisor.wait_up("ea/parent")
-    os.kill(supervisor.process.pid, signal.SIGKILL)
-    assert wait_gone(folder) == []
+    first = supervisor.wait_up("ea/parent")
+    old_processes = processes_in(folder)
+    killed = supervisor.process.pid
+    os.kill(killed, signal.SIGKILL)
+    assert all(ended(pid) for pid in old_processes)
+    second = supervisor.wait_for("ea/parent", lambda s: s.serving and s.pid != first.pid)
+    assert supervisor.process.pid != killed
+    assert supervisor.process.restarts == 1
+    assert supervisor.states.supervisor_running()
+    assert get(second.address).text == f"ea/parent / pid={second.pid}"
+    assert second.pid in processes_in(folder)
+    assert not set(old_processes) & set(processes_in(folder))
+
+
+LIVENESS = "\n[liveness]\ninterval = 0.3\ntimeout = 0.5\nfailures = 2\n"
+
+
+def test_a_hung_product_is_marked_unhealthy_ended_and_started_again(apps, supervise):
+    hung = http_product(apps, "ea/hung")
+    with (hung / "product.toml").open("a") as toml:
+        toml.write(LIVENESS)
+    http_product(apps, "ea/other")
+    supervisor = supervise()
+    first = supervisor.wait_up("ea/hung")
+    other = supervisor.wait_up("ea/other")
+    os.kill(first.pid, signal.SIGSTOP)
+    unhealthy = supervisor.wait_for("ea/hung", lambda s: s.state is State.UNHEALTHY)
+    assert (unhealthy.pid, unhealthy.detail) == (
+        first.pid,
+        "its health path /ea/hung/ did not answer within 0.5 s, 2 times in a row",
+    )
+    second = supervisor.wait_for("ea/hung", lambda s: s.serving and s.pid != first.pid)
+    assert ended(first.pid)
+    assert second.restarts == 1
+    assert get(second.address).text == f"ea/hung / pid={second.pid}"
+    assert supervisor.state("ea/other") == other
 
 
 def test_a_product_process_does_not_answer_after_its_portal_stopped(apps, supervise):

@@ -3,7 +3,7 @@
 import pytest
 
 from auth.identity import read_product_info
-from auth.product_kinds import DEFAULT_TIMEOUT, ProductKind
+from auth.product_kinds import DEFAULT_TIMEOUT, Liveness, ProductKind
 from auth.tiers import Tier
 from portal.products.discovery import Status, discover
 
@@ -201,3 +201,62 @@ def test_a_broken_serving_field_marks_the_product_broken(tmp_path):
         "product.toml: upstream 'ftp://x' must be an http:// or https:// URL with a host, "
         "or unix:/absolute/path.sock",
     )
+
+
+def test_a_command_product_is_watched_with_the_default_liveness(tmp_path):
+    process = info(tmp_path, 'command = "python -m http.server {port}"\n')
+    assert process.liveness == Liveness(interval=5.0, timeout=3.0, failures=3)
+    assert process.liveness.bound == 24.0
+
+
+def test_liveness_is_read_from_its_table(tmp_path):
+    process = info(
+        tmp_path,
+        'command = "python -m http.server {port}"\n'
+        "[liveness]\ninterval = 2\ntimeout = 0.5\nfailures = 4\n",
+    )
+    assert process.liveness == Liveness(interval=2.0, timeout=0.5, failures=4)
+    assert process.liveness.describe() == "every 2 s, 0.5 s each, 4 to fail"
+
+
+COMMAND = 'command = "python -m http.server {port}"\n'
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        (
+            COMMAND + "liveness = 5\n",
+            "liveness must be a table: [liveness] with interval, timeout, failures",
+        ),
+        (
+            COMMAND + "[liveness]\nperiod = 5\n",
+            "liveness has unknown keys period; it takes interval, timeout and failures",
+        ),
+        (COMMAND + '[liveness]\ninterval = "5"\n', "liveness.interval must be a number of seconds"),
+        (COMMAND + "[liveness]\ntimeout = true\n", "liveness.timeout must be a number of seconds"),
+        (
+            COMMAND + "[liveness]\ninterval = 0\n",
+            "liveness.interval must be between 0.1 and 3600 seconds, got 0",
+        ),
+        (
+            COMMAND + "[liveness]\ntimeout = inf\n",
+            "liveness.timeout must be between 0.1 and 3600 seconds, got inf",
+        ),
+        (
+            COMMAND + "[liveness]\nfailures = 0\n",
+            "liveness.failures must be between 1 and 100, got 0",
+        ),
+        (
+            COMMAND + "[liveness]\nfailures = 2.5\n",
+            "liveness.failures must be a whole number of checks",
+        ),
+        (
+            'upstream = "http://127.0.0.1:1"\n[liveness]\nfailures = 2\n',
+            "liveness applies only to a product with a command: the portal restarts only "
+            "processes it runs",
+        ),
+    ],
+)
+def test_invalid_liveness_is_refused_with_what_is_wrong(tmp_path, metadata, message):
+    assert error_for(tmp_path, metadata) == message

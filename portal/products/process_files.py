@@ -132,23 +132,17 @@ class StateReader:
         return found[1]
 
     def supervisor_running(self) -> bool:
-        """Whether the supervisor that wrote these states is still running (a portal killed
-        with everything in it leaves its last states behind; a supervisor that died leaves its
-        products' last addresses). One system call once its process id is known."""
-        if self._supervisor_pid is None:
-            try:
-                self._supervisor_pid = int(
-                    json.loads((self.path / SUPERVISOR_FILE).read_text())["pid"]
-                )
-            except (OSError, ValueError, KeyError, TypeError):
-                return False
-        try:
-            os.kill(self._supervisor_pid, 0)
-        except PermissionError:
+        """Whether the supervisor that writes these states is running (a portal killed with
+        everything in it leaves its last states behind; a supervisor that died leaves its
+        products' last addresses until its launcher starts another, which writes its own
+        process id here). One system call while the known supervisor runs."""
+        if self._supervisor_pid is not None and _alive(self._supervisor_pid):
             return True
-        except OSError:
+        try:
+            self._supervisor_pid = int(json.loads((self.path / SUPERVISOR_FILE).read_text())["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
             return False
-        return True
+        return _alive(self._supervisor_pid)
 
     def all(self) -> dict[str, ProcessState]:
         """Every product's state, by `tier/name`."""
@@ -158,6 +152,16 @@ class StateReader:
             if read is not None:
                 found[read[0]] = read[1]
         return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def _read(file: Path) -> tuple[str, ProcessState] | None:

@@ -4,15 +4,17 @@ The Gate runs first, as for every product. Each request reads the product's stat
 supervisor's folder (one `stat` while it is unchanged) and goes to the address the process
 listens on now; a restarted process gets a new port, and the proxy follows it. The process was
 told its prefix, so it serves under it and gets each request's whole path. While it is starting
-or restarting the answer is 503 with `Retry-After`; once it failed, 503 with the reason and its
-last lines of output for devel and admin users, who can fix it.
+or restarting, or unhealthy (it stopped answering its health path and is being ended), the
+answer is 503 at once with `Retry-After`, never a request left waiting on a hung server; once it
+failed, 503 with the reason and its last lines of output for devel and admin users, who can fix
+it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY
+from auth.identity import LOGOUT_TOKEN_ENVIRON_KEY, USER_ENVIRON_KEY, ProductInfo
 from auth.identity_token import IdentityTokens
 from auth.responses import ErrorPage, ErrorRenderer, html_response, json_response, wants_json
 from auth.tiers import Tier
@@ -30,14 +32,15 @@ NO_SUPERVISOR = (
 
 
 SUPERVISOR_GONE = (
-    "the portal's supervisor of process products has stopped, and its products with it; "
-    "restart the portal"
+    "the portal's supervisor of process products stopped, and its products with it; "
+    "the portal is starting it again, and it starts them"
 )
 
 
 def state_source(key: str, states: StateReader | None) -> Callable[[], ProcessState]:
     """The product's state now, as its supervisor last wrote it (starting until it first
-    does; failed once that supervisor is gone, whatever it last wrote)."""
+    does; restarting while that supervisor is gone and the portal starts another, whatever
+    it last wrote)."""
     if states is None:
         return lambda: ProcessState(State.FAILED, detail=NO_SUPERVISOR)
 
@@ -46,20 +49,42 @@ def state_source(key: str, states: StateReader | None) -> Callable[[], ProcessSt
         if state is None:
             return ProcessState(State.STARTING)
         if not states.supervisor_running():
-            return ProcessState(State.FAILED, detail=SUPERVISOR_GONE, output=state.output)
+            return ProcessState(State.RESTARTING, detail=SUPERVISOR_GONE, output=state.output)
         return state
 
     return current
 
 
 class WholePathProxy(ProxyApp):
-    """The proxy to a server that serves under the mount path: it gets the whole path."""
+    """The proxy to a process the portal runs. It gets the whole path (it serves under the
+    mount), and a request it dropped because it was found hung and ended gets the mount's 503
+    (`stopped`), not a 502."""
+
+    def __init__(
+        self,
+        product: ProductInfo,
+        upstream: Callable[[], str],
+        *,
+        tokens: IdentityTokens,
+        pages: ErrorRenderer,
+        stopped: Callable[[dict, Callable], Iterable[bytes] | None],
+    ) -> None:
+        super().__init__(product, upstream, tokens=tokens, pages=pages)
+        self.stopped = stopped
 
     @staticmethod
     def target(upstream: str, environ: dict) -> str:
         whole = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         query = environ.get("QUERY_STRING", "")
         return ProxyApp.target(upstream, {"PATH_INFO": whole, "QUERY_STRING": query})
+
+    def unreachable(
+        self, environ: dict, start_response: Callable, error: Exception
+    ) -> Iterable[bytes]:
+        answer = self.stopped(environ, start_response)
+        if answer is not None:
+            return answer
+        return super().unreachable(environ, start_response, error)
 
 
 class ProcessMount:
@@ -73,7 +98,9 @@ class ProcessMount:
         self.product = product
         self.state = state
         self.pages = pages
-        self.proxy = WholePathProxy(product.info, self._address, tokens=tokens, pages=pages)
+        self.proxy = WholePathProxy(
+            product.info, self._address, tokens=tokens, pages=pages, stopped=self._stopped
+        )
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         state = self.state()
@@ -84,6 +111,11 @@ class ProcessMount:
     def _address(self) -> str:
         state = self.state()
         return state.address if state.serving else ""
+
+    def _stopped(self, environ: dict, start_response: Callable) -> Iterable[bytes] | None:
+        """The 503 for a request whose process went away under it, once the state says so."""
+        state = self.state()
+        return None if state.serving else self._not_up(state, environ, start_response)
 
     def _not_up(
         self, state: ProcessState, environ: dict, start_response: Callable
@@ -96,6 +128,12 @@ class ProcessMount:
                 f"{key} runs as a process of its own, and it is not running: it stopped right "
                 "after starting too many times, or could not be started. The rest of the portal "
                 "works as usual."
+            )
+        elif state.state is State.UNHEALTHY:
+            heading = f"{title} is not answering"
+            message = (
+                f"{key} stopped answering, so the portal is starting it again. "
+                "Try again in a moment."
             )
         else:
             heading = f"{title} is starting"

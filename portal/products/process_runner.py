@@ -10,6 +10,12 @@ A product that keeps exiting quickly (before its health path answered, or within
 `MAX_QUICK_EXITS` in a row: restarting it faster would only burn the machine. A failed product is
 tried again when its files change (`retry`). One that ran for a while and died is restarted
 after the shortest pause.
+
+A process that is up is asked its health path again and again (`[liveness]` in product.toml:
+every `interval` seconds, `timeout` seconds for each answer): after `failures` failed answers in
+a row it is marked unhealthy, so the workers answer its requests with a 503 at once instead of
+waiting for a hung server, and its group is ended (SIGTERM and SIGCONT, SIGKILL after the
+grace) and started again like a process that died.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from auth.product_kinds import DEFAULT_LIVENESS, Liveness
 from portal.products.process_files import StateFolder
 from portal.products.process_state import ProcessState, State
 from portal.products.watchdog import GRACE_SECONDS, end_groups
@@ -57,6 +64,7 @@ class ProcessSpec:
     #: The path it is mounted at, `/<tier>/<name>`.
     prefix: str
     health: str
+    liveness: Liveness = DEFAULT_LIVENESS
 
     @property
     def on_socket(self) -> bool:
@@ -167,11 +175,14 @@ class ProcessRunner:
         threading.Thread(target=_wait_then_set, args=(process, ended), daemon=True).start()
         self._publish(State.STARTING, address=address, pid=process.pid)
         healthy = self._wait_healthy(address, ended)
+        hung = ""
         if healthy:
             self._publish(State.UP, address=address, pid=process.pid)
             log.info("product %s is up on %s", self.spec.key, address)
-            while not ended.wait(HEALTH_INTERVAL_SECONDS) and not self._stopping.is_set():
-                pass
+            hung = self._watch(address, ended)
+            if hung:
+                self._publish(State.UNHEALTHY, address=address, pid=process.pid, reason=hung)
+                log.error("product %s is unhealthy: %s; ending it", self.spec.key, hung)
         silent = not healthy and not ended.is_set() and not self._stopping.is_set()
         self._end_group(process)
         reader.join(timeout=STOP_GRACE_SECONDS)
@@ -181,7 +192,24 @@ class ProcessRunner:
                 f"its health path {self.spec.health_path} did not answer within "
                 f"{self.start_seconds:g} s"
             )
-        return healthy, _ended(process.returncode)
+        return healthy, hung or _ended(process.returncode)
+
+    def _watch(self, address: str, ended: threading.Event) -> str:
+        """Ask the health path of the running process until it ends or the product stops;
+        why it is unhealthy once it failed `failures` times in a row, else ""."""
+        liveness = self.spec.liveness
+        failures = 0
+        while not ended.wait(liveness.interval) and not self._stopping.is_set():
+            if answers(address, self.spec.health_path, liveness.timeout):
+                failures = 0
+                continue
+            failures += 1
+            if failures >= liveness.failures and not ended.is_set():
+                return (
+                    f"its health path {self.spec.health_path} did not answer within "
+                    f"{liveness.timeout:g} s, {failures} times in a row"
+                )
+        return ""
 
     def _command_line(self) -> tuple[str, list[str]]:
         if self.spec.on_socket:
@@ -257,14 +285,17 @@ def end_group(pgid: int) -> None:
     end_groups({pgid}, STOP_GRACE_SECONDS)
 
 
-def answers(address: str, path: str) -> bool:
-    """Whether the server answers `GET path` with a 2xx or 3xx, as upstreams' health checks
-    count it (`portal.products.upstream_health`)."""
+def answers(address: str, path: str, timeout: float = HEALTH_REQUEST_SECONDS) -> bool:
+    """Whether the server answers `GET path` with a 2xx or 3xx within `timeout` seconds (to
+    connect, and between reads), as upstreams' health checks count it
+    (`portal.products.upstream_health`)."""
     if address.startswith("unix:"):
-        connection: http.client.HTTPConnection = _UnixConnection(address.removeprefix("unix:"))
+        connection: http.client.HTTPConnection = _UnixConnection(
+            address.removeprefix("unix:"), timeout
+        )
     else:
         host, port = address.removeprefix("http://").rsplit(":", 1)
-        connection = http.client.HTTPConnection(host, int(port), timeout=HEALTH_REQUEST_SECONDS)
+        connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
     try:
         connection.request("GET", path, headers={"User-Agent": "portal-supervisor"})
         return connection.getresponse().status < 400
@@ -275,8 +306,8 @@ def answers(address: str, path: str) -> bool:
 
 
 class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=HEALTH_REQUEST_SECONDS)
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
         self.socket_path = path
 
     def connect(self) -> None:

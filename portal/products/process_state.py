@@ -22,6 +22,9 @@ class State(StrEnum):
     UP = "up"
     #: An upstream that stopped answering its health path (the portal can't restart it).
     DOWN = "down"
+    #: A running process that stopped answering its health path (`[liveness]` in its
+    #: product.toml): it is being ended, to be started again.
+    UNHEALTHY = "unhealthy"
     #: A process that ended and is being started again, after a backoff.
     RESTARTING = "restarting"
     #: A process the portal gave up restarting; `output` says why.

@@ -103,7 +103,9 @@ def process_specs(
                 specs[key] = None
                 continue
             if info.command:
-                specs[key] = ProcessSpec(key, info.command, folder, info.mount_path, info.health)
+                specs[key] = ProcessSpec(
+                    key, info.command, folder, info.mount_path, info.health, info.liveness
+                )
     return specs
 
 

@@ -31,7 +31,11 @@ def _signal(pgid: int, signum: int) -> bool:
 
 
 def end_groups(groups: set[int], grace: float = GRACE_SECONDS) -> None:
+    """SIGTERM to each group, SIGCONT so a stopped process handles it (a SIGSTOPped one would
+    hold it pending through the grace), then SIGKILL to what is left after the grace."""
     live = {pgid for pgid in groups if _signal(pgid, signal.SIGTERM)}
+    for pgid in live:
+        _signal(pgid, signal.SIGCONT)
     deadline = time.monotonic() + grace
     while live and time.monotonic() < deadline:
         time.sleep(0.05)

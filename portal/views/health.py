@@ -1,16 +1,26 @@
-"""`/healthz` (the process is alive), `/readyz` (it can serve) and `/metrics` (Prometheus)."""
+"""`/healthz` (the process is alive), `/readyz` (it can serve) and `/metrics` (Prometheus).
+
+`/readyz` is the whole portal's readiness: 200 while its own dependencies answer, however its
+products do, so a load balancer never drains every product because one is down. A process
+product that is not serving (starting, unhealthy, restarting, failed, or its supervisor being
+restarted) is named under `degraded`; `/readyz?product=tier/name` answers 503 while that one
+product doesn't serve (or is broken, or excluded), for a check of its own.
+"""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
 import os
+from collections.abc import Iterable
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
-from portal.api_description import PORTAL_API, Alive, Readiness
-from portal.products.discovery import Status
+from auth.product_kinds import ProductKind
+from kit.openapi import ErrorAnswer
+from portal.api_description import PORTAL_API, Alive, Readiness, ReadinessQuery
+from portal.products.discovery import Product, Status
 from portal.readiness import Check, run_checks
 from portal.services import Services
 from portal.views import services
@@ -42,27 +52,55 @@ def healthz() -> Response:
 
 
 @health.get("/readyz")
-@PORTAL_API.describe(responses={200: Readiness, 503: Readiness}, tags=["health"], public=True)
+@PORTAL_API.describe(
+    responses={200: Readiness, 503: Readiness, 404: ErrorAnswer},
+    query=ReadinessQuery,
+    tags=["health"],
+    public=True,
+)
 def readyz() -> Response:
     """Ready when the database answers and the issuer's metadata is at hand, answered within a
-    second even when one of them hangs; products are reported, since a broken product doesn't
-    make the portal unready, and so is Redis, which only speeds things up."""
+    second even when one of them hangs; products are reported, since a broken or stopped
+    product doesn't make the portal unready, and so is Redis, which only speeds things up."""
+    asked = request.args.get("product")
+    products = services().discovery.products
+    statuses = {product.info.key: product.status for product in products}
+    if asked is not None and asked not in statuses:
+        response = jsonify(error="not_found", message=f"No product {asked[:80]!r} is mounted.")
+        response.status_code = 404
+        return response
     results = run_checks(current_app.extensions[CHECKS_KEY], READY_DEADLINE_SECONDS)
     counts = {status.value: 0 for status in Status}
-    for product in services().discovery.products:
+    for product in products:
         counts[product.status.value] += 1
+    degraded = _degraded(products)
     ready = all(value == "ok" for value in results.values())
+    if asked is not None:
+        ready = ready and statuses[asked] is Status.LOADED and asked not in degraded
     response = jsonify(
         status="ready" if ready else "not ready",
         checks=results,
         products=counts,
+        degraded=degraded,
         accelerators=services().accelerators(),
+        product=asked,
     )
     response.status_code = 200 if ready else 503
     response.headers["Cache-Control"] = "no-store"
     if not ready:
         response.headers["Retry-After"] = "5"
     return response
+
+
+def _degraded(products: Iterable[Product]) -> dict[str, str]:
+    """The process products that do not serve now, with their state."""
+    found = {}
+    for product in products:
+        if product.status is Status.LOADED and product.info.kind is ProductKind.PROCESS:
+            state = product.process_state() if product.process_state else None
+            if state is not None and not state.serving:
+                found[product.info.key] = state.state.value
+    return found
 
 
 @health.get("/metrics")

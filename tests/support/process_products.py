@@ -51,6 +51,11 @@ HTTP_SERVER = textwrap.dedent(
 )
 
 
+#: `extra` for `http_product`: it takes three seconds to start once a file `slow` is in its
+#: folder, so a test that needs it down for a while (being started again) sees it down.
+SLOW_START = "import os, time\nif os.path.exists('slow'):\n    time.sleep(3)\n"
+
+
 def add_product(apps: Path, key: str, command: str, files: dict[str, str] | None = None) -> Path:
     folder = apps / key
     folder.mkdir(parents=True)
@@ -119,6 +124,23 @@ def wait_up(states: StateReader, key: str, seconds: float = 60) -> ProcessState:
             return state
         time.sleep(0.05)
     raise AssertionError(f"{key} is not up: {states.get(key)}")
+
+
+def wait_up_again(states: StateReader, key: str, old_pid: int, seconds: float = 60) -> ProcessState:
+    """The product's state once a process other than `old_pid` serves it, under a running
+    supervisor."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state = states.get(key)
+        if (
+            state is not None
+            and state.serving
+            and state.pid != old_pid
+            and states.supervisor_running()
+        ):
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"{key} is not up again: {states.get(key)}")
 
 
 def get(address: str, path: str = "/") -> requests.Response:

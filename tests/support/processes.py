@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -97,8 +98,13 @@ class Gunicorn:
 
 
 def children_of(pid: int) -> set[int]:
-    """A process's children right now (Linux: /proc)."""
-    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    """A process's children right now, whichever of its threads started them (Linux: /proc;
+    gunicorn's master starts a supervisor that died again from a thread of its own)."""
+    children = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            children |= {int(child) for child in (task / "children").read_text().split()}
+    return children
 
 
 def supervisor_of(master: int) -> int | None:
