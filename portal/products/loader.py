@@ -88,11 +88,10 @@ class ImportMarks:
             if _alive(int(mark.suffix[1:])):
                 continue
             marked, _, count = mark.read_text(errors="replace").partition(" ")
+            reached = int(count) if count.isdigit() else 1
             if marked == fingerprint:
-                died = max(died, int(count) if count.isdigit() else 1)
-                if died < IMPORT_ATTEMPTS:
-                    mark.unlink(missing_ok=True)
-            else:
+                died = max(died, reached)
+            if marked != fingerprint or reached < IMPORT_ATTEMPTS:
                 mark.unlink(missing_ok=True)
         return died + 1
 
