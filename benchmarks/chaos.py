@@ -15,7 +15,8 @@ on a fresh instance folder and SQLite, plus two products of this run's own:
 2. **A product that closes kept-alive connections.** `stable/flaky` is fronted by the portal
    (`upstream =`); its server (tests/support/closing_upstream.py) drops 1% of the requests that
    arrive on a connection it already answered on, without a byte of answer. `--users` signed-in
-   users GET it back to back for `--seconds`. Printed: answers by status.
+   users GET it back to back for `--seconds`, while /readyz is asked twice a second with a
+   session cookie. Printed: answers by status, and how /readyz did.
 3. **HUP under load.** The same users browse `/stable/hello/` and the dashboard; halfway, gunicorn
    gets a HUP. Printed: requests a second before it, in the 8 s after it and the slowest second
    after it, and the longest any request waited.
@@ -72,11 +73,24 @@ def run(args: argparse.Namespace) -> int:
             wait_for(lambda: server.log().count("portal ready") >= 2, "both workers")
             print(f"signing in {args.users} users ...", flush=True)
             sessions = [sign_in(server.base_url, "stable") for _ in range(args.users)]
-            flaky = load(server.base_url, sessions, ["/stable/flaky/"], args.seconds)
+            probes: list[tuple[int, float]] = []
+            flaky = load(
+                server.base_url,
+                sessions,
+                ["/stable/flaky/"],
+                args.seconds,
+                lambda: probe_readiness(server.base_url, sessions[0], args.seconds, probes),
+            )
             statuses = sorted(Counter(outcome for _, _, outcome in flaky).items())
             shown = ", ".join(f"{status}: {count:,}" for status, count in statuses)
             print(f"2. {len(flaky):,} GETs of a product closing kept-alive connections: {shown}")
             print(f"   (the product dropped {upstream.dropped['GET']:,} requests it was sent)")
+            not_ready = sum(1 for status, _ in probes if status != 200)
+            slowest = max(seconds for _, seconds in probes)
+            print(
+                f"   /readyz with a session cookie meanwhile: {len(probes)} probes, "
+                f"{not_ready} not ready, slowest {slowest:.2f} s"
+            )
             hup = reload_under_load(server, sessions, args.seconds)
             print(hup)
         finally:
@@ -127,6 +141,16 @@ def load(base_url: str, sessions: list, paths: list[str], seconds: float, during
     for thread in threads:
         thread.join(timeout=120)
     return answers
+
+
+def probe_readiness(base_url: str, http: requests.Session, seconds: float, out: list) -> None:
+    """/readyz twice a second, with a signed-in user's cookie, as a probe through a proxy might."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        started = time.monotonic()
+        status = http.get(base_url + "/readyz", timeout=30).status_code
+        out.append((status, time.monotonic() - started))
+        time.sleep(0.5)
 
 
 def reload_under_load(server: Gunicorn, sessions: list, seconds: float) -> str:
