@@ -111,6 +111,7 @@ class Settings:
     login_rate_limit: str = "20/minute"
     apps_recheck_seconds: float = 10.0
     import_timeout_seconds: float = 10.0
+    ready_deadline_seconds: float = 0.8
     host_domain: str = ""
     trusted_hosts: tuple[str, ...] = ()
     allow_sqlite: bool = False
@@ -321,6 +322,9 @@ def _products(env: Mapping[str, str], environment: str) -> dict:
         "blocked_paths": _blocked_paths(env.get("PORTAL_BLOCK", "")),
         "apps_recheck_seconds": seconds(env, "PORTAL_APPS_RECHECK_SECONDS", recheck),
         "import_timeout_seconds": seconds(env, "PORTAL_IMPORT_TIMEOUT_SECONDS", 10.0),
+        "ready_deadline_seconds": deadline(
+            env, "PORTAL_READY_DEADLINE_SECONDS", Settings.ready_deadline_seconds
+        ),
         "websocket_origins": tuple(
             origin.rstrip("/") for origin in env.get("PORTAL_WEBSOCKET_ORIGINS", "").split()
         ),

@@ -24,8 +24,9 @@ from portal.views.keys import keys
 from portal.views.signin import signin
 from portal.views.signout import signout
 
-#: Paths that never need a session: no database read for them.
-SESSIONLESS = ("/static/", "/healthz", "/.well-known/")
+#: Paths that never need a session: no database read for them. Probes and scrapes above all:
+#: one that carried a cookie would wait on the database the check is meant to time.
+SESSIONLESS = ("/static/", "/healthz", "/readyz", "/metrics", "/.well-known/")
 
 
 def build_portal_app(services: Services, *, dev_users: list[tuple[str, str, str]]) -> Flask:

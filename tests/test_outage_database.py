@@ -114,6 +114,18 @@ def test_readyz_keeps_answering_at_once_while_the_hang_goes_on(
     assert max(seconds for _, seconds in answers) < 2.0
 
 
+def test_readyz_with_a_session_cookie_is_not_held_by_the_hung_database(
+    site: Gunicorn, database: PrivateMariaDB
+) -> None:
+    """A probe that carries a browser's cookie (a load balancer forwarding one, a person in a
+    browser) is answered as fast as one without: /readyz reads no session."""
+    http = sign_in(site.base_url, "stable")
+    with hung(database.process):
+        answers = [timed(get, site.base_url + "/readyz", http) for _ in range(2)]
+    assert [answer.status_code for answer, _ in answers] == [503, 503]
+    assert max(seconds for _, seconds in answers) < DEADLINE  # the database's read deadline
+
+
 def test_readyz_is_ready_again_once_the_hang_ends(site: Gunicorn, database: PrivateMariaDB) -> None:
     with hung(database.process):
         assert get(site.base_url + "/readyz").status_code == 503

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from portal.config import PROJECT_ROOT
-from portal.products.discovery import PROCESS_DIED, Loading, Status, discover
+from portal.products.discovery import Loading, Status, discover
 from portal.products.loader import ImportMarks
 from tests.support.live import start_live_server
 from tests.support.processes import Gunicorn
@@ -59,25 +59,6 @@ def test_an_import_that_never_finishes_is_given_up_on_after_the_limit(tmp_path):
     assert time.monotonic() - started < 10
     assert found["devel/hangs"].status is Status.BROKEN
     assert found["devel/hangs"].error.startswith("the import did not finish within 1 s")
-    assert found["stable/good"].status is Status.LOADED
-
-
-def test_a_process_that_died_importing_a_product_leaves_it_broken_for_the_next(tmp_path):
-    apps, marks = tmp_path / "apps", tmp_path / "marks"
-    product(apps, "ea/killer", "import os\nos._exit(7)\n")
-    product(apps, "stable/good", GOOD)
-    script = (
-        "import sys\nfrom pathlib import Path\n"
-        "from portal.products.discovery import Loading, discover\n"
-        "from portal.products.loader import ImportMarks\n"
-        "discover(Path(sys.argv[1]), loading=Loading(marks=ImportMarks(Path(sys.argv[2]))))\n"
-    )
-    died = subprocess.run(
-        [sys.executable, "-c", script, str(apps), str(marks)], cwd=PROJECT_ROOT, timeout=60
-    )
-    assert died.returncode == 7
-    found = loaded(apps, marks=ImportMarks(marks))
-    assert (found["ea/killer"].status, found["ea/killer"].error) == (Status.BROKEN, PROCESS_DIED)
     assert found["stable/good"].status is Status.LOADED
 
 

@@ -7,7 +7,9 @@ import importlib.util
 import io
 import json
 import logging
+import signal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from prometheus_client.metrics import MetricWrapperBase
@@ -152,9 +154,12 @@ def test_a_gunicorn_worker_leaves_what_it_loaded_out_of_garbage_collections(
     spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
     conf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(conf)
+    worker = SimpleNamespace(age=1, log=logging.getLogger("worker"))  # the bare app's worker
+    stop = signal.getsignal(signal.SIGTERM)
     gc.unfreeze()
     try:
-        conf.post_worker_init(object())
+        conf.post_worker_init(worker)
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+        signal.signal(signal.SIGTERM, stop)

@@ -23,6 +23,7 @@ from auth.identity import METADATA_FILE, ProductInfo, read_product_info
 from auth.product_kinds import ProductKind
 from auth.tiers import TIER_NAMES, TIERS_DESCENDING, Tier
 from portal.products.loader import (
+    IMPORT_ATTEMPTS,
     ImportMarks,
     ProductLoadError,
     folder_fingerprint,
@@ -198,10 +199,13 @@ def _fresh(
     if not load:
         return Product(info, folder, Status.LOADED, fingerprint=fingerprint)
     marks = loading.marks
-    if marks is not None and marks.died_importing(info.key, fingerprint):
+    attempt = marks.attempt(info.key, fingerprint) if marks is not None else 1
+    if attempt > IMPORT_ATTEMPTS:
         return _broken(info, folder, PROCESS_DIED, None, fingerprint)
+    if attempt > 1:
+        log.warning("product %s: a process ended while importing it; importing it again", info.key)
     try:
-        with marks.importing(info.key, fingerprint) if marks else nullcontext():
+        with marks.importing(info.key, fingerprint, attempt) if marks else nullcontext():
             app = load_product_app(apps_dir, tier.value, folder, timeout=loading.timeout)
         conflict = one_django_per_process(info.key, app)
     except ProductLoadError as error:
@@ -215,8 +219,8 @@ def _fresh(
 
 
 PROCESS_DIED = (
-    "the portal's process ended while importing this product (os._exit, a crash or a kill), "
-    "so it is not imported again until its files change"
+    "the portal's process ended while importing this product, twice in a row (os._exit, a "
+    "crash), so it is not imported again until its files change"
 )
 
 

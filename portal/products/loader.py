@@ -5,9 +5,12 @@ A product's import is someone else's code running inside the portal: it may rais
 a C extension). So the import runs in a thread of its own with a deadline, every exception is
 caught (`SystemExit` and `KeyboardInterrupt` too), and a mark is left in the instance folder
 while it runs: a process that dies in the middle leaves its mark behind, and the next process
-(the worker gunicorn starts instead, or the next `portal serve`) finds it and does not import
-that product again until its files change. That is as far as loading in-process can contain a
-product; one that must be able to crash runs as a process of its own.
+(the worker gunicorn starts instead, or the next `portal serve`) finds it. A process can die for
+reasons of its own (a `kill -9`, the out-of-memory killer, a deploy), so the next one imports the
+product once more; only a product whose import ended two processes in a row is left broken, and
+not imported again until its files change. A process told to stop (SIGTERM, SIGINT) while it
+imports takes its marks away first. That is as far as loading in-process can contain a product;
+one that must be able to crash runs as a process of its own.
 
 Products are modules `apps.<tier>.<name>`, however the portal was started: the `apps` package
 and its tier packages are registered here from the apps folder itself, so neither the current
@@ -21,6 +24,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -58,40 +62,53 @@ def folder_fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
+#: Imports a product may end its process in before it is left broken: the first may be the
+#: process's own death (killed, out of memory), the second in a row is the product's doing.
+IMPORT_ATTEMPTS = 2
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
 class ImportMarks:
     """Marks left in the instance folder while a product imports, one file per process.
 
-    A mark whose process no longer exists means that process died importing the product.
+    A mark holds the product's fingerprint and which attempt in a row the import is. A mark
+    whose process no longer exists means that process died importing the product.
     """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def died_importing(self, key: str, fingerprint: str) -> bool:
-        """A process died importing these very files; marks for older files are cleared."""
-        found = False
+    def attempt(self, key: str, fingerprint: str) -> int:
+        """Which attempt in a row importing these very files would be: 1 when no process died
+        importing them, one more than the most any dead process got to. Marks of dead processes
+        are consumed (the new attempt's mark carries the count on); marks for older files are
+        cleared."""
+        died = 0
         for mark in self._marks(key):
-            pid = int(mark.suffix[1:])
-            if _alive(pid):
+            if _alive(int(mark.suffix[1:])):
                 continue
-            if mark.read_text(errors="replace") == fingerprint:
-                found = True
-            else:
+            marked, _, count = mark.read_text(errors="replace").partition(" ")
+            reached = int(count) if count.isdigit() else 1
+            if marked == fingerprint:
+                died = max(died, reached)
+            if marked != fingerprint or reached < IMPORT_ATTEMPTS:
                 mark.unlink(missing_ok=True)
-        return found
+        return died + 1
 
     @contextlib.contextmanager
-    def importing(self, key: str, fingerprint: str) -> Iterator[None]:
-        """Hold a mark while the block runs; it stays only if the process dies inside. Where
-        the instance folder can't be written, products still load, unguarded."""
+    def importing(self, key: str, fingerprint: str, attempt: int = 1) -> Iterator[None]:
+        """Hold a mark while the block runs; it stays only if the process dies inside, and not
+        when the process is told to stop meanwhile. Where the instance folder can't be written,
+        products still load, unguarded."""
         mark = self.directory / f"{key.replace('/', '.')}.{os.getpid()}"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            mark.write_text(fingerprint)
+            mark.write_text(f"{fingerprint} {attempt}")
         except OSError as error:
             log.warning("cannot leave an import mark in %s: %s", self.directory, error)
         try:
-            yield
+            with _removed_when_stopped(mark):
+                yield
         finally:
             mark.unlink(missing_ok=True)
 
@@ -104,6 +121,38 @@ class ImportMarks:
             for path in self.directory.iterdir()
             if path.name.startswith(prefix) and path.name[len(prefix) :].isdigit()
         ]
+
+
+@contextlib.contextmanager
+def _removed_when_stopped(mark: Path) -> Iterator[None]:
+    """Remove `mark` first when SIGTERM or SIGINT arrives meanwhile, then do what the signal did
+    before (gunicorn's graceful stop, a KeyboardInterrupt, or the default: end the process).
+
+    Python runs signal handlers in the main thread only, so imports elsewhere (the apps folder's
+    watcher) are left as they are; a stop during one of those leaves a mark that costs the
+    product one retry, no more.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {number: signal.getsignal(number) for number in _STOP_SIGNALS}
+
+    def stop(number: int, frame: object) -> None:
+        mark.unlink(missing_ok=True)
+        previous = before[number]
+        if callable(previous):
+            previous(number, frame)
+        elif previous != signal.SIG_IGN:
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+
+    for number in _STOP_SIGNALS:
+        signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, previous in before.items():
+            signal.signal(number, previous if previous is not None else signal.SIG_DFL)
 
 
 def _alive(pid: int) -> bool:

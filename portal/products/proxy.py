@@ -12,6 +12,12 @@ portal's identity headers (`auth.identity_token`) and none the client sent. When
 reached the client gets a 502 naming the product; when it doesn't answer within the product's
 `timeout`, a 504; never a request that hangs. Websocket upgrades are relayed byte for byte
 (`portal.products.proxy_websocket`).
+
+A request that went out on a kept-alive connection the server had just closed fails before a
+byte of answer arrives. As nginx and Envoy do, such a request is sent once more, on a new
+connection, when sending it twice can do no harm: an idempotent method (RFC 9110, 9.2.2) and no
+body (a body streamed from the client is gone once sent). A POST or PATCH is never sent twice:
+it gets the 502.
 """
 
 from __future__ import annotations
@@ -20,11 +26,12 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import IO
 from urllib.parse import quote
 
 from urllib3 import BaseHTTPResponse, HTTPConnectionPool
-from urllib3.exceptions import HTTPError, NewConnectionError
+from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError
 from urllib3.exceptions import TimeoutError as UpstreamTimeout
 from urllib3.util import SKIP_HEADER
 from werkzeug.wsgi import get_input_stream
@@ -42,7 +49,7 @@ from auth.responses import (
 from auth.tiers import Tier
 from portal.products.process_state import ProcessState, State
 from portal.products.proxy_headers import request_headers, response_headers
-from portal.products.proxy_pool import base_path, pool_for
+from portal.products.proxy_pool import base_path, fresh, pool_for
 from portal.products.proxy_websocket import relay
 from portal.products.upstream_health import HealthMonitor, check_health, down, failure
 
@@ -53,6 +60,9 @@ CHUNK_BYTES = 64 * 1024
 #: What WSGI's PATH_INFO (decoded) may hold unencoded in the path the server gets.
 _PATH_SAFE = "/:@!$&'()*+,;=~"
 
+
+#: Methods whose request may be sent twice (RFC 9110, 9.2.2), when it has no body.
+REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 _ERROR_CODES = {400: "bad_request", 502: "bad_gateway", 503: "starting", 504: "gateway_timeout"}
 
@@ -117,20 +127,28 @@ class ProxyApp:
         method = environ["REQUEST_METHOD"]
         headers = self.headers_for(environ)
         body, chunked = _request_body(environ, headers)
+        send = partial(
+            self.pool(upstream).urlopen,
+            method,
+            self.target(upstream, environ),
+            body=body,
+            headers=_as_sent(headers),
+            chunked=chunked,
+            preload_content=False,
+            decode_content=False,
+            redirect=False,
+            retries=False,
+            assert_same_host=False,
+            release_conn=False,
+        )
         try:
-            answer = self.pool(upstream).urlopen(
-                method,
-                self.target(upstream, environ),
-                body=body,
-                headers=_as_sent(headers),
-                chunked=chunked,
-                preload_content=False,
-                decode_content=False,
-                redirect=False,
-                retries=False,
-                assert_same_host=False,
-                release_conn=False,
-            )
+            try:
+                answer = send()
+            except ProtocolError:  # closed before a byte of answer: see the module's docstring
+                if body is not None or method not in REPLAYABLE_METHODS:
+                    raise
+                with fresh():
+                    answer = send()
         except HTTPError as error:
             return self.unreachable(environ, start_response, error)
         if self.health is not None and not self.health.state().serving:

@@ -30,7 +30,15 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, env: dict[str, str], workers: int = 2, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        workers: int = 2,
+        log_path: Path | None = None,
+        *,
+        wait: bool = True,
+    ) -> None:
+        """`wait=False` returns as soon as the master runs, for tests about how workers boot."""
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -50,9 +58,10 @@ class Gunicorn:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_ready()
+        if wait:
+            self.wait_ready()
 
-    def _wait_ready(self, seconds: float = 60) -> None:
+    def wait_ready(self, seconds: float = 60) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

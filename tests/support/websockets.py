@@ -41,11 +41,11 @@ class PatientGunicorn(Gunicorn):
     """`Gunicorn` that also waits out a worker still loading the app when the first health check
     arrives (gevent workers load slower than the check's 2-second read timeout)."""
 
-    def _wait_ready(self, seconds: float = 60) -> None:
+    def wait_ready(self, seconds: float = 60) -> None:
         deadline = time.monotonic() + seconds
         while True:
             try:
-                return super()._wait_ready(max(1.0, deadline - time.monotonic()))
+                return super().wait_ready(max(1.0, deadline - time.monotonic()))
             except requests.Timeout:
                 if time.monotonic() > deadline:
                     self.stop()
