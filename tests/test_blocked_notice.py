@@ -8,6 +8,7 @@ After that the session is an ordinary ended one.
 import pytest
 import requests
 
+from db.audit import Source
 from tests.support.live import private_site
 from tests.support.signin import sign_in
 
@@ -27,9 +28,9 @@ def blocked(site):
     cookie = {"portal_session": sign_in(site.base_url, "stable").cookies["portal_session"]}
     assert get(site, "/stable/hello/", cookie).status_code == 200  # cached by this worker
     admin = site.services.user_admin()
-    admin.set_blocked(SUBJECT, True, actor="auth0|demo-admin")
+    admin.set_blocked(SUBJECT, True, actor="auth0|demo-admin", source=Source.CONSOLE)
     yield cookie
-    admin.set_blocked(SUBJECT, False, actor="auth0|demo-admin")
+    admin.set_blocked(SUBJECT, False, actor="auth0|demo-admin", source=Source.CONSOLE)
 
 
 def get(site, path, cookie, **headers):
@@ -79,6 +80,8 @@ def test_the_portals_api_says_blocked_once_in_json(site, blocked):
 
 
 def test_an_unblocked_user_with_an_old_cookie_just_signs_in_again(site, blocked):
-    site.services.user_admin().set_blocked(SUBJECT, False, actor="auth0|demo-admin")
+    site.services.user_admin().set_blocked(
+        SUBJECT, False, actor="auth0|demo-admin", source=Source.CONSOLE
+    )
     answer = get(site, "/stable/hello/", blocked)
     assert answer.status_code == 302

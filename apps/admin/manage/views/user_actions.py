@@ -1,7 +1,8 @@
 """The forms on a user's page and the bulk form on the users table.
 
 Each POST either changes something and redirects to the user's page with what happened (so a
-reload does not repeat it), or shows the page again with the exact reason nothing changed.
+reload does not repeat it), or shows the page again with the exact reason nothing changed, or
+that the change is pending (the reason alone, on a page of its own, when the database is down).
 Changes that take access away answer first with a confirmation page, whose button repeats the
 POST with `confirm=yes`.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from sqlalchemy.exc import SQLAlchemyError
 
 from apps.admin.manage import actions
 from apps.admin.manage.errors import ConsoleError
@@ -27,7 +29,10 @@ def _act(subject: str, change: Callable[[], str | Response]) -> Response:
     except ConsoleError as error:
         if error.status == 404:
             raise
-        return render_user(subject, status=error.status, error=error.message)
+        try:
+            return render_user(subject, status=error.status, error=error.message)
+        except SQLAlchemyError:
+            raise error from None
     if isinstance(outcome, Response):
         return outcome
     flash(outcome, "success")
