@@ -71,6 +71,17 @@ def pending(database: Database, created_before: datetime) -> Sequence[tuple[Chan
         ).all()
 
 
+def pending_list(
+    db: Session, user_id: int | None = None, limit: int = 20
+) -> Sequence[tuple[ChangeIntent, User]]:
+    """The oldest pending intents (of one user, when given), with their users, for the console."""
+    query = select(ChangeIntent, User).join(User, User.id == ChangeIntent.user_id)
+    if user_id is not None:
+        query = query.where(ChangeIntent.user_id == user_id)
+    query = query.where(ChangeIntent.state == PENDING).order_by(ChangeIntent.id).limit(limit)
+    return db.execute(query).all()
+
+
 def pending_count(db: Session) -> int:
     return db.scalar(
         select(func.count()).select_from(ChangeIntent).where(ChangeIntent.state == PENDING)

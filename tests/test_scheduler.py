@@ -3,9 +3,13 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from db.models import SyncRun
+from auth.tiers import Tier
+from db.audit import Source
+from db.models import ChangeIntent, SyncRun, utcnow
+from directory.reconcile import SETTLE_AFTER
+from directory.user_admin import ChangePending
 from portal.config import Settings
 from portal.products.discovery import Discovery
 from portal.scheduler import IncrementalSyncScheduler
@@ -68,3 +72,19 @@ def test_once_the_interval_has_passed_the_tick_runs_an_incremental_sync(services
     scheduler = IncrementalSyncScheduler(services, timedelta(seconds=0))
     assert scheduler.tick() == "ran"
     assert runs(services) == [("full", "succeeded"), ("incremental", "succeeded")]
+
+
+def test_the_scheduler_settles_changes_left_pending_long_enough(services, idp, idp_faults):
+    subject = idp.store.add_user("sam@example.org", "pw-123456", [], "Sam")
+    services.user_sync().one(subject)
+    idp_faults.fail("/api/v2/users/*/roles", 400, times=1, method="DELETE")
+    idp_faults.fail("/api/v2/users/*/roles", 400, times=1, method="GET")
+    with pytest.raises(ChangePending):
+        services.user_admin().set_tier(subject, Tier.EA, actor="cli:ops", source=Source.CLI)
+    scheduler = IncrementalSyncScheduler(services, timedelta(minutes=5))
+    assert scheduler.reconcile() == 0
+    with services.database.transaction() as db:
+        db.execute(update(ChangeIntent).values(created_at=utcnow() - SETTLE_AFTER))
+    assert scheduler.reconcile() == 1
+    with services.database.transaction() as db:
+        assert db.scalars(select(ChangeIntent.state)).all() == ["abandoned"]
