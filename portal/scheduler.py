@@ -5,7 +5,9 @@ interval and none is running, so the cluster as a whole syncs about once per int
 separate scheduler to deploy. The sync's own run bookkeeping keeps two ticks from overlapping.
 
 The same loop settles admin changes left half made between Auth0 and the table
-(`directory.reconcile`): once when the process starts, then before every tick.
+(`directory.reconcile`): once when the process starts, then before every tick. It runs wherever
+the portal can reach the Management API, with the incremental sync switched off too (`sync`
+False: then only reconciling, every `RECONCILE_INTERVAL`).
 """
 
 from __future__ import annotations
@@ -26,11 +28,15 @@ from portal.services import Services
 
 log = logging.getLogger(__name__)
 
+#: How often the loop reconciles when no incremental sync sets its pace.
+RECONCILE_INTERVAL = timedelta(minutes=5)
+
 
 class IncrementalSyncScheduler:
-    def __init__(self, services: Services, interval: timedelta) -> None:
+    def __init__(self, services: Services, interval: timedelta, *, sync: bool = True) -> None:
         self.services = services
         self.interval = interval
+        self.sync = sync
 
     def due(self) -> bool:
         """No sync succeeded within the interval and none is running now."""
@@ -71,7 +77,8 @@ class IncrementalSyncScheduler:
         while True:
             time.sleep(seconds * random.uniform(0.9, 1.1))
             self._survive(self.reconcile)
-            self._survive(self.tick)
+            if self.sync:
+                self._survive(self.tick)
 
     @staticmethod
     def _survive(step: Callable[[], object]) -> None:
