@@ -107,6 +107,10 @@ class Readiness(BaseModel):
     checks: dict[str, str] = Field(description='each check: "ok" or what went wrong')
     products: dict[ProductStatus, int] = Field(description="how many products are in each state")
     accelerators: dict[str, str] = Field(description="what Redis is doing for this process")
+    pending_changes: int | str = Field(
+        description="admin changes made, or maybe made, in Auth0 and not yet settled in the "
+        "table (`portal users reconcile`); text when they could not be counted in time"
+    )
 
 
 class LogoutTokenForm(BaseModel):

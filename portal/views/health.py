@@ -9,6 +9,7 @@ import os
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
+from db.intents import pending_count
 from portal.api_description import PORTAL_API, Alive, Readiness
 from portal.products.discovery import Status
 from portal.readiness import Check, run_checks
@@ -18,6 +19,8 @@ from portal.views import services
 #: /readyz answers within a second; each check gets a little less, for the rest of the request.
 READY_DEADLINE_SECONDS = 0.8
 CHECKS_KEY = "portal.readiness"
+#: Reported beside the checks, never a reason to be unready: the reconciler settles them.
+PENDING_CHANGES = "pending_changes"
 
 health = Blueprint("health", __name__)
 
@@ -29,9 +32,24 @@ def readiness_checks(app: Flask, current: Services) -> None:
             current.database.ping, lambda error: f"unreachable: {type(error).__name__}"
         ),
         "identity_provider": Check(
-            current.metadata.get, lambda error: f"metadata unavailable: {type(error).__name__}"
+            lambda: _passed(current.metadata.get()),
+            lambda error: f"metadata unavailable: {type(error).__name__}",
+        ),
+        PENDING_CHANGES: Check(
+            lambda: str(_pending_changes(current)),
+            lambda error: f"not counted: {type(error).__name__}",
         ),
     }
+
+
+def _passed(_answer: object) -> None:
+    """A check that passes by answering at all."""
+
+
+def _pending_changes(current: Services) -> int:
+    """Admin changes made, or maybe made, in Auth0 and not yet settled here (`db.intents`)."""
+    with current.database.transaction() as db:
+        return pending_count(db)
 
 
 @health.get("/healthz")
@@ -46,8 +64,10 @@ def healthz() -> Response:
 def readyz() -> Response:
     """Ready when the database answers and the issuer's metadata is at hand, answered within a
     second even when one of them hangs; products are reported, since a broken product doesn't
-    make the portal unready, and so is Redis, which only speeds things up."""
+    make the portal unready, and so is Redis, which only speeds things up, and the count of
+    admin changes pending reconciliation."""
     results = run_checks(current_app.extensions[CHECKS_KEY], READY_DEADLINE_SECONDS)
+    pending = results.pop(PENDING_CHANGES)
     counts = {status.value: 0 for status in Status}
     for product in services().discovery.products:
         counts[product.status.value] += 1
@@ -57,6 +77,7 @@ def readyz() -> Response:
         checks=results,
         products=counts,
         accelerators=services().accelerators(),
+        pending_changes=int(pending) if pending.isdigit() else pending,
     )
     response.status_code = 200 if ready else 503
     response.headers["Cache-Control"] = "no-store"
