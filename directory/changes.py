@@ -8,7 +8,7 @@ value into the user's row with its audit event, so an admin's request and the re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,7 @@ class Held:
 
 class Change(Protocol):
     #: The intent's `change` column.
-    kind: str
+    kind: ClassVar[str]
 
     @property
     def to(self) -> str: ...
@@ -62,7 +62,7 @@ class Change(Protocol):
 @dataclass(frozen=True)
 class TierChange:
     tier: Tier
-    kind: str = "tier"
+    kind: ClassVar[str] = "tier"
 
     @property
     def to(self) -> str:
@@ -115,7 +115,7 @@ class TierChange:
 @dataclass(frozen=True)
 class BlockChange:
     blocked: bool
-    kind: str = "blocked"
+    kind: ClassVar[str] = "blocked"
 
     @property
     def to(self) -> str:
