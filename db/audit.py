@@ -10,9 +10,16 @@ from db.models import AuditEvent, utcnow
 
 
 class Source(StrEnum):
-    PORTAL = "portal"
+    """The path a change came through; events before these existed say `portal`."""
+
+    CONSOLE = "console"
+    API = "api"
+    CLI = "cli"
     SYNC = "sync"
     WEBHOOK = "webhook"
+    SIGN_IN = "sign-in"
+    #: The reconciler finishing or abandoning a change left half made (`directory.reconcile`).
+    RECONCILE = "reconcile"
 
 
 def record(

@@ -134,6 +134,40 @@ class AuditEvent(Base):
     source: Mapped[str] = mapped_column(String(16), nullable=False)
 
 
+class ChangeIntent(Base):
+    """A change bound for the identity provider and the users table, written down before either.
+
+    Committed before the provider is called and closed in the transaction that writes the user's
+    row and audit event, so a fault in between leaves this row `pending` for the reconciler
+    (`directory.reconcile`) to finish or abandon by what the provider then holds.
+    """
+
+    __tablename__ = "change_intents"
+    __table_args__ = (
+        Index("ix_change_intents_state", "state", "created_at"),
+        Index("ix_change_intents_user_id", "user_id"),
+        {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    #: What changes: "tier" or "blocked".
+    change: Mapped[str] = mapped_column(String(16), nullable=False)
+    from_value: Mapped[str] = mapped_column(String(16), nullable=False)
+    to_value: Mapped[str] = mapped_column(String(16), nullable=False)
+    actor: Mapped[str] = mapped_column(String(255), nullable=False)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: "pending", then "done", "refused" (the provider said no) or "abandoned" (the reconciler
+    #: found the provider without the change).
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    #: How it ended, in words fit for the console.
+    outcome: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+
+
 class SyncRun(Base):
     """One sync with Auth0: its counts, where it got to (`cursor`), and how it ended."""
 

@@ -10,8 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db.audit import Source
+from db.audit import record as audit
 from db.engine import Database
 from db.models import Grant, User, utcnow
+
+#: Who the audit log names for a tier the identity provider's token changed at sign-in.
+SIGN_IN_ACTOR = "idp-sign-in"
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,8 @@ class UserRecord:
 
 
 def upsert_user(database: Database, record: UserRecord) -> User:
-    """Create or update the user's row, and stamp the sign-in time.
+    """Create or update the user's row, and stamp the sign-in time; a tier the token changes is
+    audited (source `sign-in`), as every other way a tier changes is.
 
     Two first sign-ins of the same person can race (two tabs, two workers); the unique subject
     makes one of them lose the insert, and it then updates the row the other created.
@@ -76,6 +82,15 @@ def _upsert(session: Session, record: UserRecord) -> User:
     if user is None:
         user = User(subject=record.subject)
         session.add(user)
+    elif user.tier != record.tier:
+        audit(
+            session,
+            actor=SIGN_IN_ACTOR,
+            action="user.tier_changed",
+            target=record.subject,
+            details={"from": user.tier, "to": record.tier},
+            source=Source.SIGN_IN,
+        )
     user.email = record.email[:320]
     user.name = record.name[:255]
     user.picture = record.picture[:2048]

@@ -112,6 +112,10 @@ class Readiness(BaseModel):
         '("starting", "unhealthy", "restarting", "failed")'
     )
     accelerators: dict[str, str] = Field(description="what Redis is doing for this process")
+    pending_changes: int | str = Field(
+        description="admin changes made, or maybe made, in Auth0 and not yet settled in the "
+        "table (`portal users reconcile`); text when they could not be counted in time"
+    )
     product: str | None = Field(None, description="the product asked about, if one was")
 
 

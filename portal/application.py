@@ -43,7 +43,7 @@ from portal.products.serving import gated
 from portal.products.watch import ProductWatcher
 from portal.request_context import RequestContext, portal_csp
 from portal.routing import HostRouter, ProductMounts
-from portal.scheduler import IncrementalSyncScheduler
+from portal.scheduler import RECONCILE_INTERVAL, IncrementalSyncScheduler
 from portal.services import Services
 from portal.startup import allow_plain_http_in_development, prepare_instance
 
@@ -91,9 +91,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.wsgi_app = stack  # type: ignore[method-assign]
     app.extensions["portal.mounts"] = mounts
     app.extensions["portal.dev_idp"] = fixed.get(DEV_IDP_MOUNT)
-    if settings.incremental_sync_minutes and settings.management_credentials:
-        interval = timedelta(minutes=settings.incremental_sync_minutes)
-        IncrementalSyncScheduler(services, interval).start()
+    if settings.management_credentials:
+        minutes = settings.incremental_sync_minutes
+        interval = timedelta(minutes=minutes) if minutes else RECONCILE_INTERVAL
+        IncrementalSyncScheduler(services, interval, sync=bool(minutes)).start()
     _ready(settings, services.discovery)
     return app
 

@@ -1,19 +1,23 @@
-"""`portal users`: sync the users table with Auth0 and change tiers or blocks from a terminal."""
+"""`portal users`: sync the users table with Auth0, change tiers or blocks from a terminal, and
+settle changes left pending between the two."""
 
 from __future__ import annotations
 
 import getpass
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 
 from auth.tiers import TIER_NAMES, Tier
+from db.audit import Source
+from db.intents import pending_count
 from db.models import SyncRun
 from directory.management import DirectoryNotConfigured
+from directory.reconcile import SETTLE_AFTER
 from directory.sync import SyncError
-from directory.user_admin import AdminError
+from directory.user_admin import AdminError, ChangePending
 from portal.config import ConfigError, load_settings
 from portal.products.discovery import Discovery
 from portal.services import Services
@@ -115,8 +119,12 @@ def sync(since: datetime | None, incremental: bool) -> None:
 def set_tier(who: str, tier: str, actor: str | None) -> None:
     """Give WHO (email or Auth0 user id) a tier: in Auth0 first, then here."""
     try:
-        user = _services().user_admin().set_tier(who, Tier.parse(tier), actor=_actor(actor))
-    except (AdminError, DirectoryNotConfigured) as error:
+        user = (
+            _services()
+            .user_admin()
+            .set_tier(who, Tier.parse(tier), actor=_actor(actor), source=Source.CLI)
+        )
+    except (AdminError, ChangePending, DirectoryNotConfigured) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{user.email or user.subject} is now {user.tier}.")
 
@@ -127,8 +135,10 @@ def set_tier(who: str, tier: str, actor: str | None) -> None:
 def block(who: str, actor: str | None) -> None:
     """Block WHO in Auth0 and here, and end their sessions."""
     try:
-        user = _services().user_admin().set_blocked(who, True, actor=_actor(actor))
-    except (AdminError, DirectoryNotConfigured) as error:
+        user = (
+            _services().user_admin().set_blocked(who, True, actor=_actor(actor), source=Source.CLI)
+        )
+    except (AdminError, ChangePending, DirectoryNotConfigured) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{user.email or user.subject} is blocked; their sessions are ended.")
 
@@ -139,7 +149,31 @@ def block(who: str, actor: str | None) -> None:
 def unblock(who: str, actor: str | None) -> None:
     """Unblock WHO in Auth0 and here."""
     try:
-        user = _services().user_admin().set_blocked(who, False, actor=_actor(actor))
-    except (AdminError, DirectoryNotConfigured) as error:
+        user = (
+            _services().user_admin().set_blocked(who, False, actor=_actor(actor), source=Source.CLI)
+        )
+    except (AdminError, ChangePending, DirectoryNotConfigured) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{user.email or user.subject} is unblocked.")
+
+
+@users.command("reconcile")
+@click.option(
+    "--older-than",
+    type=click.IntRange(min=0),
+    default=int(SETTLE_AFTER.total_seconds()),
+    show_default=True,
+    help="Settle only changes begun at least this many seconds ago (younger ones may still "
+    "be waiting for Auth0).",
+)
+def reconcile(older_than: int) -> None:
+    """Finish or abandon the changes left pending between Auth0 and the table."""
+    services = _services()
+    try:
+        outcomes = services.reconciler().run(timedelta(seconds=older_than))
+    except DirectoryNotConfigured as error:
+        raise click.ClickException(str(error)) from None
+    with services.database.transaction() as db:
+        left = pending_count(db)
+    settled = ", ".join(f"{outcome} {count}" for outcome, count in sorted(outcomes.items()))
+    click.echo(f"Reconciled pending changes: {settled or 'none were due'}; {left} still pending.")

@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 
 class Check:
-    """One named dependency: `run` raises when it is not usable; `failed` words the error."""
+    """One named dependency: `run` raises when it is not usable; `failed` words the error. A
+    check that reports a figure rather than passing returns it as text, which is its outcome."""
 
-    def __init__(self, run: Callable[[], None], failed: Callable[[Exception], str]) -> None:
+    def __init__(self, run: Callable[[], str | None], failed: Callable[[Exception], str]) -> None:
         self._run = run
         self._failed = failed
         self._lock = threading.Lock()
@@ -38,11 +39,11 @@ class Check:
 
     def _attempt(self, outcome: dict[str, str]) -> None:
         try:
-            self._run()
+            figure = self._run()
         except Exception as error:  # any failure means "not usable"; the words say which
             outcome["result"] = self._failed(error)
         else:
-            outcome["result"] = "ok"
+            outcome["result"] = "ok" if figure is None else figure
 
 
 def run_checks(checks: dict[str, Check], deadline: float) -> dict[str, str]:

@@ -17,6 +17,7 @@ from auth.sockets import SocketRegistry
 from auth.user_tokens import TokenVault, UserTokens
 from db.engine import Database, Deadlines
 from directory.management import DirectoryNotConfigured, ManagementClient
+from directory.reconcile import Reconciler
 from directory.sync import Progress, UserSync
 from directory.user_admin import UserAdmin
 from kit import broadcast
@@ -99,6 +100,9 @@ class Services:
 
     def user_admin(self) -> UserAdmin:
         return UserAdmin(self.database, self.management(), self.store)
+
+    def reconciler(self) -> Reconciler:
+        return Reconciler(self.database, self.management(), self.store)
 
     def accelerators(self) -> dict[str, str]:
         """What Redis is doing for this process: the portal works without it, only slower to

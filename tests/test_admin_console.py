@@ -33,7 +33,7 @@ def test_raising_a_tier_changes_auth0_the_table_and_the_audit_log(portal, admin)
     assert f"Rae Raise ({email}) now has the Early access tier (ea)." in page
     assert (row(portal, subject).tier, remote(portal, subject).roles) == ("ea", ("ea",))
     assert audit(portal, subject) == [
-        (ADMIN_SUBJECT, "user.tier_changed", {"from": "stable", "to": "ea"}, "portal")
+        (ADMIN_SUBJECT, "user.tier_changed", {"from": "stable", "to": "ea"}, "console")
     ]
 
 
@@ -60,7 +60,7 @@ def test_blocking_asks_then_blocks_everywhere_and_ends_their_sessions(portal, ad
     assert done.status_code == 303
     assert (row(portal, subject).blocked, remote(portal, subject).blocked) == (True, True)
     assert open_sessions(portal, subject) == 0
-    assert audit(portal, subject) == [(ADMIN_SUBJECT, "user.blocked", {}, "portal")]
+    assert audit(portal, subject) == [(ADMIN_SUBJECT, "user.blocked", {}, "console")]
 
 
 def test_unblocking_needs_no_confirmation(portal, admin):
@@ -82,7 +82,7 @@ def test_ending_sessions_signs_the_user_out_everywhere(portal, admin):
     assert f"Ended 2 open sessions of Ed End ({email})." in page
     assert open_sessions(portal, subject) == 0
     assert audit(portal, subject) == [
-        (ADMIN_SUBJECT, "user.sessions_ended", {"sessions": 2}, "portal")
+        (ADMIN_SUBJECT, "user.sessions_ended", {"sessions": 2}, "console")
     ]
 
 
@@ -106,7 +106,7 @@ def test_a_grant_with_an_expiry_opens_one_product_above_the_tier(portal, admin):
             ADMIN_SUBJECT,
             "grant.created",
             {"product": "devel/inspector", "expires_at": "2099-01-31T18:00:00"},
-            "portal",
+            "console",
         )
     ]
     user = sign_in(portal.base_url, email, "pw-123456")
@@ -206,4 +206,4 @@ def test_bulk_block_asks_first_then_blocks_each_user(portal, admin):
     assert "Block: 2 of 2 done" in done.text
     assert (row(portal, first).blocked, row(portal, second).blocked) == (True, True)
     assert (remote(portal, first).blocked, remote(portal, second).blocked) == (True, True)
-    assert audit(portal, first) == [(ADMIN_SUBJECT, "user.blocked", {}, "portal")]
+    assert audit(portal, first) == [(ADMIN_SUBJECT, "user.blocked", {}, "console")]

@@ -32,7 +32,7 @@ def test_setting_a_tier_answers_the_user_as_changed(portal, admin):
     assert answer.json()["user"]["tier"] == "devel"
     assert (row(portal, subject).tier, remote(portal, subject).roles) == ("devel", ("devel",))
     assert audit(portal, subject) == [
-        (ADMIN_SUBJECT, "user.tier_changed", {"from": "stable", "to": "devel"}, "portal")
+        (ADMIN_SUBJECT, "user.tier_changed", {"from": "stable", "to": "devel"}, "api")
     ]
 
 

@@ -128,7 +128,7 @@ def test_the_audit_csv_export_streams_the_filtered_log(portal, admin):
     rows = list(csv.reader(io.StringIO(answer.text)))
     assert rows[0] == ["occurred_at", "actor", "action", "target", "source", "details"]
     assert [r[1:] for r in rows[1:]] == [
-        [ADMIN_SUBJECT, "user.tier_changed", subject, "portal", '{"from": "stable", "to": "ea"}']
+        [ADMIN_SUBJECT, "user.tier_changed", subject, "api", '{"from": "stable", "to": "ea"}']
     ]
 
 

@@ -204,7 +204,7 @@ def test_an_admins_bearer_token_changes_a_tier_without_a_csrf_token(portal):
     )
     assert (answer.status_code, answer.json()["user"]["tier"]) == (200, "ea")
     assert audit(portal, subject) == [
-        (ADMIN_SUBJECT, "user.tier_changed", {"from": "stable", "to": "ea"}, "portal")
+        (ADMIN_SUBJECT, "user.tier_changed", {"from": "stable", "to": "ea"}, "api")
     ]
 
 

@@ -10,6 +10,7 @@ they were still signed in there or typed their password.
 import pytest
 import requests
 
+from db.audit import Source
 from tests.support.live import private_site
 from tests.support.signin import open_login_form, sign_in
 
@@ -33,9 +34,9 @@ def blocked(site):
     cookie = {"portal_session": sign_in(site.base_url, "stable").cookies["portal_session"]}
     assert get(site, "/stable/hello/", cookie).status_code == 200  # cached by this worker
     admin = site.services.user_admin()
-    admin.set_blocked(SUBJECT, True, actor="auth0|demo-admin")
+    admin.set_blocked(SUBJECT, True, actor="auth0|demo-admin", source=Source.CONSOLE)
     yield cookie
-    admin.set_blocked(SUBJECT, False, actor="auth0|demo-admin")
+    admin.set_blocked(SUBJECT, False, actor="auth0|demo-admin", source=Source.CONSOLE)
 
 
 def get(site, path, cookie, **headers):
@@ -85,7 +86,9 @@ def test_the_portals_api_says_blocked_once_in_json(site, blocked):
 
 
 def test_an_unblocked_user_with_an_old_cookie_just_signs_in_again(site, blocked):
-    site.services.user_admin().set_blocked(SUBJECT, False, actor="auth0|demo-admin")
+    site.services.user_admin().set_blocked(
+        SUBJECT, False, actor="auth0|demo-admin", source=Source.CONSOLE
+    )
     answer = get(site, "/stable/hello/", blocked)
     assert answer.status_code == 302
 

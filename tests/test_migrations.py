@@ -39,6 +39,7 @@ def test_upgrading_twice_changes_nothing(migrated_url):
     assert sorted(inspect(engine).get_table_names()) == [
         "alembic_version",
         "audit_events",
+        "change_intents",
         "grants",
         "host_handoffs",
         "product_moves",

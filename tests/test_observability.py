@@ -9,6 +9,8 @@ import requests
 from werkzeug.test import Client
 
 from auth.log_context import LOG_CONTEXT
+from auth.users import SignIn, record_sign_in
+from db.intents import open_intent
 from portal.application import create_app
 from portal.config import Settings
 from portal.logs import configure_logging
@@ -59,6 +61,28 @@ def test_readyz_reports_each_part(portal):
     assert (answer.status_code, body["status"]) == (200, "ready")
     assert body["checks"] == {"database": "ok", "identity_provider": "ok"}
     assert body["products"]["loaded"] >= 7
+    assert isinstance(body["pending_changes"], int)
+
+
+def test_readyz_counts_the_changes_pending_reconciliation_without_becoming_unready(https_site):
+    """The https site's identity provider is unreachable, so the check fails; the count stays."""
+    application = https_site.application
+    services = application.extensions["portal"]
+    user = record_sign_in(services.database, SignIn("auth0|pend", "p@example.org", "P", []))
+    open_intent(
+        services.database,
+        user,
+        change="tier",
+        from_value="stable",
+        to_value="ea",
+        actor="cli:ops",
+        source="cli",
+    )
+    answer = https_site.get("/readyz", base_url="https://portal.test")
+    assert (answer.json["pending_changes"], sorted(answer.json["checks"])) == (
+        1,
+        ["database", "identity_provider"],
+    )
 
 
 def test_metrics_count_requests_and_gate_decisions(portal):

@@ -5,7 +5,7 @@ import threading
 from sqlalchemy import func, select
 
 from auth.users import SignIn, record_sign_in
-from db.models import User
+from db.models import AuditEvent, User
 
 
 def count(database, subject):
@@ -22,6 +22,28 @@ def test_a_first_sign_in_creates_the_row(database):
         "ea",
         ["ea"],
     )
+
+
+def audit(database):
+    with database.transaction() as db:
+        return [
+            (e.actor, e.action, e.target, e.details, e.source)
+            for e in db.scalars(select(AuditEvent).order_by(AuditEvent.id))
+        ]
+
+
+def test_a_sign_in_whose_token_carries_another_tier_is_audited_as_a_sign_in(database):
+    record_sign_in(database, SignIn("auth0|t", "t@example.org", "T", []))
+    record_sign_in(database, SignIn("auth0|t", "t@example.org", "T", ["ea"]))
+    assert audit(database) == [
+        ("idp-sign-in", "user.tier_changed", "auth0|t", {"from": "stable", "to": "ea"}, "sign-in")
+    ]
+
+
+def test_a_first_sign_in_or_one_with_the_same_tier_writes_no_audit_event(database):
+    record_sign_in(database, SignIn("auth0|s", "s@example.org", "S", ["ea"]))
+    record_sign_in(database, SignIn("auth0|s", "s@example.org", "S", ["ea", "reviewer"]))
+    assert audit(database) == []
 
 
 def test_a_later_sign_in_updates_the_same_row(database):

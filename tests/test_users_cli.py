@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from db.engine import Database
-from db.models import SyncRun, User
+from db.models import AuditEvent, SyncRun, User
 from portal.config import PROJECT_ROOT
 from tests.support.databases import BACKENDS, database_url_for
 from tests.support.idp import MANAGEMENT_CLIENT, start_idp
@@ -74,6 +74,17 @@ def table(database_url):
     return rows, runs
 
 
+def audit(database_url, subject):
+    database = Database(database_url)
+    with database.transaction() as db:
+        events = [
+            (e.actor, e.action, e.details, e.source)
+            for e in db.scalars(select(AuditEvent).where(AuditEvent.target == subject))
+        ]
+    database.dispose()
+    return events
+
+
 def test_sync_prints_a_summary_and_records_the_run(idp, database_url, tmp_path):
     result = portal("users", "sync", env=environment(idp, database_url, tmp_path))
     assert result.returncode == 0, result.stderr
@@ -129,6 +140,35 @@ def test_set_tier_from_the_command_line(idp, database_url, tmp_path):
     result = portal("users", "set-tier", "cli1@example.org", "devel", "--actor", "ops", env=env)
     assert (result.returncode, result.stdout) == (0, "cli1@example.org is now devel.\n")
     assert idp.store.get_user("auth0|cli00001").roles == ("devel",)
+    assert audit(database_url, "auth0|cli00001") == [
+        ("ops", "user.tier_changed", {"from": "stable", "to": "devel"}, "cli")
+    ]
+
+
+def test_reconcile_settles_a_change_left_pending_and_says_so(idp, database_url, tmp_path):
+    env = environment(idp, database_url, tmp_path)
+    portal("users", "sync", env=env)
+    idp.controls.faults.fail("/api/v2/users/*/roles", 400, times=1, method="DELETE")
+    idp.controls.faults.fail("/api/v2/users/*/roles", 400, times=1, method="GET")
+    result = portal("users", "set-tier", "cli1@example.org", "devel", "--actor", "ops", env=env)
+    assert result.returncode == 1
+    assert "could not be asked what it holds now" in result.stderr
+    assert "the change is pending (change 1)" in result.stderr
+
+    result = portal("users", "reconcile", "--older-than", "0", env=env)
+    assert (result.returncode, result.stdout) == (
+        0,
+        "Reconciled pending changes: abandoned 1; 0 still pending.\n",
+    )
+    abandoned = {"change": "tier", "from": "stable", "to": "devel", "requested_via": "cli"}
+    assert audit(database_url, "auth0|cli00001") == [
+        (
+            "ops",
+            "user.change_abandoned",
+            {**abandoned, "intent": 1, "provider_holds": "stable"},
+            "reconcile",
+        )
+    ]
 
 
 def test_set_tier_refused_by_auth0_exits_non_zero_with_the_reason(idp, database_url, tmp_path):
@@ -137,7 +177,8 @@ def test_set_tier_refused_by_auth0_exits_non_zero_with_the_reason(idp, database_
     idp.controls.faults.fail("/api/v2/users/*/roles", 403, times=20)
     result = portal("users", "set-tier", "cli1@example.org", "devel", env=env)
     assert result.returncode == 1
-    assert "Auth0 refused to set the tier of cli1@example.org; nothing was changed" in result.stderr
+    assert "Auth0 refused to set the tier of cli1@example.org (" in result.stderr
+    assert "Nothing was changed here; the change is pending (change 1)" in result.stderr
     assert table(database_url)[0]["auth0|cli00001"] == ("cli1@example.org", "stable")
 
 

@@ -18,6 +18,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from auth.product_kinds import ProductKind
+from db.intents import pending_count
 from kit.openapi import ErrorAnswer
 from portal.api_description import PORTAL_API, Alive, Readiness, ReadinessQuery
 from portal.products.discovery import Product, Status
@@ -26,6 +27,8 @@ from portal.services import Services
 from portal.views import services
 
 CHECKS_KEY = "portal.readiness"
+#: Reported beside the checks, never a reason to be unready: the reconciler settles them.
+PENDING_CHANGES = "pending_changes"
 
 health = Blueprint("health", __name__)
 
@@ -37,9 +40,24 @@ def readiness_checks(app: Flask, current: Services) -> None:
             current.database.ping, lambda error: f"unreachable: {type(error).__name__}"
         ),
         "identity_provider": Check(
-            current.metadata.get, lambda error: f"metadata unavailable: {type(error).__name__}"
+            lambda: _passed(current.metadata.get()),
+            lambda error: f"metadata unavailable: {type(error).__name__}",
+        ),
+        PENDING_CHANGES: Check(
+            lambda: str(_pending_changes(current)),
+            lambda error: f"not counted: {type(error).__name__}",
         ),
     }
+
+
+def _passed(_answer: object) -> None:
+    """A check that passes by answering at all."""
+
+
+def _pending_changes(current: Services) -> int:
+    """Admin changes made, or maybe made, in Auth0 and not yet settled here (`db.intents`)."""
+    with current.database.transaction() as db:
+        return pending_count(db)
 
 
 @health.get("/healthz")
@@ -60,7 +78,8 @@ def readyz() -> Response:
     """Ready when the database answers and the issuer's metadata is at hand, answered within
     `PORTAL_READY_DEADLINE_SECONDS` (checks run side by side) even when one of them hangs, and
     without reading a session (`SESSIONLESS`); products are reported, since a broken or stopped
-    product doesn't make the portal unready, and so is Redis, which only speeds things up."""
+    product doesn't make the portal unready, and so is Redis, which only speeds things up, and
+    so is the count of admin changes pending reconciliation."""
     asked = request.args.get("product")
     products = services().discovery.products
     statuses = {product.info.key: product.status for product in products}
@@ -71,6 +90,7 @@ def readyz() -> Response:
     results = run_checks(
         current_app.extensions[CHECKS_KEY], services().settings.ready_deadline_seconds
     )
+    pending = results.pop(PENDING_CHANGES)
     counts = {status.value: 0 for status in Status}
     for product in products:
         counts[product.status.value] += 1
@@ -85,6 +105,7 @@ def readyz() -> Response:
         degraded=degraded,
         accelerators=services().accelerators(),
         product=asked,
+        pending_changes=int(pending) if pending.isdigit() else pending,
     )
     response.status_code = 200 if ready else 503
     response.headers["Cache-Control"] = "no-store"

@@ -12,6 +12,7 @@ import shutil
 import pytest
 
 from auth.tiers import Tier
+from db.audit import Source
 from db.users import user_with_grants
 from portal.config import PROJECT_ROOT
 from tests.support.live import private_site
@@ -89,7 +90,9 @@ def test_a_stable_products_script_acts_as_its_admin_visitor_only_in_path_mode(si
             assert outcomes == ["status 200"]
             assert victim_tier(site) is Tier.ADMIN
     finally:
-        site.services.user_admin().set_tier(VICTIM, Tier.STABLE, actor="test")
+        site.services.user_admin().set_tier(
+            VICTIM, Tier.STABLE, actor="test", source=Source.CONSOLE
+        )
 
 
 def portal_cookies(site, page):

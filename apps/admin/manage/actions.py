@@ -1,7 +1,8 @@
 """The console's changes, one function each, shared by the HTML forms, bulk actions and the API.
 
-Each goes through `UserAdmin` (Auth0 first, then the table, then the audit log) and either
-returns a sentence saying what happened or raises ConsoleError with the exact reason it did not.
+Each goes through `UserAdmin` (an intent, Auth0, then the table and the audit log) and either
+returns a sentence saying what happened or raises ConsoleError with the exact reason it did not,
+or that the change is pending.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from apps.admin.manage.context import actor, services
+from apps.admin.manage.context import actor, services, source
 from apps.admin.manage.errors import ConsoleError
 from apps.admin.manage.formatting import when
 from apps.admin.manage.forms import InputError
 from db.models import Grant, User, utcnow
 from db.users import active_grants
 from directory.management import DirectoryNotConfigured
-from directory.user_admin import AdminError
+from directory.user_admin import AdminError, ChangePending
 from kit import Tier
 
 
@@ -40,9 +41,12 @@ def label(user: User) -> str:
 
 @contextmanager
 def _refusals() -> Iterator[None]:
-    """UserAdmin's refusals as console answers: a rule or Auth0 said no, or nothing to ask."""
+    """UserAdmin's refusals as console answers: a rule or Auth0 said no, nothing to ask, or a
+    change that is pending (made in Auth0, or maybe made, and not yet here)."""
     try:
         yield
+    except ChangePending as error:
+        raise ConsoleError(503, str(error), "change_pending") from error
     except AdminError as error:
         raise ConsoleError(409, str(error)) from error
     except DirectoryNotConfigured as error:
@@ -72,14 +76,14 @@ def change_tier(subject: str, tier: Tier) -> str:
     if user.tier == tier.value:
         return f"{label(user)} already has the {tier.label} tier ({tier.value}); nothing changed."
     with _refusals():
-        services().user_admin().set_tier(user.subject, tier, actor=actor())
+        services().user_admin().set_tier(user.subject, tier, actor=actor(), source=source())
     return f"{label(user)} now has the {tier.label} tier ({tier.value})."
 
 
 def set_blocked(subject: str, blocked: bool) -> str:
     user = find_user(subject)
     with _refusals():
-        services().user_admin().set_blocked(user.subject, blocked, actor=actor())
+        services().user_admin().set_blocked(user.subject, blocked, actor=actor(), source=source())
     if blocked:
         return f"{label(user)} is blocked, and every session they had open has ended."
     return f"{label(user)} is unblocked and may sign in again."
@@ -88,7 +92,7 @@ def set_blocked(subject: str, blocked: bool) -> str:
 def end_sessions(subject: str) -> str:
     user = find_user(subject)
     with _refusals():
-        ended = services().user_admin().end_sessions(user.subject, actor=actor())
+        ended = services().user_admin().end_sessions(user.subject, actor=actor(), source=source())
     noun = "session" if ended == 1 else "sessions"
     return f"Ended {ended} open {noun} of {label(user)}."
 
@@ -117,7 +121,7 @@ def grant(subject: str, product: str, expires_at: datetime | None) -> tuple[Gran
         made = (
             services()
             .user_admin()
-            .grant(user.subject, product, expires_at=expires_at, actor=actor())
+            .grant(user.subject, product, expires_at=expires_at, actor=actor(), source=source())
         )
     until = f"until {when(expires_at)}" if expires_at else "with no expiry"
     return made, f"{label(user)} may now open {product}, {until}."
@@ -132,7 +136,7 @@ def revoke_grant(grant_id: int, subject: str | None = None) -> str:
         whose = f" of {subject!r}" if subject else ""
         raise ConsoleError(404, f"There is no grant {grant_id}{whose}.")
     with _refusals():
-        services().user_admin().revoke_grant(grant_id, actor=actor())
+        services().user_admin().revoke_grant(grant_id, actor=actor(), source=source())
     return f"Revoked the grant of {found.product} to {label(owner)}."
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import current_app
 
-from apps.admin.manage.errors import ConsoleError
+from apps.admin.manage.errors import ConsoleError, is_api_request
+from db.audit import Source
 from kit import current_user
 from kit.admin import AdminServices
 
@@ -22,3 +23,8 @@ def services() -> AdminServices:
 def actor() -> str:
     """Who the audit log names for a change made here: the admin's own user id."""
     return current_user.subject
+
+
+def source() -> Source:
+    """The path the audit log names for a change made here: the JSON API or the pages."""
+    return Source.API if is_api_request() else Source.CONSOLE

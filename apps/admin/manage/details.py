@@ -14,7 +14,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from apps.admin.manage.formatting import iso
-from db.models import AuditEvent, Grant, Session, User, utcnow
+from db.intents import pending_list
+from db.models import AuditEvent, ChangeIntent, Grant, Session, User, utcnow
 from kit import Tier
 from kit.admin import ProductState
 
@@ -27,6 +28,8 @@ class UserDetail:
     sessions: list[Session]
     grants: list[Grant]
     trail: list[AuditEvent]
+    #: Changes bound for Auth0 and the table that are not settled yet (`db.intents`).
+    pending: list[ChangeIntent]
 
 
 def grant_state(grant: Grant, now: datetime) -> str:
@@ -61,6 +64,7 @@ def load_detail(
         sessions=[s for s in candidates if session_is_live(s, now)],
         grants=list(grants),
         trail=list(trail),
+        pending=[intent for intent, _user in pending_list(db, user.id)],
     )
 
 

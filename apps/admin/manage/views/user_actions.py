@@ -1,7 +1,8 @@
 """The forms on a user's page and the bulk form on the users table.
 
 Each POST either changes something and redirects to the user's page with what happened (so a
-reload does not repeat it), or shows the page again with the exact reason nothing changed.
+reload does not repeat it), or shows the page again with the exact reason nothing changed, or
+that the change is pending (the reason alone, on a page of its own, when the database is down).
 Changes that take access away, and any that makes someone an admin (who can then change
 everyone's access), answer first with a confirmation page naming the users, whose button repeats
 the POST with `confirm=yes`; without it the server changes nothing, so a form that skips the
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from sqlalchemy.exc import SQLAlchemyError
 
 from apps.admin.manage import actions
 from apps.admin.manage.errors import ConsoleError
@@ -34,7 +36,10 @@ def _act(subject: str, change: Callable[[], str | Response]) -> Response:
     except ConsoleError as error:
         if error.status == 404:
             raise
-        return render_user(subject, status=error.status, error=error.message)
+        try:
+            return render_user(subject, status=error.status, error=error.message)
+        except SQLAlchemyError:
+            raise error from None
     if isinstance(outcome, Response):
         return outcome
     flash(outcome, "success")

@@ -9,6 +9,7 @@ from apps.admin.manage.context import services
 from apps.admin.manage.details import grant_state, load_detail
 from apps.admin.manage.errors import ConsoleError
 from apps.admin.manage.listing import PAGE_SIZES, UserFilter, find_users
+from db.intents import pending_count, pending_list
 from db.models import utcnow
 from kit import TIERS_DESCENDING, Tier
 
@@ -27,9 +28,13 @@ def index() -> Response:
 def _users_page(chosen: UserFilter, error: str | None = None, status: int = 200) -> Response:
     with services().database.transaction() as db:
         page = find_users(db, chosen)
+        pending = pending_list(db)
+        pending_total = pending_count(db) if pending else 0
     body = render_template(
         "manage/users.html",
         page=page,
+        pending=pending,
+        pending_total=pending_total,
         filters=chosen,
         tiers=TIERS_DESCENDING,
         page_sizes=PAGE_SIZES,
