@@ -123,12 +123,16 @@ def allowed(site: Site, location: str) -> bool:
     return parts.netloc in hosts
 
 
+#: Headers holding a URL, where the payload may stand (encoded).
+URL_HEADERS = frozenset({"location", "x-portal-sign-in"})
+
+
 def no_injection(answer: RawResponse) -> bool:
-    """No header but Location (where the payload may stand, encoded) carries the payload."""
+    """No header but a URL (where the payload may stand, encoded) carries the payload."""
     return all(
         "injected" not in f"{name}{value}"
         for name, value in answer.headers.items()
-        if name != "location"
+        if name not in URL_HEADERS
     )
 
 
@@ -181,9 +185,8 @@ def test_a_moved_products_old_address(site, payload):
 
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=str)
-def test_the_gates_sign_in_redirect_on_a_products_own_host(site, payload):
-    if not site.host_mode:
-        pytest.skip("path mode has no product hosts: the portal-host test covers its Gate")
+def test_the_gates_sign_in_redirect_where_the_product_is_served(site, payload):
+    """On the product's own host in host mode (to the handoff), on the portal's in path mode."""
     status = 400 if payload in CONTROL else 302
     base = site.product_base("stable/hello")
     check(site, base, f"/stable/hello/{PAYLOADS[payload]}", {}, status)
@@ -215,3 +218,19 @@ def test_forward_auth_for_a_product_address(site, payload):
         "X-Forwarded-Proto": "http",
     }
     check(site, site.base_url, "/auth/check", headers, status)
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api//me", 404),
+        ("/sessions/", 404),
+        ("/logout/", 404),
+        ("/login//", 404),
+        ("//sessions", 200),
+    ],
+)
+def test_the_portals_own_pages_never_redirect_to_mend_a_path(site, path, status):
+    """werkzeug would answer `/api//me` with a 308 to `/api/me`, a Location of its own making."""
+    answer = raw_get(site.base_url, path, signed_in(site))
+    assert (answer.status, "location" in answer.headers) == (status, False)
