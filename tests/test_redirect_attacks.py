@@ -234,3 +234,34 @@ def test_the_portals_own_pages_never_redirect_to_mend_a_path(site, path, status)
     """werkzeug would answer `/api//me` with a 308 to `/api/me`, a Location of its own making."""
     answer = raw_get(site.base_url, path, signed_in(site))
     assert (answer.status, "location" in answer.headers) == (status, False)
+
+
+@pytest.mark.parametrize("payload", PAYLOADS, ids=str)
+def test_forward_auth_for_nginx_names_only_the_portals_addresses(site, payload):
+    """nginx takes 401 (with X-Portal-Sign-In, where it sends the browser) or 403; in host mode a
+    product address on the portal's host is a redirect, which nginx gets as 403."""
+    status = 400 if payload == "NUL" else (403 if site.host_mode else 401)
+    headers = {
+        "X-Original-URI": f"/stable/hello/{PAYLOADS[payload]}",
+        "X-Forwarded-Host": site.origins.portal_host,
+    }
+    answer = raw_get(site.base_url, "/auth/check", headers)
+    sign_in_at = answer.headers.get("x-portal-sign-in")
+    assert (answer.status, no_injection(answer)) == (status, True)
+    assert sign_in_at is None if status != 401 else allowed(site, sign_in_at)
+
+
+@pytest.mark.parametrize("payload", PAYLOADS, ids=str)
+def test_forward_auth_for_nginx_on_the_products_own_host(site, payload):
+    """Host mode's X-Portal-Sign-In is the product host's own start of the handoff."""
+    status = 400 if payload == "NUL" else 401
+    headers = {
+        "X-Original-URI": f"/stable/hello/{PAYLOADS[payload]}",
+        "X-Forwarded-Host": urlsplit(site.product_base("stable/hello")).netloc,
+    }
+    answer = raw_get(site.base_url, "/auth/check", headers)
+    assert (answer.status, no_injection(answer)) == (status, True)
+    if status == 401:
+        sign_in_at = answer.headers["x-portal-sign-in"]
+        start = "/_portal/handoff?next=" if site.host_mode else "/login?next="
+        assert sign_in_at.startswith(start) and allowed(site, sign_in_at)
