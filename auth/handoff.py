@@ -50,8 +50,8 @@ STATE_LIFETIME = timedelta(minutes=10)
 STATE_COOKIE_NAME = "portal_session_handoff"
 SECURE_STATE_COOKIE_NAME = "__Host-portal_session_handoff"
 #: A state's SHA-256 as the start URL carries it and the code row keeps it.
-STATE_DIGEST = re.compile(r"^[0-9a-f]{64}$")
-_STATE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+STATE_DIGEST = re.compile(r"[0-9a-f]{64}")
+_STATE = re.compile(r"[A-Za-z0-9_-]{43}")
 _NO_TRACE = [("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer")]
 
 
@@ -62,7 +62,7 @@ def state_cookie_name(origins: Origins) -> str:
 def sent_state(environ: dict, origins: Origins) -> str | None:
     """The browser's handoff state for this host: exactly one well-formed cookie, or None."""
     values = cookie_values(environ, state_cookie_name(origins))
-    return values[0] if len(values) == 1 and _STATE.match(values[0]) else None
+    return values[0] if len(values) == 1 and _STATE.fullmatch(values[0]) else None
 
 
 def state_digest(state: str) -> str:

@@ -108,7 +108,7 @@ def handoff() -> object:
     if not current.settings.origins.host_mode or product is None:
         return rendering.error(404, "Not found", "There is no such product to open.")
     digest = request.args.get("state", "")
-    if not STATE_DIGEST.match(digest):
+    if not STATE_DIGEST.fullmatch(digest):
         return rendering.error(
             400,
             "This sign-in link is incomplete",
