@@ -29,7 +29,15 @@ from auth.identity import ProductInfo
 
 log = logging.getLogger(__name__)
 
-PORTAL_COOKIE_NAMES = frozenset({PLAIN_COOKIE_NAME, SECURE_COOKIE_NAME})
+#: The session cookie and the handoff's state cookie (`auth.handoff`): no product sees or sets them.
+PORTAL_COOKIE_NAMES = frozenset(
+    {
+        PLAIN_COOKIE_NAME,
+        SECURE_COOKIE_NAME,
+        f"{PLAIN_COOKIE_NAME}_handoff",
+        f"{SECURE_COOKIE_NAME}_handoff",
+    }
+)
 PRODUCT_COOKIE_PREFIX = "portal_product_"
 
 

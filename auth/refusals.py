@@ -15,10 +15,11 @@ from urllib.parse import quote, urlencode
 from werkzeug.exceptions import NotFound
 
 from auth.cookies import cleared_session_cookie, stray_copies_cleared
-from auth.handoff import handoff_start_url
+from auth.handoff import HANDOFF_PATH, handoff_start_url, handoff_state
 from auth.hosts import Origins
 from auth.identity import ProductInfo
-from auth.product_paths import StricterPath
+from auth.locations import Locations
+from auth.product_paths import PathPolicy, StricterPath, path_readings
 from auth.responses import (
     ErrorPage,
     ErrorRenderer,
@@ -38,6 +39,9 @@ TAMPERED = (
     "reload the page."
 )
 BLOCKED = "Your account is blocked. Contact an administrator if you think this is a mistake."
+#: Where a proxy that answers the sign-in redirect itself (nginx) sends the browser: in host mode
+#: the product host's own start of the handoff, which sets the state cookie the proxy can't.
+SIGN_IN_HEADER = "X-Portal-Sign-In"
 SESSION_UNCHECKED = "The portal cannot check your session right now. Please try again in a minute."
 
 
@@ -49,6 +53,29 @@ def original_path(environ: dict) -> str:
     return f"{path}?{query}" if query else path
 
 
+def too_low_message(
+    product: ProductInfo, identity: Identity, need: tuple[Tier, StricterPath | None]
+) -> str:
+    """Why the user's tier does not open the product (or the part of it a stricter rule raised)."""
+    (needed, rule), tier = need, identity.user.tier
+    what = f"{product.title} ({product.key})"
+    if rule is not None:
+        what = f"{rule.prefix}/ of {what}"
+    return (
+        f"{what} needs the {needed.label} tier ({needed.value}) or higher. "
+        f"Your tier is {tier.label} ({tier.value})."
+    )
+
+
+def may_not_open(identity: Identity, product: ProductInfo, next_path: str) -> str | None:
+    """Why this user may not open `next_path` (a path from the product's mount on) now, in the
+    Gate's own words and by its own rules (tier, grant, stricter paths); None when they may."""
+    inside = next_path[len(f"/{product.key}") :].partition("?")[0] or "/"
+    policy = PathPolicy.for_product(product.tier, product.stricter_paths, ())
+    need = policy.needs(path_readings(inside)) if policy else (product.tier, None)
+    return None if identity.opens(product, need[0]) else too_low_message(product, identity, need)
+
+
 class Refusals:
     """The answers for one product's Gate."""
 
@@ -56,29 +83,32 @@ class Refusals:
         self.product = product
         self.render = render
         self.origins = origins
+        self.locations = Locations(origins)
 
-    def sign_in_url(self, environ: dict) -> str:
-        """Where a browser without this host's cookie goes: sign-in, or in host mode the portal
-        host's handoff, which signs in first when needed and brings back this host's cookie."""
+    def sign_in_url(self, environ: dict) -> tuple[str, list[tuple[str, str]]]:
+        """Where a browser without this host's cookie goes, and the cookies to set first:
+        sign-in, or in host mode the portal host's handoff (which signs in first when needed
+        and brings back this host's cookie) with the state cookie binding it to this browser."""
         if not self.origins.host_mode:
-            return "/login?" + urlencode({"next": original_path(environ)})
-        return handoff_start_url(self.origins, self.product.key, original_path(environ))
+            return "/login?" + urlencode({"next": original_path(environ)}), []
+        digest, cookies = handoff_state(environ, self.origins)
+        url = handoff_start_url(self.origins, self.product.key, original_path(environ), digest)
+        return url, cookies
 
     def anonymous(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        login_url = self.sign_in_url(environ)
+        login_url, cookies = self.sign_in_url(environ)
         if wants_json(environ):
             payload = {
                 "error": "unauthenticated",
                 "message": f"Sign in to use {self.product.key}.",
                 "login_url": login_url,
             }
-            challenge = [("WWW-Authenticate", 'Bearer realm="portal"')]
+            challenge = [("WWW-Authenticate", 'Bearer realm="portal"'), *cookies]
             return json_response(start_response, 401, payload, challenge)
-        start_response(
-            "302 Found",
-            [("Location", login_url), ("Cache-Control", "no-store"), ("Content-Length", "0")],
-        )
-        return [b""]
+        if self.origins.host_mode:  # for nginx, which sends the browser on but sets no cookie
+            begin = f"{HANDOFF_PATH}?" + urlencode({"next": original_path(environ)})
+            cookies = [*cookies, (SIGN_IN_HEADER, begin)]
+        return self.locations.redirect(start_response, "302 Found", login_url, cookies)
 
     def foreign_origin(self, start_response: Callable) -> Iterable[bytes]:
         payload = {
@@ -126,14 +156,8 @@ class Refusals:
         environ: dict,
         start_response: Callable,
     ) -> Iterable[bytes]:
-        user, (needed, rule) = identity.user, need
-        what = f"{self.product.title} ({self.product.key})"
-        if rule is not None:
-            what = f"{rule.prefix}/ of {what}"
-        message = (
-            f"{what} needs the {needed.label} tier ({needed.value}) or higher. "
-            f"Your tier is {user.tier.label} ({user.tier.value})."
-        )
+        user, needed = identity.user, need[0]
+        message = too_low_message(self.product, identity, need)
         page = ErrorPage(
             403,
             "Not available with your tier",

@@ -34,6 +34,7 @@ from auth.tiers import Tier
 from kit import AuthFlask
 from portal.config import load_settings
 from portal.logs import configure_logging
+from portal.pages import ErrorPages
 from portal.products.discovery import Status, discover
 from portal.request_context import RequestContext, portal_csp
 
@@ -97,6 +98,7 @@ def create_bare_application() -> Callable:
         DispatcherMiddleware(root, mounts),
         origins=settings.origins,
         portal_csp=portal_csp([]),
+        pages=ErrorPages(settings.site_name, settings.origins),
     )
     log.info("bare products ready: %d mounted without the Gate", len(mounts))
     return application

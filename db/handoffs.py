@@ -16,6 +16,7 @@ def add_handoff(
     *,
     sealed_session: str,
     host: str,
+    state_hash: str,
     next_path: str,
     lifetime: timedelta,
 ) -> None:
@@ -25,15 +26,19 @@ def add_handoff(
                 code_hash=code_hash,
                 sealed_session=sealed_session,
                 host=host,
+                state_hash=state_hash,
                 next_path=next_path,
                 expires_at=utcnow() + lifetime,
             )
         )
 
 
-def take_handoff(database: Database, code_hash: str, host: str) -> tuple[str, str] | None:
-    """The sealed session and the path to go on to, if the code is for `host`, unexpired and
-    unused; marking it used is one conditional UPDATE, so two workers can't both take it."""
+def take_handoff(
+    database: Database, code_hash: str, host: str, state_hash: str
+) -> tuple[str, str] | None:
+    """The sealed session and the path to go on to, if the code is for `host` and for the
+    browser holding the state `state_hash` names, unexpired and unused; marking it used is one
+    conditional UPDATE, so two workers can't both take it."""
     now = utcnow()
     with database.transaction() as db:
         taken = db.execute(
@@ -41,6 +46,7 @@ def take_handoff(database: Database, code_hash: str, host: str) -> tuple[str, st
             .where(
                 HostHandoff.code_hash == code_hash,
                 HostHandoff.host == host,
+                HostHandoff.state_hash == state_hash,
                 HostHandoff.used_at.is_(None),
                 HostHandoff.expires_at > now,
             )

@@ -255,6 +255,8 @@ class HostHandoff(Base):
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     sealed_session: Mapped[str] = mapped_column(Text, nullable=False)
     host: Mapped[str] = mapped_column(String(255), nullable=False)
+    #: The SHA-256 of the state cookie the browser that asked holds: only it can spend the code.
+    state_hash: Mapped[str] = mapped_column(String(64), nullable=False, server_default="")
     next_path: Mapped[str] = mapped_column(Text, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)

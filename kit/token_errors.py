@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Flask, Response, jsonify, redirect, request
+from flask import Flask, Response, jsonify, request
 
 from auth.identity import SignInAgain, TokenNotOffered, TokenUnavailable
+from auth.locations import Locations
 from auth.refusals import original_path
 from auth.responses import wants_json
 
@@ -28,7 +29,7 @@ def _sign_in_again(error: SignInAgain) -> Response:
         response = jsonify(error="unauthenticated", message=f"Sign in again: {error}.")
         response.status_code = 401
         return response
-    return redirect("/login?" + urlencode({"next": original_path(request.environ)}))
+    return Locations().response("/login?" + urlencode({"next": original_path(request.environ)}))
 
 
 def _unavailable(error: TokenUnavailable) -> Response:

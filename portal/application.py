@@ -74,7 +74,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     serve = partial(gated, services=services)
     mounts = ProductMounts(ProductWatcher(app.wsgi_app, fixed, services, serve, loading=loading))
     router = HostRouter(
-        mounts, settings.origins, settings.allowed_hosts, services.handoffs, services.pages
+        mounts,
+        settings.origins,
+        settings.allowed_hosts,
+        services.handoffs,
+        services.pages,
+        services.locations,
     )
     csp = portal_csp([urlsplit(settings.issuer)._replace(path="").geturl()])
     checks = ForwardAuth(
@@ -84,7 +89,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings.identity_cache_seconds,
         CheckSources(settings.forward_auth_sources, settings.allowed_hosts),
     )
-    stack = RequestContext(checks, origins=settings.origins, portal_csp=csp)
+    stack = RequestContext(checks, origins=settings.origins, portal_csp=csp, pages=services.pages)
     hops = settings.trusted_proxies
     if hops:
         stack = ProxyFix(stack, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)

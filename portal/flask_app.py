@@ -33,6 +33,10 @@ def build_portal_app(services: Services, *, dev_users: list[tuple[str, str, str]
     """`dev_users` are shown on the sign-in page (the development provider's demo users)."""
     settings = services.settings
     app = Flask("portal")
+    # werkzeug's own redirect (`/api//me` -> `/api/me`) would write a Location outside
+    # `auth.locations`; the portal's routes are few and exact, so a near miss is a 404. (No
+    # route but `/` ends in a slash, so the strict-slash redirect has nothing to mend.)
+    app.url_map.merge_slashes = False
     app.config.update(
         SECRET_KEY=settings.derived_secret("portal.flask"),
         PREFERRED_URL_SCHEME="https" if settings.secure_cookies else "http",

@@ -36,6 +36,7 @@ from http import HTTPStatus
 from urllib.parse import unquote_to_bytes
 
 from auth.identity import PRODUCT_ENVIRON_KEY, USER_ENVIRON_KEY, PortalUser, ProductInfo
+from auth.refusals import SIGN_IN_HEADER
 from auth.responses import json_response
 from portal.forward_auth_sources import LOOPBACK, CheckSources
 from portal.products.paths import product_key_in
@@ -43,7 +44,6 @@ from portal.products.serving import STAND_IN_ENVIRON_KEY
 from portal.routing import ProductMounts
 
 FORWARD_AUTH_PATH = "/auth/check"
-SIGN_IN_HEADER = "X-Portal-Sign-In"
 REFUSAL_HEADER = "X-Portal-Refusal"
 MAX_URI_LENGTH = 8192
 IdentityHeaders = Callable[[PortalUser, ProductInfo], list[tuple[str, str]]]
@@ -161,7 +161,8 @@ class ForwardAuth:
             return [answer.body]
         extra: list[tuple[str, str]] = []
         if status == 302:
-            status, extra = 401, [(SIGN_IN_HEADER, answer.header("Location"))]
+            sign_in = answer.header(SIGN_IN_HEADER) or answer.header("Location")
+            status, extra = 401, [(SIGN_IN_HEADER, sign_in)]
         elif status == 401:
             extra = [("WWW-Authenticate", answer.header("WWW-Authenticate"))]
         elif status != 403:

@@ -4,6 +4,13 @@
 development provider alike. The request id comes from a trusted proxy's `X-Request-ID` when it
 looks like one, or is made here; products find it in the environ (`portal.request_id`) and the
 `X-Request-ID` header, and every log line of the request carries it, with the user and product.
+
+A request whose path, query or headers hold a control character (CR, LF, NUL, any other C0 or
+DEL; a tab only inside a header value, where HTTP allows it) is refused here with a 400 page,
+before any routing: whichever part of the portal or a product would have copied it into an
+answer's header, or a log line, never sees it, and every server answers it alike (gunicorn
+refuses to write such a header itself, so it used to end in a 500). The path and query are read
+as sent and once decoded.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterable
+from urllib.parse import unquote_to_bytes
 
 from werkzeug.wsgi import ClosingIterator
 
@@ -19,17 +27,30 @@ from auth.hosts import Origins
 from auth.identity import MOUNT_ENVIRON_KEY
 from auth.log_context import LOG_CONTEXT
 from auth.metrics import LATENCY, REQUESTS, labelled
+from auth.responses import ErrorPage, ErrorRenderer, error_answer
 from auth.tiers import Tier
 from portal.access_log import log_request
 
 REQUEST_ID_ENVIRON_KEY = "portal.request_id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 MAX_PARTS = 4096
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+#: The request's own target, as the server read it and as WSGI decoded it.
+_TARGET_KEYS = ("PATH_INFO", "SCRIPT_NAME", "QUERY_STRING", "RAW_URI", "REQUEST_URI")
+_ENCODED_KEYS = ("QUERY_STRING", "RAW_URI", "REQUEST_URI")
+CONTROL_CHARACTERS = (
+    "The address or a header of this request holds a control character (such as a line break "
+    "or NUL), which no link or browser sends. Check the link you followed."
+)
 
 
 class RequestContext:
-    def __init__(self, app: Callable, *, origins: Origins, portal_csp: str) -> None:
+    def __init__(
+        self, app: Callable, *, origins: Origins, portal_csp: str, pages: ErrorRenderer
+    ) -> None:
         self.app = app
+        self.pages = pages
         self.origins = origins
         self.https = origins.https
         self.portal_csp = portal_csp
@@ -57,6 +78,12 @@ class RequestContext:
             log_request(environ, status, elapsed, product, request_id)
 
         try:
+            if holds_control_characters(environ):
+                page = ErrorPage(400, "Bad request", CONTROL_CHARACTERS)
+                answer = error_answer(
+                    environ, respond, page, self.pages, error="control_characters"
+                )
+                return ClosingIterator(answer, [finish])
             return ClosingIterator(self.app(environ, respond), [finish])
         finally:
             LOG_CONTEXT.reset(context)
@@ -104,6 +131,26 @@ class RequestContext:
         if self.origins.host_mode:
             return self.origins.portal_origin, None
         return "'self'", "SAMEORIGIN"
+
+
+def holds_control_characters(environ: dict) -> bool:
+    """The request's target (raw, and with its escapes decoded) or a header value holds a
+    control character."""
+    for key in _TARGET_KEYS:
+        value = environ.get(key)
+        if value and _CONTROL.search(value):
+            return True
+    for key in _ENCODED_KEYS:
+        value = environ.get(key)
+        if value and "%" in value:
+            decoded = unquote_to_bytes(value.encode("latin-1", "replace")).decode("latin-1")
+            if _CONTROL.search(decoded):
+                return True
+    return any(
+        isinstance(value, str) and _CONTROL_BUT_TAB.search(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_") or key in ("CONTENT_TYPE", "CONTENT_LENGTH")
+    )
 
 
 def _area(environ: dict) -> str:

@@ -6,8 +6,10 @@ Requests for a host the portal does not serve get 400 before anything else runs,
 built from the request (redirects, links, the sign-in callback) can name a host an attacker
 chose (`PORTAL_TRUSTED_HOSTS`; the health and metrics endpoints answer on any host, since probes
 address a node by its own IP). In host mode (see `auth.hosts`) the portal's host serves the
-portal and sends old product addresses to their own hosts; a product's host serves that product
-at its mount, the portal's static files, and the cookie handoff, and nothing else.
+portal and sends the addresses of products mounted now to their own hosts (any other address is
+the portal's 404: a name that is not a product's never becomes a host); a product's host serves
+that product at its mount, the portal's static files, and the cookie handoff, and nothing else.
+Every redirect is built by `auth.locations`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from werkzeug.wsgi import get_host, host_is_trusted
 
 from auth.handoff import HANDOFF_PATH, Handoffs
 from auth.hosts import Origins
+from auth.locations import Locations
 from auth.responses import ErrorPage, html_response, json_response
 from portal.pages import ErrorPages
-from portal.products.paths import product_key_in, query_suffix, redirect
+from portal.products.paths import product_key_in
 from portal.products.watch import ProductWatcher
 
 #: Temporary: host mode can be turned off again without browsers remembering the redirect.
@@ -38,13 +41,15 @@ MAX_REMEMBERED_HOSTS = 1024
 class HostRouter:
     def __init__(
         self,
-        app: Callable,
+        app: ProductMounts,
         origins: Origins,
         allowed_hosts: tuple[str, ...],
         handoffs: Handoffs,
         pages: ErrorPages,
+        locations: Locations,
     ) -> None:
         self.app = app
+        self.locations = locations
         self.origins = origins
         self.allowed_hosts = list(allowed_hosts)
         self.handoffs = handoffs
@@ -62,17 +67,22 @@ class HostRouter:
         key = self.origins.product_at(host)
         if key is None:
             named = product_key_in(path)
-            if named is None:
+            if named is None or not self.app.is_mounted(named):
+                return self.app(environ, start_response)  # a moved product's 308, or a 404
+            rest = path[len(named) + 1 :] or "/"
+            location = self.locations.product(named, rest, environ.get("QUERY_STRING", ""))
+            if location is None:
                 return self.app(environ, start_response)
-            location = self.origins.product_url(named, path[len(named) + 1 :] or "/")
-            return redirect(start_response, TEMPORARY, location + query_suffix(environ))
+            return self.locations.redirect(start_response, TEMPORARY, location)
         mount = f"/{key}"
         if path == mount or path.startswith((mount + "/", *PORTAL_PATHS_ON_PRODUCT_HOSTS)):
             return self.app(environ, start_response)
         if path == HANDOFF_PATH:
-            return self.handoffs.exchange(environ, start_response, key)
+            return self.handoffs.on_product_host(environ, start_response, key)
         if path == "/":
-            return redirect(start_response, TEMPORARY, mount + "/")
+            return self.locations.redirect(
+                start_response, TEMPORARY, self.locations.here(mount + "/")
+            )
         page = ErrorPage(
             404,
             "Not found",
@@ -115,6 +125,14 @@ class ProductMounts:
     def __init__(self, watcher: ProductWatcher) -> None:
         self.watcher = watcher
 
+    def is_mounted(self, key: str) -> bool:
+        """A product is mounted at `/<key>` now (a folder new since the last look is imported
+        first, as for a request)."""
+        mount = f"/{key}"
+        if self.watcher.mounted(mount) is None:
+            self.watcher.look_for(mount)
+        return self.watcher.mounted(mount) is not None
+
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         self.watcher.start()
         path = environ.get("PATH_INFO", "")
@@ -127,9 +145,13 @@ class ProductMounts:
                 product = self.watcher.mounted(mount)
             if product is None:
                 self.watcher.look_for(mount)
-                moved = self.watcher.moved_from(mount, path)
-                if moved and self.watcher.mounted(mount) is None:
-                    return redirect(start_response, PERMANENT, moved + query_suffix(environ))
+                moved = self.watcher.moved_to(mount)
+                if moved and self.watcher.mounted(mount) is None and self.is_mounted(moved):
+                    locations = self.watcher.services.locations
+                    rest, query = path[len(mount) :] or "/", environ.get("QUERY_STRING", "")
+                    location = locations.product(moved, rest, query)
+                    if location is not None:
+                        return locations.redirect(start_response, PERMANENT, location)
         return self.watcher.dispatcher(environ, start_response)
 
     def close(self) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
+from urllib.parse import urlsplit
 
 from auth.bearer import BearerVerifier, IssuerKeys
 from auth.handoff import Handoffs
 from auth.identity_token import IdentityTokens
 from auth.invalidation import Invalidations
+from auth.locations import Locations
 from auth.oidc import IssuerMetadata, refresher
 from auth.product_paths import blocks_for
 from auth.resolver import IdentityResolver
@@ -48,6 +51,21 @@ class Services:
     #: when this portal started no supervisor.
     processes: StateReader | None = None
     _management: ManagementClient | None = field(default=None, repr=False)
+
+    def is_mounted(self, key: str) -> bool:
+        """A product is served at `/<key>` now (the watcher keeps `discovery` current)."""
+        return any(p.info.key == key for p in self.discovery.mounted())
+
+    @cached_property
+    def locations(self) -> Locations:
+        """Where the portal may send a browser: its own host, mounted products' hosts, and the
+        identity provider (sign-in and sign-out go there)."""
+        issuer = urlsplit(self.settings.issuer)
+        return Locations(
+            self.settings.origins,
+            self.is_mounted,
+            frozenset({f"{issuer.scheme}://{issuer.netloc}"}),
+        )
 
     def management(self) -> ManagementClient:
         """The Management API client; only Auth0 and the development provider offer one."""

@@ -1,7 +1,9 @@
 """Host mode over real HTTP: one sign-in reaches products on their own hosts, each host has a
 cookie of its own handed over with a one-time code, and signing out anywhere ends it all."""
 
+import hashlib
 import re
+import secrets
 import shutil
 import textwrap
 from urllib.parse import parse_qs, urlsplit
@@ -9,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from auth.handoff import STATE_COOKIE_NAME as STATE_COOKIE
 from portal.config import PROJECT_ROOT
 from tests.support.live import private_site
 from tests.support.signin import sign_in, sign_in_from
@@ -128,23 +131,33 @@ def test_a_product_host_serves_its_own_product_and_nothing_else(site):
     assert (root.status_code, root.headers["Location"]) == (307, "/stable/hello/")
 
 
-def handoff_url(site, http, key):
-    """The product host's one-time-code address the portal host sends a browser to."""
+def handoff_url(site, http, key, state, next_path=None):
+    """The product host's one-time-code address the portal host sends a browser to, for the
+    browser whose state cookie holds `state`."""
     start = http.get(
         site.base_url + "/_portal/handoff",
-        params={"product": key, "next": f"/{key}/"},
+        params={"product": key, "next": next_path or f"/{key}/", "state": state_digest(state)},
         allow_redirects=False,
         timeout=10,
     )
-    assert start.status_code == 302
+    assert start.status_code == 302, start.text
     return start.headers["Location"]
 
 
+def state_digest(state):
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def new_state():
+    return secrets.token_urlsafe(32)
+
+
 def test_a_handoff_code_works_once(site):
-    http = sign_in(site.base_url, "ea")
-    url = handoff_url(site, http, "ea/forecast")
-    first = requests.get(url, allow_redirects=False, timeout=10)
-    again = requests.get(url, allow_redirects=False, timeout=10)
+    http, state = sign_in(site.base_url, "ea"), new_state()
+    url = handoff_url(site, http, "ea/forecast", state)
+    cookies = {STATE_COOKIE: state}
+    first = requests.get(url, cookies=cookies, allow_redirects=False, timeout=10)
+    again = requests.get(url, cookies=cookies, allow_redirects=False, timeout=10)
     assert (first.status_code, first.headers["Location"]) == (302, "/ea/forecast/")
     assert "portal_session=" in first.headers["Set-Cookie"]
     assert (again.status_code, "Set-Cookie" in again.headers) == (400, False)
@@ -152,17 +165,22 @@ def test_a_handoff_code_works_once(site):
 
 
 def test_a_handoff_code_is_refused_on_another_products_host(site):
-    http = sign_in(site.base_url, "ea")
-    code = parse_qs(urlsplit(handoff_url(site, http, "ea/forecast")).query)["code"][0]
+    http, state = sign_in(site.base_url, "ea"), new_state()
+    code = parse_qs(urlsplit(handoff_url(site, http, "ea/forecast", state)).query)["code"][0]
     other = site.product_url("stable/hello").removesuffix("/stable/hello/")
-    answer = requests.get(f"{other}/_portal/handoff?code={code}", allow_redirects=False)
+    answer = requests.get(
+        f"{other}/_portal/handoff?code={code}",
+        cookies={STATE_COOKIE: state},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert (answer.status_code, "Set-Cookie" in answer.headers) == (400, False)
 
 
 def test_the_handoff_never_leaves_its_code_where_the_product_can_read_it(site):
-    http = sign_in(site.base_url, "ea")
-    url = handoff_url(site, http, "devel/inspector")
-    answer = requests.get(url, allow_redirects=False, timeout=10)
+    http, state = sign_in(site.base_url, "devel"), new_state()
+    url = handoff_url(site, http, "devel/inspector", state)
+    answer = requests.get(url, cookies={STATE_COOKIE: state}, allow_redirects=False, timeout=10)
     assert "code=" not in answer.headers["Location"]
     assert answer.headers["Referrer-Policy"] == "no-referrer"
     assert answer.headers["Cache-Control"] == "no-store"

@@ -1,12 +1,14 @@
 """One signed-in journey per tier: dashboard, every product it may open, and every refusal, in
 path mode (one origin) and host mode (a host per product), on both databases."""
 
+import hashlib
 import re
 from urllib.parse import urlencode
 
 import pytest
 import requests
 
+from auth.handoff import STATE_COOKIE_NAME
 from tests.support.signin import sign_in, sign_in_from
 
 PRODUCTS = {
@@ -80,7 +82,14 @@ def test_anonymous_browsers_are_sent_to_sign_in_for_every_product(site, key):
     response = requests.get(site.product_url(key), allow_redirects=False, timeout=10)
     assert response.status_code == 302
     if site.host_mode:
-        query = urlencode({"product": key, "next": f"/{key}/"})
+        state = response.cookies[STATE_COOKIE_NAME]
+        query = urlencode(
+            {
+                "product": key,
+                "next": f"/{key}/",
+                "state": hashlib.sha256(state.encode()).hexdigest(),
+            }
+        )
         assert response.headers["Location"] == f"{site.base_url}/_portal/handoff?{query}"
     else:
         assert response.headers["Location"] == f"/login?next=%2F{key.replace('/', '%2F')}%2F"

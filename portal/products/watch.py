@@ -158,12 +158,10 @@ class ProductWatcher:
             return {}
         return {f"/{old}": f"/{new}" for old, new in moves.items()}
 
-    def moved_from(self, mount: str, path: str) -> str | None:
-        """The moved product's new address for `path`: on its own host in host mode."""
+    def moved_to(self, mount: str) -> str | None:
+        """The `tier/name` a product once mounted at `mount` moved to, if it did."""
         new = self._moved.get(mount)
-        if new is None:
-            return None
-        return self.services.settings.origins.product_url(new[1:], path[len(mount) :] or "/")
+        return new[1:] if new is not None else None
 
     def _build(self, products: Iterable[Product]) -> dict[str, Callable]:
         """Gates for the products, reusing each unchanged product's Gate as it is."""

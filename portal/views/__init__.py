@@ -8,7 +8,7 @@ process builds (the tests build many), and `flask --app portal routes` lists the
 from __future__ import annotations
 
 from authlib.integrations.flask_client import FlaskOAuth2App
-from flask import current_app
+from flask import Response, current_app
 
 from portal.services import Services
 
@@ -21,3 +21,8 @@ def services() -> Services:
 def issuer() -> FlaskOAuth2App:
     """The identity provider's OpenID Connect client (authlib), registered as `idp`."""
     return current_app.extensions["authlib.integrations.flask_client"].idp
+
+
+def go(url: str, code: int = 302) -> Response:
+    """A redirect from one of the portal's views: every one goes through `auth.locations`."""
+    return services().locations.response(url, code)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, redirect, request
+from flask import Blueprint, request
 
 from auth.sessions import EndReason, session_key
-from portal.views import rendering, services
+from portal.views import go, rendering, services
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ account = Blueprint("account", __name__)
 def sessions() -> object:
     who = rendering.identity()
     if who is None:
-        return redirect("/login?next=/sessions")
+        return go("/login?next=/sessions")
     return rendering.page(
         "portal/sessions.html",
         sessions=services().store.open_sessions(who.user.id),
@@ -30,7 +30,7 @@ def sessions() -> object:
 def end_all() -> object:
     who = rendering.identity()
     if who is None:
-        return redirect("/")
+        return go("/")
     current = services()
     if not current.store.check_logout_token(who.session_id, request.form.get("token", "")):
         return rendering.error(400, "Not confirmed", "Use the button on your sessions page.")
@@ -38,4 +38,4 @@ def end_all() -> object:
     current.resolver.forget(who.session_id)
     current.sockets.close_session(who.session_id, "signed out everywhere")
     log.info("user %s signed out of %d sessions", who.user.id, ended)
-    return redirect("/")
+    return go("/")

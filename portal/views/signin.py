@@ -8,13 +8,14 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Response, redirect, request, session
+from flask import Blueprint, Response, request, session
 
+from auth.locations import encoded_target
 from auth.metrics import LOGINS
 from auth.oidc import ISSUER_UNREACHABLE, SIGN_IN_ERRORS, id_token_claims
 from auth.user_tokens import TokenSet
 from auth.users import SignIn, record_sign_in
-from portal.views import issuer, rendering, services
+from portal.views import go, issuer, rendering, services
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,9 @@ CANONICAL_HOP = "canonical"
 
 
 def safe_next(value: str | None) -> str:
-    """A path on this site to return to after sign-in; anything else (hosts, schemes) is `/`."""
+    """A path on this site to return to after sign-in, encoded as `auth.locations` encodes
+    every target (so a `#` or `?` decoded from it stays inside the path); anything else (hosts,
+    schemes, control characters) is `/`."""
     if not value or not value.startswith("/") or value.startswith("//"):
         return "/"
     if "\\" in value or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
@@ -32,7 +35,7 @@ def safe_next(value: str | None) -> str:
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
         return "/"
-    return value
+    return encoded_target(value)
 
 
 def describe(error: Exception) -> str:
@@ -95,7 +98,7 @@ def _on_the_canonical_host(target: str) -> Response | None:
             f"{request.host}. An operator needs to correct PORTAL_BASE_URL or the proxy.",
         )
     query = urlencode({"next": target, CANONICAL_HOP: "1"})
-    return redirect(f"{settings.base_url}/login?{query}")
+    return go(services().locations.portal("/login", query))
 
 
 @signin.get("/login")
@@ -105,12 +108,15 @@ def login() -> object:
     if elsewhere is not None:
         return elsewhere
     if rendering.identity() is not None:
-        return redirect(target)
+        return go(target)
     if not services().metadata.reachable():
         return rendering.issuer_down()
     session["next"] = target
     try:
-        return issuer().authorize_redirect(services().settings.callback_url)
+        client, callback_url = issuer(), services().settings.callback_url
+        authorization = client.create_authorization_url(callback_url)
+        client.save_authorize_data(redirect_uri=callback_url, **authorization)
+        return go(authorization["url"])
     except ISSUER_UNREACHABLE:
         log.exception("identity provider unreachable at sign-in")
         return rendering.issuer_down()
@@ -170,4 +176,4 @@ def _signed_in(token: dict) -> Response:
     session.sign_in(user.id, sealed_tokens=sealed, idp_sid=claims.get("sid"))
     LOGINS.labels("succeeded").inc()
     log.info("user %s signed in", user.id)
-    return redirect(target)
+    return go(target)

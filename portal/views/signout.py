@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, redirect, request, session
+from flask import Blueprint, Response, request, session
 
 from auth.cookies import cookie_values
-from auth.handoff import HANDOFF_PATH
+from auth.handoff import HANDOFF_PATH, STATE_DIGEST, within_mount
 from auth.hosts import normalize_host
 from auth.oidc import end_session_url
-from portal.views import issuer, rendering, services
+from auth.refusals import may_not_open
+from portal.views import go, issuer, rendering, services
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ NOT_CONFIRMED = (
 @signout.get("/logout")
 def confirm() -> object:
     if rendering.identity() is None:
-        return redirect("/")
+        return go("/")
     return rendering.page("portal/logout.html")
 
 
@@ -45,7 +46,7 @@ def logout() -> object:
         return _sign_out_tampered()
     raw_id = session.raw_id
     if raw_id is None:
-        return redirect("/")
+        return go("/")
     current = services()
     if not current.store.check_logout_token(raw_id, request.form.get("token", "")):
         return rendering.error(
@@ -67,7 +68,7 @@ def logout() -> object:
         client_id=settings.client_id,
         auth0_domain=settings.auth0_domain,
     )
-    return redirect(issuer_logout or "/")
+    return go(issuer_logout or "/")
 
 
 def _sign_out_tampered() -> Response:
@@ -98,16 +99,37 @@ def _sign_out_tampered() -> Response:
 
 @signout.get(HANDOFF_PATH)
 def handoff() -> object:
-    """Host mode: a product's host has no cookie yet; send it one for this session."""
+    """Host mode: a product's host has no cookie yet; send it one for this session, bound to
+    the browser whose state the link names, if this user may open the product (and the page
+    `next` names in it) now."""
     current = services()
     key = request.args.get("product", "")
-    known = {p.info.key for p in current.discovery.mounted()}
-    if not current.settings.origins.host_mode or key not in known:
+    product = next((p.info for p in current.discovery.mounted() if p.info.key == key), None)
+    if not current.settings.origins.host_mode or product is None:
         return rendering.error(404, "Not found", "There is no such product to open.")
+    digest = request.args.get("state", "")
+    if not STATE_DIGEST.fullmatch(digest):
+        return rendering.error(
+            400,
+            "This sign-in link is incomplete",
+            "Sign-in links to a product are made by the product's own pages. Open the product "
+            "to sign in to it.",
+            action_url=current.settings.origins.product_url(key),
+            action_label="Open the product",
+        )
     who = rendering.identity()
     if who is None:
-        return redirect("/login?" + urlencode({"next": request.full_path}))
-    response = redirect(current.handoffs.issue(who.session_id, key, request.args.get("next")))
+        return go(current.locations.here("/login", urlencode({"next": request.full_path})))
+    next_path = within_mount(request.args.get("next"), f"/{key}")
+    refused = may_not_open(who, product, next_path)
+    if refused is not None:
+        return rendering.error(
+            403,
+            "Not available with your tier",
+            refused,
+            action_url=current.pages.dashboard_url,
+            action_label="Back to your dashboard",
+        )
+    response = go(current.handoffs.issue(who.session_id, key, next_path, digest))
     response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
     return response

@@ -30,21 +30,27 @@ def free_port() -> int:
 
 
 class Gunicorn:
+    """`host_mode`: the portal on `http://localhost:<port>`, each product on a host of its own
+    under it (as `tests.support.live` serves it)."""
+
     def __init__(
         self,
         env: dict[str, str],
         workers: int = 2,
         log_path: Path | None = None,
         *,
+        host_mode: bool = False,
         wait: bool = True,
     ) -> None:
         """`wait=False` returns as soon as the master runs, for tests about how workers boot."""
         self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        host = f"{'localhost' if host_mode else '127.0.0.1'}:{self.port}"
+        self.base_url = f"http://{host}"
         self.log_path = log_path
         full_env = {
             **os.environ,
             "PORTAL_BASE_URL": self.base_url,
+            **({"PORTAL_HOST_DOMAIN": host} if host_mode else {}),
             "PORTAL_BIND": f"127.0.0.1:{self.port}",
             "PORTAL_WORKERS": str(workers),
             "PORTAL_LOGIN_RATE_LIMIT": "",
