@@ -41,8 +41,11 @@ class Gunicorn:
         *,
         host_mode: bool = False,
         wait: bool = True,
+        checkout: Path = PROJECT_ROOT,
     ) -> None:
-        """`wait=False` returns as soon as the master runs, for tests about how workers boot."""
+        """`wait=False` returns as soon as the master runs, for tests about how workers boot.
+        `checkout`: another checkout's portal, run with its own `.venv`, for a benchmark that
+        compares it with this one."""
         self.port = free_port()
         host = f"{'localhost' if host_mode else '127.0.0.1'}:{self.port}"
         self.base_url = f"http://{host}"
@@ -57,9 +60,10 @@ class Gunicorn:
             **env,
         }
         log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        python = sys.executable if checkout == PROJECT_ROOT else checkout / ".venv/bin/python"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
-            cwd=PROJECT_ROOT,
+            [str(python), "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+            cwd=checkout,
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
