@@ -118,6 +118,11 @@ def run(args: argparse.Namespace) -> int:
                 devels = [sign_in(server.base_url, "devel") for _ in range(args.users)]
                 if 4 in args.only:
                     print(supervisor_killed(server, devels, args.seconds), flush=True)
+                    if not serving(server, devels[0], 30):
+                        print("   (they still do not serve: gunicorn is restarted for 5)")
+                        server.stop()
+                        server = Gunicorn(env, workers=2, log_path=log, checkout=args.project)
+                        devels = [sign_in(server.base_url, "devel") for _ in range(args.users)]
                 if 5 in args.only:
                     print(product_hung(server, devels, args.hang_seconds), flush=True)
         finally:
@@ -236,7 +241,7 @@ def reload_under_load(server: Gunicorn, sessions: list, seconds: float) -> str:
 
 
 def supervisor_killed(server: Gunicorn, sessions: list, seconds: float) -> str:
-    wait_serving(server, sessions[0])
+    assert serving(server, sessions[0], 120), "the process products never served"
     killed = server.supervisor_pid()
     assert killed is not None, "gunicorn runs no product supervisor"
     answers, kill, probes = under_signal(
@@ -246,7 +251,7 @@ def supervisor_killed(server: Gunicorn, sessions: list, seconds: float) -> str:
 
 
 def product_hung(server: Gunicorn, sessions: list, seconds: float) -> str:
-    wait_serving(server, sessions[0])
+    assert serving(server, sessions[0], 120), "the process products never served"
     streamlit = product_process(server, b"streamlit")
     try:
         answers, stop, probes = under_signal(
@@ -268,14 +273,17 @@ def product_hung(server: Gunicorn, sessions: list, seconds: float) -> str:
     return "5. the Streamlit process hung (kill -STOP):\n" + report(answers, stop, probes) + summary
 
 
-def wait_serving(server: Gunicorn, http: requests.Session, seconds: float = 120) -> None:
-    """Until every process product answers 200: started, or started again."""
-    for path in PROCESS_PATHS:
-        wait_for(
-            lambda path=path: http.get(server.base_url + path, timeout=30).status_code == 200,
-            f"{path} serving",
-            seconds,
-        )
+def serving(server: Gunicorn, http: requests.Session, seconds: float) -> bool:
+    """Whether every process product answers 200 within `seconds`: started, or started again."""
+    deadline = time.monotonic() + seconds
+    waiting = list(PROCESS_PATHS)
+    while waiting and time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if http.get(server.base_url + waiting[0], timeout=30).status_code == 200:
+                waiting.pop(0)
+                continue
+        time.sleep(0.2)
+    return not waiting
 
 
 def product_process(server: Gunicorn, name: bytes) -> int:
