@@ -42,11 +42,15 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from portal.config import load_settings
 from portal.handover import Handover
 from portal.products.supervision import start_supervisor, stop_supervisor
 from portal.startup import prepare_instance
+
+if TYPE_CHECKING:
+    from portal.services import Services
 
 
 def _open_files_limit() -> int:
@@ -103,6 +107,9 @@ _metrics_dir = os.environ.setdefault(
 
 # Old workers serve until the new ones are warm (see portal/handover.py): the notes live here.
 _handover = Handover(Path(_metrics_dir + "-workers"))
+# The longest a new worker waits for the issuer's signing keys before it takes connections.
+_KEYS_WAIT_SECONDS = 5.0
+
 
 def on_starting(server: object) -> None:
     """Once, in the master, before any worker: the instance folder, the dev secret, migrations,
@@ -138,6 +145,16 @@ def child_exit(server: object, worker: object) -> None:
     _handover.gone(worker.pid)  # type: ignore[attr-defined]
 
 
+def _await_issuer_keys(worker: object, services: "Services", pid: int) -> None:
+    """The issuer's signing keys, waited for where someone can answer: the issuer is another
+    server, or another worker serves the built-in development provider (a reload)."""
+    answered = not services.settings.uses_dev_idp or _handover.others_warm(pid)
+    if answered and not services.issuer_keys.wait_known(_KEYS_WAIT_SECONDS):
+        worker.log.warning(  # type: ignore[attr-defined]
+            "worker %s: the issuer's signing keys are not known yet; taking connections", pid
+        )
+
+
 def post_worker_init(worker: object) -> None:
     """The loaded app out of the garbage collector's way; this worker noted as warm (everything
     loaded, connections next); and, told to stop, it first waits for its successors when a
@@ -150,17 +167,21 @@ def post_worker_init(worker: object) -> None:
 
     gunicorn stops the old workers as soon as a HUP has started the new ones, which then spend
     seconds importing products while nobody accepts: an old worker keeps serving until the new
-    ones are warm (at most `timeout` seconds; see portal/handover.py).
+    ones are warm (at most `timeout` seconds; see portal/handover.py). A new worker is warm once
+    it also knows the issuer's signing keys (at most `_KEYS_WAIT_SECONDS`), where someone can
+    answer for them: the issuer is another server, or another worker serves the built-in one.
 
     A worker waits `graceful_timeout` for open requests, and a websocket never ends by itself:
     without closing them, every deploy would hold sockets open for the full wait and then cut them.
     """
     gc.freeze()
     age, pid = worker.age, os.getpid()  # type: ignore[attr-defined]
-    _handover.warm(pid, age)
-    worker.log.info("worker %s warm: taking connections", pid)  # type: ignore[attr-defined]
     extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
     services = extensions.get("portal")
+    if services is not None:
+        _await_issuer_keys(worker, services, pid)
+    _handover.warm(pid, age)
+    worker.log.info("worker %s warm: taking connections", pid)  # type: ignore[attr-defined]
     registry = services.sockets if services is not None else None  # None: the benchmark's bare app
     stop = signal.getsignal(signal.SIGTERM)
     stopping = threading.Event()

@@ -72,6 +72,7 @@ class IssuerKeys:
         self._attempted_at: float | None = None
         self._failures = 0
         self._lock = threading.Lock()
+        self._known = threading.Event()
         self._refresher: threading.Thread | None = None
         self.fetches = 0
 
@@ -85,6 +86,13 @@ class IssuerKeys:
                 target=self._refresh_forever, name="portal-issuer-keys", daemon=True
             )
         self._refresher.start()
+
+    def wait_known(self, seconds: float) -> bool:
+        """Whether some key is known, waiting up to `seconds` for the refresher's first good
+        fetch (not at all when nothing fetches in the background)."""
+        if self._refresher is None:
+            return self._known.is_set()
+        return self._known.wait(seconds)
 
     def key(self, kid: str) -> jwt.PyJWK:
         now = self._clock()
@@ -155,6 +163,7 @@ class IssuerKeys:
             self._keys = keys
             self._fetched_at = self._clock()
             self._failures = 0
+        self._known.set()
         return True
 
 

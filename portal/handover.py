@@ -8,6 +8,13 @@ when it is warm (`warm`: the app and every product loaded, just before it accept
 worker told to stop during a reload keeps serving until as many newer workers are warm as
 gunicorn runs, or a deadline passes, and then stops as usual (`successors_warm`).
 
+A new worker also waits (a few seconds at most) for the identity provider's signing keys
+before it notes itself warm, so the first bearer token it gets is checked rather than answered
+503: its keys are otherwise fetched in the background once it takes connections. With the
+built-in development provider the issuer is the portal itself, answered by its own workers, so
+the wait is only worth it while another worker is warm (a reload, or a worker started again);
+at a first boot nobody could answer.
+
 The notes are files in a folder of the master's own, so they need nothing but the file system
 and survive the reload of gunicorn's configuration that a HUP also does.
 """
@@ -43,6 +50,10 @@ class Handover:
         """Whether the worker of this age is being replaced by a reload (rather than stopped)."""
         last = self._number(self.folder / _RELOAD)
         return last is not None and age <= last
+
+    def others_warm(self, pid: int) -> bool:
+        """Whether a worker other than `pid` is warm: serving, or about to."""
+        return any(path.name != f"{_WARM}{pid}" for path in self.folder.glob(f"{_WARM}*"))
 
     def successors_warm(self, count: int) -> bool:
         """Whether `count` workers started by the latest reload are warm."""

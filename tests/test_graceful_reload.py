@@ -9,16 +9,26 @@ serve the new product, and requests succeed once the old workers have gone.
 The old workers serve until the new ones are warm: a product whose import waits for a file
 (`GATED` from tests/test_import_marks.py) holds the new workers in their import for as long as
 the test likes, and every request meanwhile is answered.
+
+New workers also know the issuer's signing keys before they take connections, so a script's
+bearer token is checked by the first worker it reaches after a reload: the issuer here is a
+development provider on a socket of its own, answering its keys late once the test says so.
 """
 
 import shutil
 import signal
+import threading
 import time
 
 import requests
+from werkzeug.serving import make_server
 
+from devidp import DevIdpSettings, create_dev_idp
 from portal.config import PROJECT_ROOT
+from portal.handover import Handover
 from tests.support.processes import Gunicorn
+from tests.support.signin import sign_in
+from tests.test_failures_identity_provider import CLIENT_ID, CLIENT_SECRET, GREETING, _starting
 from tests.test_import_marks import GATED, marks_of, product, wait_for
 
 PRODUCT = (
@@ -111,3 +121,94 @@ def test_old_workers_serve_until_the_new_ones_are_warm(tmp_path):
         assert server.log().count("warm: taking connections") == 4
     finally:
         server.stop()
+
+
+def test_a_worker_is_alone_until_another_is_warm_and_again_once_it_is_gone(tmp_path):
+    handover = Handover(tmp_path / "workers")
+    handover.warm(101, 1)
+    assert handover.others_warm(101) is False
+    handover.warm(102, 2)
+    assert (handover.others_warm(101), handover.others_warm(102)) == (True, True)
+    handover.gone(101)
+    assert handover.others_warm(102) is False
+
+
+#: How late the issuer answers its keys once slowed: longer than old workers take to go.
+KEYS_DELAY_SECONDS = 2.0
+
+
+class SlowKeys:
+    """The issuer's app, answering its signing keys `KEYS_DELAY_SECONDS` late once `slow` is set."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.slow = threading.Event()
+
+    def __call__(self, environ, start_response):
+        if self.slow.is_set() and environ.get("PATH_INFO") == "/.well-known/jwks.json":
+            time.sleep(KEYS_DELAY_SECONDS)
+        return self.app(environ, start_response)
+
+
+def test_after_a_hup_the_first_bearer_request_finds_the_issuers_keys(tmp_path):
+    apps = tmp_path / "apps"
+    shutil.copytree(PROJECT_ROOT / "apps" / "stable" / "hello", apps / "stable" / "hello")
+    idp_server = make_server("127.0.0.1", 0, _starting, threaded=True)
+    issuer = f"http://127.0.0.1:{idp_server.server_port}"
+    server = Gunicorn(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
+            "PORTAL_INSTANCE_PATH": str(tmp_path / "instance"),
+            "PORTAL_APPS_DIR": str(apps),
+            "OIDC_ISSUER": issuer,
+            "OIDC_CLIENT_ID": CLIENT_ID,
+            "OIDC_CLIENT_SECRET": CLIENT_SECRET,
+            "OIDC_AUDIENCE": "portal-api",
+        },
+        workers=2,
+        log_path=tmp_path / "gunicorn.log",
+        wait=False,
+    )
+    provider_app = create_dev_idp(
+        DevIdpSettings(
+            issuer=issuer,
+            database_url=f"sqlite:///{tmp_path / 'provider.sqlite3'}",
+            secret_key="provider-reload-tests-0123456789abcdefghijkl",
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            redirect_uris=(f"{server.base_url}/callback",),
+            post_logout_redirect_uris=(f"{server.base_url}/",),
+            audience="portal-api",
+        )
+    )
+    keys = SlowKeys(provider_app)
+    idp_server.app = keys
+    threading.Thread(target=idp_server.serve_forever, daemon=True).start()
+    try:
+        server.wait_ready()
+        wait_for(lambda: server.log().count("portal ready") == 2, "both workers booted")
+        sign_in(server.base_url, "stable")  # the portal knows the user a token names
+        token = provider_app.extensions["devidp"].access_token_for("stable@example.com")
+        bearer = {"Authorization": f"Bearer {token}"}
+        old = server.worker_pids()
+        keys.slow.set()
+        server.process.send_signal(signal.SIGHUP)
+        wait_for(
+            lambda: len(server.worker_pids() - old) == 2 and not server.worker_pids() & old,
+            "the old workers replaced",
+            log=server.log,
+        )
+        answers = [
+            requests.get(
+                server.base_url + GREETING,
+                headers={**bearer, "Connection": "close"},
+                timeout=20,
+            )
+            for _ in range(4)
+        ]
+        assert [answer.status_code for answer in answers] == [200] * 4, answers[0].text
+        assert answers[0].json()["message"] == "Hello, Sam Stable"
+    finally:
+        server.stop()
+        idp_server.shutdown()
+        idp_server.server_close()

@@ -92,3 +92,22 @@ def test_the_whole_set_is_refreshed_after_its_lifetime(issuer, clock):
     clock.now += 301
     keys.key("k1")
     assert keys.fetches == 2
+
+
+def test_waiting_for_the_keys_ends_with_the_refreshers_first_fetch(issuer):
+    keys = IssuerKeys(lambda: issuer.url)
+    keys.start()
+    assert keys.wait_known(30) is True
+    assert keys.key("k1").key_id == "k1"
+    assert keys.fetches == 1
+
+
+def test_waiting_for_the_keys_gives_up_while_the_issuer_is_down(issuer):
+    issuer.up = False
+    keys = IssuerKeys(lambda: issuer.url)
+    keys.start()
+    assert keys.wait_known(0.5) is False
+
+
+def test_nothing_is_waited_for_when_no_refresher_fetches_the_keys(issuer):
+    assert IssuerKeys(lambda: issuer.url).wait_known(30) is False
