@@ -46,29 +46,28 @@ def product_cookie_name(product: ProductInfo) -> str:
     return f"{PRODUCT_COOKIE_PREFIX}{product.tier.value}_{product.name}"
 
 
-def session_cookie(origins: Origins, value: str) -> str:
-    """The `Set-Cookie` value that gives this host its session cookie."""
+def host_cookie(origins: Origins, name: str, value: str = "", *, max_age: int | None = None) -> str:
+    """A `Set-Cookie` value for one of the portal's own cookies on this host: host-only,
+    HttpOnly, SameSite=Lax, Secure on https; `max_age=0` clears it."""
     return dump_cookie(
-        origins.cookie_name,
+        name,
         value,
+        max_age=max_age,
+        expires=0 if max_age == 0 else None,
         path="/",
         httponly=True,
         secure=origins.https,
         samesite="Lax",
     )
+
+
+def session_cookie(origins: Origins, value: str) -> str:
+    """The `Set-Cookie` value that gives this host its session cookie."""
+    return host_cookie(origins, origins.cookie_name, value)
 
 
 def cleared_session_cookie(origins: Origins) -> str:
-    return dump_cookie(
-        origins.cookie_name,
-        "",
-        max_age=0,
-        expires=0,
-        path="/",
-        httponly=True,
-        secure=origins.https,
-        samesite="Lax",
-    )
+    return host_cookie(origins, origins.cookie_name, max_age=0)
 
 
 class TamperedCookies(Exception):

@@ -31,9 +31,8 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlencode
 
 from cryptography.fernet import Fernet, InvalidToken
-from werkzeug.http import dump_cookie
 
-from auth.cookies import cookie_values, session_cookie
+from auth.cookies import cookie_values, host_cookie, session_cookie
 from auth.hosts import Origins
 from auth.locations import Locations, encoded_target
 from auth.responses import ErrorPage, ErrorRenderer, html_response
@@ -74,29 +73,13 @@ def handoff_state(environ: dict, origins: Origins) -> tuple[str, list[tuple[str,
     browser's own state if it has one (so two tabs starting at once both finish), else a new
     one."""
     state = sent_state(environ, origins) or secrets.token_urlsafe(32)
-    cookie = dump_cookie(
-        state_cookie_name(origins),
-        state,
-        max_age=int(STATE_LIFETIME.total_seconds()),
-        path="/",
-        httponly=True,
-        secure=origins.https,
-        samesite="Lax",
-    )
+    lifetime = int(STATE_LIFETIME.total_seconds())
+    cookie = host_cookie(origins, state_cookie_name(origins), state, max_age=lifetime)
     return state_digest(state), [("Set-Cookie", cookie)]
 
 
 def cleared_state_cookie(origins: Origins) -> str:
-    return dump_cookie(
-        state_cookie_name(origins),
-        "",
-        max_age=0,
-        expires=0,
-        path="/",
-        httponly=True,
-        secure=origins.https,
-        samesite="Lax",
-    )
+    return host_cookie(origins, state_cookie_name(origins), max_age=0)
 
 
 def handoff_start_url(origins: Origins, product_key: str, next_path: str, digest: str) -> str:

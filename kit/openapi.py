@@ -124,11 +124,14 @@ class JsonApi:
             security = []
         elif security is None:
             security = self.signed_in
+        # The portal refuses a request whose address or headers hold a control character before
+        # any view runs (400, JSON for API clients), so every operation can give that answer.
+        answers = {**responses, 400: responses.get(400, ErrorAnswer)}
         return self._tree.validate(
             query=query,
             json=body,
             form=form,
-            resp=Response(**{f"HTTP_{status}": model for status, model in responses.items()}),
+            resp=Response(**{f"HTTP_{status}": model for status, model in answers.items()}),
             tags=tags,
             security=security or {},
             skip_validation=True,

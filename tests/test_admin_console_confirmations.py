@@ -67,7 +67,7 @@ def test_making_one_user_an_admin_asks_first_naming_them(portal, admin):
     assert done.status_code == 303
     assert row(portal, subject).tier == "admin"
     assert audit(portal, subject) == [
-        (ADMIN_SUBJECT, "user.tier_changed", {"from": "ea", "to": "admin"}, "portal")
+        (ADMIN_SUBJECT, "user.tier_changed", {"from": "ea", "to": "admin"}, "console")
     ]
 
 

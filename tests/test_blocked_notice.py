@@ -99,9 +99,9 @@ def blocked_browser(site):
     the user blocked by an admin; unblocked after."""
     browser = sign_in(site.base_url, "stable")
     admin = site.services.user_admin()
-    admin.set_blocked(SUBJECT, True, actor="auth0|demo-admin")
+    admin.set_blocked(SUBJECT, True, actor="auth0|demo-admin", source=Source.CONSOLE)
     yield browser
-    admin.set_blocked(SUBJECT, False, actor="auth0|demo-admin")
+    admin.set_blocked(SUBJECT, False, actor="auth0|demo-admin", source=Source.CONSOLE)
 
 
 def says_account_blocked(answer) -> tuple:

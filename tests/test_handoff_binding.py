@@ -17,6 +17,7 @@ import requests
 
 from auth.handoff import STATE_COOKIE_NAME
 from auth.tiers import Tier
+from db.audit import Source
 from portal.config import PROJECT_ROOT
 from tests.support.live import private_site
 from tests.support.signin import sign_in
@@ -172,12 +173,12 @@ def test_a_lowered_tier_gets_no_more_codes(site):
     http = sign_in(site.base_url, "ea")
     admin = site.services.user_admin()
     try:
-        admin.set_tier("auth0|demo-ea", Tier.ADMIN, actor="test")
+        admin.set_tier("auth0|demo-ea", Tier.ADMIN, actor="test", source=Source.CLI)
         assert start(site, http, "admin/manage", secrets.token_urlsafe(32)).status_code == 302
-        admin.set_tier("auth0|demo-ea", Tier.EA, actor="test")
+        admin.set_tier("auth0|demo-ea", Tier.EA, actor="test", source=Source.CLI)
         assert start(site, http, "admin/manage", secrets.token_urlsafe(32)).status_code == 403
     finally:
-        admin.set_tier("auth0|demo-ea", Tier.EA, actor="test")
+        admin.set_tier("auth0|demo-ea", Tier.EA, actor="test", source=Source.CLI)
 
 
 def test_a_product_host_starts_the_handoff_itself_for_a_proxy_that_sets_no_cookie(site):

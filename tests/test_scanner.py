@@ -220,7 +220,9 @@ def test_every_accepted_finding_gives_its_reason():
 
 #: A product with flaws the scan is for, behind the Gate: a page that echoes its `q` unescaped,
 #: and an address that redirects wherever `to` says, control characters and all. Found only by a
-#: scan that is signed in, and counted at medium or above: the check that the scan can fail.
+#: scan that is signed in, and counted at medium or above: the check that the scan can fail. (Its
+#: CRLF injection is never reached: the portal refuses a request that holds a line break before
+#: any product sees it, so the scan reports none, as `tests/test_control_characters.py` expects.)
 PLANTED = """
 from urllib.parse import parse_qs
 
@@ -256,5 +258,5 @@ def test_the_scan_reports_flaws_planted_behind_the_gate_at_medium_or_above(plant
     assert {
         ("Reflected Cross Site Scripting", "q", True),
         ("Open Redirect", "to", True),
-        ("CRLF Injection", "to", True),
     } <= found
+    assert "CRLF Injection" not in {f.category for f in planted.findings}
