@@ -96,7 +96,9 @@ def test_old_workers_serve_until_the_new_ones_are_warm(tmp_path):
         log_path=log,
     )
     try:
-        wait_for(lambda: server.log().count("portal ready") == 2, "both workers booted")
+        # Warm, not just loaded: a worker still waiting for the issuer's keys has not yet
+        # taken connections, and a reload ends it at once.
+        wait_for(lambda: server.log().count("warm: taking connections") == 2, "both workers warm")
         old = server.worker_pids()
         gate.unlink()
         server.process.send_signal(signal.SIGHUP)
@@ -120,6 +122,7 @@ def test_old_workers_serve_until_the_new_ones_are_warm(tmp_path):
         wait_for(lambda: server.worker_pids() == new, "the old workers gone", log=server.log)
         assert server.log().count("warm: taking connections") == 4
     finally:
+        gate.touch()  # a failed run leaves no worker waiting on the import
         server.stop()
 
 
