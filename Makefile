@@ -56,6 +56,6 @@ test-app: $(VENV)/.test-deps
 # requirements/wapiti.txt: the web vulnerability scanner, in a virtualenv of its own.
 lock: $(VENV)/.test-deps
 	$(COMPILE) --extra samples -o requirements/portal.txt pyproject.toml
-	$(COMPILE) --extra samples --extra test --constraint requirements/portal.txt \
+	$(COMPILE) --extra samples --extra test --extra docs --constraint requirements/portal.txt \
 		-o requirements/test.txt pyproject.toml
 	$(PIP_COMPILE) -o requirements/wapiti.txt requirements/wapiti.in
