@@ -2,7 +2,8 @@
 
 Each test makes a database at an older revision holding a user and a signed-in session, runs the
 page's backup block, loses the database, runs the restore block (which ends in `portal db
-upgrade`), and checks the schema is current and the same person is still signed in.
+upgrade`) and the upgrade block (a second run, which changes nothing), and checks the schema is
+current and the same person is still signed in.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ def test_a_mariadb_backup_restored_into_an_empty_server_keeps_users_and_sessions
             connection.execute(text(f"DROP DATABASE `{url.database}`"))
         server.dispose()
         run_block("Restore MariaDB", tmp_path, env)
+        run_block("Upgrade", tmp_path, env)
 
         assert_current_and_still_signed_in(database_url, raw_id)
 
@@ -150,5 +152,6 @@ def test_a_sqlite_backup_restored_over_a_lost_file_keeps_users_and_sessions(
     for lost in (tmp_path / "instance").glob("portal.sqlite3*"):
         lost.unlink()
     run_block("Restore SQLite", tmp_path, env)
+    run_block("Upgrade", tmp_path, env)
 
     assert_current_and_still_signed_in(absolute_url, raw_id)
