@@ -13,7 +13,7 @@ from werkzeug.test import Client
 
 from auth.users import SignIn, record_sign_in
 from portal.application import create_app
-from portal.config import Settings
+from tests.support.in_process import offline_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = (ROOT / "docs" / "explanation" / "architecture.md").read_text()
@@ -60,19 +60,7 @@ def site(tmp_path_factory):
         (stable / name).mkdir(parents=True)
         for file, text in files.items():
             (stable / name / file).write_text(text)
-    settings = Settings(
-        secret_key="architecture-page-secret-0123456789-abcdefgh",
-        database_url=f"sqlite:///{tmp / 'portal.sqlite3'}",
-        base_url="http://portal.test",
-        instance_path=tmp,
-        apps_dir=tmp / "apps",
-        oidc_issuer="https://127.0.0.1:9/",
-        oidc_client_id="portal",
-        oidc_client_secret="client-secret",
-        identity_cache_seconds=600,
-        trusted_proxies=1,
-    )
-    app = create_app(settings)
+    app = create_app(offline_settings(tmp, identity_cache_seconds=600, trusted_proxies=1))
     try:
         yield app
     finally:
