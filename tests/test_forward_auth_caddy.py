@@ -32,6 +32,7 @@ from tests.test_bearer_tokens import forge
 
 # The nginx module's helpers take any (portal, proxy) pair with a base_url.
 from tests.test_forward_auth_nginx import get, signed_in, verified
+from tests.test_forward_auth_traefik import portal_identity_headers
 
 DASH = "/ea/dash/"
 
@@ -237,3 +238,9 @@ def test_clients_cannot_ask_the_portals_check_through_caddy(front):
 def test_the_rest_of_the_site_is_the_portals(front):
     answer = get(front, "/stable/hello/", signed_in(front, "stable"))
     assert answer.status_code == 200
+
+
+def test_caddy_copies_exactly_the_portals_identity_headers():
+    caddyfile = (PROJECT_ROOT / "deploy" / "Caddyfile.forward-auth").read_text().splitlines()
+    copied = next(line.split() for line in caddyfile if line.strip().startswith("copy_headers"))
+    assert copied[1:] == portal_identity_headers()

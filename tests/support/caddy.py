@@ -96,4 +96,3 @@ def forward_auth_caddyfile(portal: str, upstream: str, port: int) -> str:
         assert old in text, f"deploy/Caddyfile.forward-auth no longer has {old!r}"
         text = text.replace(old, new)
     return text
-
