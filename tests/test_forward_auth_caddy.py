@@ -173,6 +173,18 @@ def test_the_portal_decides_for_the_host_and_scheme_the_client_used(front):
     assert identity_seen(answer)["x-portal-user"] == "auth0|demo-ea"
 
 
+def test_the_product_learns_the_sites_host_scheme_and_its_prefix(front):
+    _, caddy = front
+    seen = get(front, DASH, signed_in(front, "ea"), **{"X-Forwarded-Prefix": "/elsewhere"})
+    forwarded = {k: v for k, v in seen.json()["headers"].items() if k.startswith("x-forwarded-")}
+    assert forwarded == {
+        "x-forwarded-for": "127.0.0.1",
+        "x-forwarded-host": f"127.0.0.1:{caddy.port}",
+        "x-forwarded-proto": "http",
+        "x-forwarded-prefix": "/ea/dash",
+    }
+
+
 def test_a_browsers_navigation_with_its_fetch_metadata_is_checked_and_let_through(front):
     """Caddy passes the browser's Sec-Fetch-* on to the check, addressing the portal by its
     internal name: the portal answers it (a browser's own call to /auth/check it refuses)."""
