@@ -34,6 +34,13 @@ from auth.product_paths import read_stricter_paths
 SECONDS = {"expects": "a number of seconds", "unit": " seconds"}
 
 
+def _seconds(default: float, description: str) -> Any:
+    """A duration in seconds, from a tenth of a second to an hour."""
+    return Field(
+        default, ge=MIN_TIMEOUT, le=MAX_TIMEOUT, description=description, json_schema_extra=SECONDS
+    )
+
+
 class _Table(BaseModel):
     """A TOML table: no key it doesn't know, no value converted from another type (a quoted
     `"5"` is not a number, `1` is not `true`)."""
@@ -49,19 +56,11 @@ class LivenessTable(_Table):
     """`[liveness]`: how the supervisor watches a running `command` product. A process that
     stops answering is restarted within `failures x (interval + timeout)` seconds."""
 
-    interval: float = Field(
-        DEFAULT_LIVENESS_INTERVAL,
-        ge=0.1,
-        le=3600,
-        description="Seconds between two health checks of the running process.",
-        json_schema_extra=SECONDS,
+    interval: float = _seconds(
+        DEFAULT_LIVENESS_INTERVAL, "Seconds between two health checks of the running process."
     )
-    timeout: float = Field(
-        DEFAULT_LIVENESS_TIMEOUT,
-        ge=0.1,
-        le=3600,
-        description="Seconds each health check waits for an answer.",
-        json_schema_extra=SECONDS,
+    timeout: float = _seconds(
+        DEFAULT_LIVENESS_TIMEOUT, "Seconds each health check waits for an answer."
     )
     failures: int = Field(
         DEFAULT_LIVENESS_FAILURES,
@@ -137,13 +136,10 @@ class ProductToml(_Table):
         "asks to know it answers. Only with `command` or `upstream`.",
         json_schema_extra={"expects": "a string: a path such as /healthz"},
     )
-    timeout: float = Field(
+    timeout: float = _seconds(
         DEFAULT_TIMEOUT,
-        ge=MIN_TIMEOUT,
-        le=MAX_TIMEOUT,
-        description="Seconds the proxy waits for the product's server (to connect, or between "
-        "two reads) before it answers 504. Only with `command` or `upstream`.",
-        json_schema_extra=SECONDS,
+        "Seconds the proxy waits for the product's server (to connect, or between two reads) "
+        "before it answers 504. Only with `command` or `upstream`.",
     )
     liveness: LivenessTable = Field(
         LivenessTable(),
