@@ -219,8 +219,8 @@ class ProductToml(_Table):
 
 
 def parse_product_toml(data: dict[str, Any]) -> ProductToml:
-    """The product.toml's table checked against the schema; ValueError says, in one line per
-    problem, what is wrong and where."""
+    """The product.toml's table checked against the schema; ValueError names every problem and
+    where it is, in one line (problems separated by semicolons)."""
     try:
         return ProductToml.model_validate(data)
     except ValidationError as error:
@@ -228,6 +228,8 @@ def parse_product_toml(data: dict[str, Any]) -> ProductToml:
 
 
 def _readable(errors: Sequence[Any]) -> str:
+    """Pydantic's errors in the words of the file: unknown keys are gathered by table, with
+    the keys that table takes, since a misspelling is the usual cause."""
     messages: list[str] = []
     unknown: dict[tuple, list[str]] = {}
     for error in errors:
