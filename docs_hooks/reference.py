@@ -8,11 +8,15 @@ A marker left unknown fails the build.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
-import http_api
-import identity_headers
-import product_toml
+# MkDocs loads a hook from its file; the project's root makes its siblings importable as
+# `docs_hooks.*`, as the tests import them.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from docs_hooks import http_api, identity_headers, product_toml
 
 MARKER = re.compile(r"<!-- generated: ([a-z-]+) -->")
 GENERATORS: dict[str, Callable[[], str]] = {

@@ -125,3 +125,10 @@ def test_the_kit_reference_documents_its_public_names(site):
     assert documented <= set(kit.__all__)
     anchors = set(re.findall(r'id="kit(?:\.\w+)*\.(\w+)"', text))
     assert documented - anchors == set()
+
+
+def test_a_page_asking_for_an_unknown_generated_part_fails_the_build():
+    from docs_hooks import reference
+
+    with pytest.raises(ValueError, match="unknown generated part 'product-tmol'"):
+        reference.on_page_markdown("<!-- generated: product-tmol -->")
