@@ -60,3 +60,17 @@ lock: $(VENV)/.test-deps
 	$(COMPILE) --extra samples --extra test --extra docs --constraint requirements/portal.txt \
 		-o requirements/test.txt pyproject.toml
 	$(PIP_COMPILE) -o requirements/wapiti.txt requirements/wapiti.in
+
+# The documentation site: `make docs` serves it at http://127.0.0.1:$(DOCS_PORT)/ and rebuilds on
+# every edit; `make docs-build` builds it as the test command does (--strict: a broken link or
+# a page missing from the navigation fails) into build/site. The reference pages' generated
+# parts (product.toml, the HTTP API, identity headers) are made from the code by
+# docs_hooks/reference.py during the build, so there is nothing to regenerate by hand.
+DOCS_PORT ?= 8001
+.PHONY: docs docs-build
+
+docs: $(VENV)/.test-deps
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+docs-build: $(VENV)/.test-deps
+	$(BIN)/mkdocs build --strict

@@ -20,15 +20,14 @@ from auth.product_kinds import (
     DEFAULT_TIMEOUT,
     Liveness,
     ProductKind,
-    process_fields,
 )
 from auth.product_paths import (
     EntryPoint,
     StricterPath,
-    read_entry_points,
     read_stricter_paths,
     tier_at,
 )
+from auth.product_toml import parse_product_toml
 from auth.tiers import Tier
 
 USER_ENVIRON_KEY = "portal.user"
@@ -161,39 +160,27 @@ def read_product_info(
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ValueError(str(error)) from None
-    fields = {}
-    for key in ("title", "description", "version", "audience", "scope"):
-        value = data.get(key, "")
-        if not isinstance(value, str):
-            raise ValueError(f"{key} must be a string")
-        fields[key] = value.strip()
-    audience, scope = fields["audience"], " ".join(fields["scope"].split())
-    if len(audience.split()) > 1:
-        raise ValueError(f"audience must be one API identifier, got {audience!r}")
-    if audience in reserved_audiences:
+    toml = parse_product_toml(data)
+    if toml.audience in reserved_audiences:
         raise ValueError(
-            f"audience {audience!r} is reserved to the portal (its own API, or its identity "
+            f"audience {toml.audience!r} is reserved to the portal (its own API, or its identity "
             "provider's Management API); a product may declare only an API of its own"
         )
-    if scope and not audience:
-        raise ValueError("scope needs an audience: the API whose permissions it names")
-    entry_points = read_entry_points(data.get("entry_points"))
-    stricter_paths = read_stricter_paths(data.get("stricter_paths"))
-    served = process_fields(data)
-    refuse_the_portal(served, portal_addresses)
+    refuse_the_portal(toml.upstream, toml.command, portal_addresses)
+    liveness = toml.liveness
     return ProductInfo(
         tier=tier,
         name=folder.name,
-        title=fields["title"] or folder.name,
-        description=fields["description"],
-        version=fields["version"],
-        audience=audience,
-        scope=scope,
-        entry_points=entry_points,
-        stricter_paths=stricter_paths,
-        command=served.command,
-        upstream=served.upstream,
-        health=served.health,
-        timeout=served.timeout,
-        liveness=served.liveness,
+        title=toml.title or folder.name,
+        description=toml.description,
+        version=toml.version,
+        audience=toml.audience,
+        scope=toml.scope,
+        entry_points=tuple(EntryPoint(e.path, e.title, e.description) for e in toml.entry_points),
+        stricter_paths=read_stricter_paths(toml.stricter_paths),
+        command=toml.command,
+        upstream=toml.upstream,
+        health=toml.health,
+        timeout=toml.timeout,
+        liveness=Liveness(liveness.interval, liveness.timeout, liveness.failures),
     )

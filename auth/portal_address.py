@@ -16,7 +16,7 @@ import socket
 from collections.abc import Collection
 from urllib.parse import urlsplit
 
-from auth.product_kinds import UNIX_PREFIX, ServedBy
+from auth.product_kinds import UNIX_PREFIX
 
 #: A port inside a command line (`:8000` not followed by more of a host name), and the host
 #: right before it: a name, an IPv4 address or a bracketed IPv6 one.
@@ -25,9 +25,9 @@ _HOST_BEFORE = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)$")
 _WILDCARDS = frozenset({"", "0.0.0.0", "::", "*"})  # noqa: S104 (compared, never bound)
 
 
-def refuse_the_portal(served: ServedBy, own: Collection[str]) -> None:
+def refuse_the_portal(upstream: str, command: str, own: Collection[str]) -> None:
     """ValueError when the product's `upstream` or `command` names one of `own` addresses."""
-    for field, value in (("upstream", served.upstream), ("command", served.command)):
+    for field, value in (("upstream", upstream), ("command", command)):
         named = value and portal_address_named(value, own, command=field == "command")
         if named:
             raise ValueError(

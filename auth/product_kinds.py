@@ -7,15 +7,14 @@ that: the `health` path the portal asks to know the server answers, and the `tim
 which a request that got no answer is given up (504). A `command` product's `[liveness]` says
 how often its running process is asked and after how many failed answers it is restarted.
 
-Everything is checked when the folder is read, with a ValueError naming the field, so a typo
-shows as a broken product in `portal apps` rather than as a proxy that fails on every request.
+The keys themselves are read and checked by the schema in `auth.product_toml`; what is here is
+what the kinds mean and the checks of a command line, an upstream and a health path.
 """
 
 from __future__ import annotations
 
 import shlex
 import string
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
@@ -37,8 +36,6 @@ MAX_TIMEOUT = 3600.0
 DEFAULT_LIVENESS_INTERVAL = 5.0
 DEFAULT_LIVENESS_TIMEOUT = 3.0
 DEFAULT_LIVENESS_FAILURES = 3
-_LIVENESS_SECONDS = (0.1, 3600.0)
-_LIVENESS_FAILURES = (1, 100)
 
 
 class ProductKind(StrEnum):
@@ -65,51 +62,6 @@ class Liveness:
 
 
 DEFAULT_LIVENESS = Liveness()
-
-
-@dataclass(frozen=True)
-class ServedBy:
-    """How the portal reaches a product's server, as product.toml says."""
-
-    command: str = ""
-    upstream: str = ""
-    health: str = DEFAULT_HEALTH
-    timeout: float = DEFAULT_TIMEOUT
-    liveness: Liveness = DEFAULT_LIVENESS
-
-
-def process_fields(data: Mapping[str, object]) -> ServedBy:
-    """`command`, `upstream`, `health` and `timeout` from product.toml, checked and normalised."""
-    command = _text(data, "command")
-    upstream = _text(data, "upstream")
-    if command and upstream:
-        raise ValueError(
-            "command and upstream exclude each other: the portal either runs the server "
-            "(command) or fronts one that runs elsewhere (upstream)"
-        )
-    proxied = bool(command or upstream)
-    for key in ("health", "timeout"):
-        if key in data and not proxied:
-            raise ValueError(f"{key} applies only to a product with a command or an upstream")
-    if "liveness" in data and not command:
-        raise ValueError(
-            "liveness applies only to a product with a command: the portal restarts only "
-            "processes it runs"
-        )
-    return ServedBy(
-        command=check_command(command) if command else "",
-        upstream=check_upstream(upstream) if upstream else "",
-        health=check_health(data.get("health", DEFAULT_HEALTH)),
-        timeout=check_timeout(data.get("timeout", DEFAULT_TIMEOUT)),
-        liveness=check_liveness(data.get("liveness", {})),
-    )
-
-
-def _text(data: Mapping[str, object], key: str) -> str:
-    value = data.get(key, "")
-    if not isinstance(value, str):
-        raise ValueError(f"{key} must be a string")
-    return value.strip()
 
 
 def check_command(command: str) -> str:
@@ -164,10 +116,8 @@ def check_upstream(upstream: str) -> str:
     return upstream.rstrip("/")
 
 
-def check_health(health: object) -> str:
+def check_health(health: str) -> str:
     """A path on the product's own server (with an optional query), such as `/healthz`."""
-    if not isinstance(health, str):
-        raise ValueError("health must be a string: a path such as /healthz")
     health = health.strip()
     parts = urlsplit(health)
     if (
@@ -181,46 +131,3 @@ def check_health(health: object) -> str:
             f"health must be a path on the product's server starting with /, got {health!r}"
         )
     return health
-
-
-def check_timeout(timeout: object) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise ValueError("timeout must be a number of seconds")
-    if not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
-        raise ValueError(
-            f"timeout must be between {MIN_TIMEOUT:g} and {MAX_TIMEOUT:g} seconds, got {timeout:g}"
-        )
-    return float(timeout)
-
-
-def check_liveness(table: object) -> Liveness:
-    """`[liveness]`: `interval` and `timeout` in seconds, `failures` a whole number."""
-    if not isinstance(table, Mapping):
-        raise ValueError("liveness must be a table: [liveness] with interval, timeout, failures")
-    unknown = sorted(set(table) - {"interval", "timeout", "failures"})
-    if unknown:
-        raise ValueError(
-            f"liveness has unknown keys {', '.join(unknown)}; it takes interval, timeout "
-            "and failures"
-        )
-    low, high = _LIVENESS_SECONDS
-    seconds = {}
-    for key, default in (
-        ("interval", DEFAULT_LIVENESS_INTERVAL),
-        ("timeout", DEFAULT_LIVENESS_TIMEOUT),
-    ):
-        value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"liveness.{key} must be a number of seconds")
-        if not low <= value <= high:
-            raise ValueError(
-                f"liveness.{key} must be between {low:g} and {high:g} seconds, got {value:g}"
-            )
-        seconds[key] = float(value)
-    failures = table.get("failures", DEFAULT_LIVENESS_FAILURES)
-    least, most = _LIVENESS_FAILURES
-    if isinstance(failures, bool) or not isinstance(failures, int):
-        raise ValueError("liveness.failures must be a whole number of checks")
-    if not least <= failures <= most:
-        raise ValueError(f"liveness.failures must be between {least} and {most}, got {failures}")
-    return Liveness(seconds["interval"], seconds["timeout"], failures)

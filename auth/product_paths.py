@@ -14,7 +14,7 @@ cheaper one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -91,38 +91,11 @@ def canonical_prefix(text: str, what: str) -> str:
     return "/" + "/".join(segments)
 
 
-def read_entry_points(data: object) -> tuple[EntryPoint, ...]:
-    """`[[entry_points]]` of a product.toml: a path inside the product, a title, a line of text."""
-    if data is None:
-        return ()
-    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-        raise ValueError('entry_points must be a list of tables: [[entry_points]] path = "/..."')
-    points = []
-    for number, item in enumerate(data, start=1):
-        unknown = sorted(set(item) - {"path", "title", "description"})
-        if unknown:
-            raise ValueError(f"entry_points #{number}: unknown field {unknown[0]!r}")
-        fields = {key: item.get(key, "") for key in ("path", "title", "description")}
-        if not all(isinstance(value, str) for value in fields.values()):
-            raise ValueError(f"entry_points #{number}: path, title and description are strings")
-        path, title = fields["path"].strip(), fields["title"].strip()
-        if not path.startswith("/") or "://" in path:
-            raise ValueError(f"entry_points #{number}: path must start with / (inside the product)")
-        if not title:
-            raise ValueError(f"entry_points #{number}: title is required")
-        points.append(EntryPoint(path, title, fields["description"].strip()))
-    return tuple(points)
-
-
-def read_stricter_paths(data: object) -> tuple[StricterPath, ...]:
+def read_stricter_paths(data: Mapping[str, str]) -> tuple[StricterPath, ...]:
     """`[stricter_paths]` of a product.toml: `"/svc_hazard/" = "ea"`, longest prefix first."""
-    if data is None:
-        return ()
-    if not isinstance(data, dict):
-        raise ValueError('stricter_paths must be a table: [stricter_paths] "/path/" = "<tier>"')
     rules = []
     for prefix, tier in data.items():
-        if not isinstance(tier, str) or tier.strip().lower() not in TIER_NAMES:
+        if tier.strip().lower() not in TIER_NAMES:
             raise ValueError(
                 f"stricter_paths {prefix!r}: the tier must be one of {', '.join(TIER_NAMES)}"
             )

@@ -30,12 +30,12 @@ class ProcessView(Protocol):
     "starting", "up", "down", "unhealthy", "restarting" or "failed"."""
 
     state: str
-    #: The last thing that went wrong, in a line.
     detail: str
-    #: Its last lines of output.
+    """The last thing that went wrong, in a line."""
     output: str
-    #: How many times the portal started its process again.
+    """Its last lines of output."""
     restarts: int
+    """How many times the portal started its process again."""
 
 
 class ProductState(Protocol):
@@ -50,23 +50,28 @@ class ProductState(Protocol):
 
 @dataclass(frozen=True)
 class ProductListing:
+    """Every product the portal found, with what it reported rather than mounted."""
+
     products: Sequence[ProductState]
-    #: Folders under apps/ that are not tiers (reported, not mounted).
     ignored: Sequence[str]
-    #: By product (`tier/name`): the `PORTAL_BLOCK` entries that remove paths of it.
+    """Folders under apps/ that are not tiers (reported, not mounted)."""
     removed: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """By product (`tier/name`): the `PORTAL_BLOCK` entries that remove paths of it."""
 
 
 @dataclass(frozen=True)
 class AdminServices:
+    """`AuthFlask.admin_services` of an admin-tier product: the database and the operations the
+    admin console needs, so it never builds its own view of users, sessions or products."""
+
     database: Database
-    #: Whether a stored session still signs someone in (not ended, expired or idle).
     session_is_live: Callable[[Session, datetime], bool]
-    #: User administration through the directory (Auth0) first; raises DirectoryNotConfigured
-    #: when the portal has no Management API credentials.
+    """Whether a stored session still signs someone in (not ended, expired or idle)."""
     user_admin: Callable[[], UserAdmin]
+    """User administration through the directory (Auth0) first; raises DirectoryNotConfigured when
+    the portal has no Management API credentials."""
     user_sync: Callable[[Progress | None], UserSync]
     products: Callable[[], ProductListing]
     incremental_sync_minutes: int
-    #: Which of the identity provider's roles stand for which tier (PORTAL_TIER_ROLES).
     tier_roles: TierRoles = DEFAULT_TIER_ROLES
+    """Which of the identity provider's roles stand for which tier (PORTAL_TIER_ROLES)."""

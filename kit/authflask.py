@@ -5,14 +5,14 @@ checks their tier before the product's code runs, for every route, blueprint and
 So a product never writes an auth decorator, and nothing here is needed for protection: a plain
 Flask or WSGI app is just as safe. What AuthFlask adds is comfort:
 
-- ``current_user``: the signed-in :class:`~auth.identity.PortalUser` (also in every template);
-- ``app.product``: the :class:`~auth.identity.ProductInfo` naming the product (``product`` in
+- ``current_user``: the signed-in `PortalUser` (also in every template);
+- ``app.product``: the `ProductInfo` naming the product (``product`` in
   templates);
 - the portal's look: ``{% extends "portal/base.html" %}`` gives pages the portal header, the
-  user's tier badge and the sign-out button (:mod:`kit.frame`);
+  user's tier badge and the sign-out button (`kit.frame`);
 - a session cookie of its own, scoped to the mount path and signed with a key derived for the
   product, so it never clobbers the portal's sign-in cookie and products can't forge each other's;
-- websocket routes, ``@app.websocket("/ws")`` (:mod:`kit.websockets`).
+- websocket routes, ``@app.websocket("/ws")`` (`kit.websockets`).
 
 The example to copy is ``apps/stable/hello``::
 
@@ -26,7 +26,7 @@ The example to copy is ``apps/stable/hello``::
     def index():
         return render_template("hello/index.html")   # {% extends "portal/base.html" %}
 
-Test it without the portal through :func:`kit.testing.product_client`.
+Test it without the portal through `kit.testing.product_client`.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def _request_user() -> PortalUser:
         ) from None
 
 
-#: The signed-in user of the current request.
 current_user: PortalUser = LocalProxy(_request_user)  # type: ignore[assignment]
+"""The signed-in user of the current request."""
 
 
 def derive_product_secret(portal_secret: str, product: ProductInfo) -> str:
@@ -87,9 +87,9 @@ def derive_product_secret(portal_secret: str, product: ProductInfo) -> str:
 class AuthFlask(Flask):
     """A Flask app that renders inside the portal's page frame and knows its user and product."""
 
-    #: What the portal lets admin-tier products do (:mod:`kit.admin`), given only to products in
-    #: the admin tier, which the Gate opens to admins alone; None everywhere else.
     admin_services: AdminServices | None = None
+    """What the portal lets admin-tier products do (`kit.admin`), given only to products in the
+    admin tier, which the Gate opens to admins alone; None everywhere else."""
 
     def __init__(self, import_name: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(import_name, *args, **kwargs)

@@ -4,7 +4,7 @@ A socket lives in one worker process, so a message for "everyone on this product
 other workers too. With `REDIS_URL` set, a message goes through Redis pub/sub: each process
 subscribes once (one connection and one listener thread, started by the first subscriber) and
 delivers to its own sockets. Without it, delivery stays in this process, which is all a single
-development server needs. Products use the same two calls either way::
+development server needs. Products use the same two calls either way:
 
     room = channel(app.product.key)
     with room.subscribe(ws):          # ws receives every message published to the room
@@ -14,7 +14,7 @@ Messages are text (JSON, usually). Redis does not store them: a socket that is n
 a message is published never sees it. `PORTAL_BROADCAST_PREFIX` keeps two portals that share a
 Redis server (staging and production, two test runs) apart.
 
-A message is never lost silently. `publish` raises :class:`BroadcastError` when it cannot say
+A message is never lost silently. `publish` raises `BroadcastError` when it cannot say
 the message went out: Redis refuses or does not answer within `PORTAL_REDIS_TIMEOUT`, this
 process's listener is not connected (Redis is away, or back and the listener is reconnecting,
 which takes at most about two seconds), or Redis reports that nobody at all is listening (it
@@ -123,6 +123,8 @@ class Channel:
 
     @contextlib.contextmanager
     def subscribe(self, ws: Server) -> Iterator[Server]:
+        """`ws` receives every message published to this channel while the block runs, and none
+        after it, however the block ends (a closed socket leaves no subscriber behind)."""
         self._hub.add(self.name, ws)
         try:
             yield ws
@@ -159,4 +161,6 @@ def configure(url: str, prefix: str, timeout: float) -> None:
 
 
 def channel(name: str) -> Channel:
+    """The channel `name` on this process's hub; the same name is the same channel on every
+    worker. A product's own key (`app.product.key`) keeps its messages apart from others'."""
     return Channel(name, hub())

@@ -14,10 +14,10 @@ from flask import Blueprint
 
 from auth.identity import PortalUser, ProductInfo
 
-#: The folder holding `portal/base.html`.
 FRAME_TEMPLATES = Path(__file__).resolve().parent / "templates"
-#: Registered on the portal's own Flask app, so its pages find `portal/base.html` here too.
+"""The folder holding `portal/base.html`."""
 frame = Blueprint("portal_frame", __name__, template_folder="templates")
+"""Registered on the portal's own Flask app, so its pages find `portal/base.html` here too."""
 
 
 def frame_context(

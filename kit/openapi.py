@@ -5,7 +5,7 @@ each view names for its query, body and answers, so the description follows the 
 added without a description is caught by the portal's tests, and one whose answers drift from
 its models fails the schemathesis run against a live portal. Views are not rewritten: they keep
 their own checks and error messages (every refusal a clear 4xx with `{"error", "message"}`), and
-spectree only documents them (`skip_validation`), so describing a route changes no answer::
+spectree only documents them (`skip_validation`), so describing a route changes no answer:
 
     api = JsonApi("Reports API", "1.0.0", "What scripts can ask the reports product.")
 
@@ -46,8 +46,6 @@ class OpenApiDocument(BaseModel, extra="allow"):
     paths: dict[str, object]
 
 
-#: How a request proves who sends it: the portal's session cookie (browsers, and scripts that
-#: signed in like one), or an access token from the identity provider for the portal's API.
 SECURITY_SCHEMES = (
     SecurityScheme(
         name="session",
@@ -68,9 +66,11 @@ SECURITY_SCHEMES = (
         ),
     ),
 )
+"""How a request proves who sends it: the portal's session cookie (browsers, and scripts that signed
+in like one), or an access token from the identity provider for the portal's API."""
 Security = list[dict[str, list[str]]]
-#: The security requirement of a route any signed-in caller may use, or only browsers.
 SIGNED_IN: Security = [{"session": []}, {"bearer": []}]
+"""The security requirement of a route any signed-in caller may use, or only browsers."""
 SESSION_ONLY: Security = [{"session": []}]
 
 

@@ -2,7 +2,7 @@
 
 The portal's distribution registers this module under pytest's `pytest11` entry point, so every
 pytest run where the portal is installed has these fixtures. A test in a product's folder (or in
-a `tests/` folder inside it) asks for them by name::
+a `tests/` folder inside it) asks for them by name:
 
     def test_page_greets_the_user(product_client, portal_user):
         assert portal_user.display_name in product_client.get("/").text

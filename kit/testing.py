@@ -1,9 +1,9 @@
 """Test a product on its own, as if the portal's Gate had let the request through.
 
 In the portal the Gate puts the user, the product and a sign-out token in the WSGI environ and
-the product is mounted at ``/<tier>/<name>``. :func:`product_client` does the same for every
+the product is mounted at ``/<tier>/<name>``. `product_client` does the same for every
 request (redirects included), so a product's tests exercise exactly what production runs, with
-no sign-in, database or portal::
+no sign-in, database or portal:
 
     from kit.testing import product_client
     from auth.tiers import Tier
@@ -86,7 +86,7 @@ def product_client(
     """A test client whose every request carries what the Gate would put in the environ.
 
     ``product`` defaults to the one the app is bound to, else one named after the app's module
-    (``apps.<tier>.<name>``). ``user`` defaults to :func:`make_user` of ``tier``, and ``tier`` to
+    (``apps.<tier>.<name>``). ``user`` defaults to `make_user` of ``tier``, and ``tier`` to
     the product's own (the lowest the Gate lets in). ``user=None`` sends no user, as no real
     request through the Gate ever does, to test how a product copes without one.
     """

@@ -3,9 +3,9 @@
 ``@app.websocket("/ws")`` (AuthFlask) or ``PortalSock(app).route("/ws")`` (any Flask app) is
 flask-sock's route, served at ``/<tier>/<name>/ws`` behind the Gate. The portal closes the
 socket when the user's session ends or their tier no longer opens the product (see
-:mod:`auth.sockets` for the close codes), sends pings every ``ping_interval`` seconds and closes
+`auth.sockets` for the close codes), sends pings every ``ping_interval`` seconds and closes
 with 1009 on a message larger than ``max_message_size``; both are settable per product
-(``PortalSock(app, ...)``) or per route::
+(``PortalSock(app, ...)``) or per route:
 
     @app.websocket("/ws", max_message_size=1_000_000)
     def echo(ws):
@@ -30,9 +30,9 @@ from auth.sockets import GuardedSocket, close_reason
 
 log = logging.getLogger(__name__)
 
-#: Pings keep idle sockets open through proxies (which drop them after ~60 s) and find dead
-#: clients; 64 KiB bounds what one message can make a worker hold. Products may change both.
 WEBSOCKET_DEFAULTS: dict[str, Any] = {"ping_interval": 25.0, "max_message_size": 64 * 1024}
+"""Pings keep idle sockets open through proxies (which drop them after ~60 s) and find dead clients;
+64 KiB bounds what one message can make a worker hold. Products may change both."""
 _SOCKET_OPTIONS = (*WEBSOCKET_DEFAULTS, "send_timeout", "subprotocols")
 INTERNAL_ERROR = 1011
 
@@ -58,10 +58,14 @@ class PortalWebSocket(Server):
         super().handshake()
 
     def send(self, data: str | bytes) -> None:
+        """One message, text or bytes; several threads may send at once (a route's own loop
+        and a broadcast), so frames never interleave."""
         with self._send_lock:
             super().send(data)
 
     def close(self, reason: int | None = None, message: str | None = None) -> None:
+        """Close with a code and a reason; a `receive` waiting in another thread returns at once,
+        so the route ends instead of holding its worker."""
         try:
             with self._send_lock:
                 super().close(reason, close_reason(message) if message else None)
@@ -114,6 +118,15 @@ class PortalSock(Sock):
     def route(
         self, path: str, bp: Blueprint | None = None, **kwargs: Any
     ) -> Callable[[Callable], Callable]:
+        """flask-sock's `route`: the decorated `handler(ws, **values)` serves `path` (on `bp`,
+        if given) with a `PortalWebSocket`, and the socket closes when the handler returns.
+
+        Args:
+            path: The route inside the product, as Flask writes it (`/ws/<room>`).
+            bp: A blueprint to add the route to instead of the app.
+            **kwargs: `ping_interval`, `max_message_size`, `send_timeout` and `subprotocols` for
+                this route's sockets; the rest are Flask's `route` options.
+        """
         route_options = {name: kwargs.pop(name) for name in _SOCKET_OPTIONS if name in kwargs}
 
         def decorator(handler: Callable) -> Callable:

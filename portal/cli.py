@@ -162,7 +162,7 @@ def _served_status(product: Product, processes: dict[str, ProcessState]) -> str:
 @main.command("new-app")
 @click.argument("product")
 def new_app(product: str) -> None:
-    """Scaffold apps/<tier>/<name>/: an AuthFlask app with one page and its own test."""
+    """Scaffold `apps/<tier>/<name>/`: an AuthFlask app with one page and its own test."""
     from portal.products.scaffold import create_product
 
     tier, name = _split_product(product)
@@ -180,7 +180,7 @@ def new_app(product: str) -> None:
 @click.argument("product")
 @click.argument("new_tier", type=click.Choice(TIER_NAMES))
 def promote(product: str, new_tier: str) -> None:
-    """Move apps/<tier>/<name> to another tier (refuses when the target exists)."""
+    """Move `apps/<tier>/<name>` to another tier (refuses when the target exists)."""
     from portal.products.scaffold import promote_product
 
     tier, name = _split_product(product)
