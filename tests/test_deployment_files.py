@@ -26,7 +26,6 @@ from gunicorn.config import validate_string_to_addr_list
 from auth.product_paths import parse_blocks
 from portal.cli import main as portal_cli
 from portal.config import PROJECT_ROOT
-from tests.support.doc_pages import documentation_text
 
 COMPOSE_TEXT = (PROJECT_ROOT / "docker-compose.yml").read_text()
 COMPOSE = yaml.safe_load(COMPOSE_TEXT)
@@ -607,7 +606,7 @@ def test_the_build_context_leaves_out_secrets_and_local_state():
     assert {".env", ".venv", ".git", "instance", "tests"} <= set(DOCKERIGNORE)
 
 
-# --- .env.example and the docs -------------------------------------------------------------------
+# --- .env.example --------------------------------------------------------------------------------
 
 
 def test_env_example_lists_every_setting_the_portal_reads():
@@ -656,13 +655,6 @@ def test_env_example_leaves_gunicorns_numbers_commented_out():
     entries = env_example_entries()
     for name in ("PORTAL_BIND", "PORTAL_WORKERS", "PORTAL_THREADS", "FORWARDED_ALLOW_IPS"):
         assert entries[name][1] is False, name
-
-
-def test_the_docs_document_every_setting():
-    names = settings_read_by_the_portal()
-    text = documentation_text()
-    assert names, "no settings found"
-    assert sorted(n for n in names if f"`{n}`" not in text) == []
 
 
 @pytest.mark.parametrize("replica", REPLICAS)
