@@ -43,6 +43,7 @@ lint: $(VENV)/.test-deps
 test: $(VENV)/.test-deps
 	scripts/ensure-chromium
 	scripts/ensure-nginx
+	scripts/ensure-caddy
 	scripts/ensure-wapiti
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -2,7 +2,7 @@
 
 gevent workers. Each connection is a greenlet of a few kilobytes, so what clients do with their
 connections costs the worker memory, not capacity. Measured with gunicorn 27 on two workers
-(numbers in the README, "Connections: gunicorn and nginx"):
+(numbers in docs/how-to/deploy-compose.md, "Connections: gunicorn and nginx"):
 
 - 600 clients that send half a request line and headers and then nothing: on gthread (2 x 256
   threads) each holds a thread for good, and requests reaching a worker they fill wait for good; on

@@ -1,7 +1,7 @@
 #!/bin/sh
 # certbot deploy hook: copy a new certificate to deploy/tls/ and have nginx load it.
 # certbot sets RENEWED_LINEAGE (e.g. /etc/letsencrypt/live/portal.example.org); see
-# docs/deploying.md for how it is registered.
+# docs/how-to/deploy-compose.md for how it is registered.
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 install -m 644 "$RENEWED_LINEAGE/fullchain.pem" "$here/tls/fullchain.pem"

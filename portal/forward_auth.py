@@ -200,16 +200,22 @@ def read_original(environ: dict) -> Original:
     """The request the check is about, from the headers nginx, Traefik and Caddy send; BadCheck
     when they are missing or malformed."""
     nginx_uri = environ.get("HTTP_X_ORIGINAL_URI")
-    raw_uri = nginx_uri if nginx_uri is not None else environ.get("HTTP_X_FORWARDED_URI")
+    forwarded_uri = environ.get("HTTP_X_FORWARDED_URI")
+    # A proxy that sets one name passes the client's other one through untouched (Caddy and
+    # Traefik forward every request header to the check): two names that disagree mean a client
+    # is naming a product it was not sent to.
+    if None not in (nginx_uri, forwarded_uri) and nginx_uri != forwarded_uri:
+        raise BadCheck("X-Original-URI and X-Forwarded-Uri name different requests")
+    raw_uri = nginx_uri if nginx_uri is not None else forwarded_uri
     if not raw_uri:
         raise BadCheck("the check must name the request: X-Original-URI or X-Forwarded-Uri")
     if len(raw_uri) > MAX_URI_LENGTH or not raw_uri.startswith("/") or _URI_REFUSED.search(raw_uri):
         raise BadCheck("X-Original-URI / X-Forwarded-Uri must be a path and query, 8 KiB at most")
-    method = (
-        environ.get("HTTP_X_ORIGINAL_METHOD")
-        or environ.get("HTTP_X_FORWARDED_METHOD")
-        or environ.get("REQUEST_METHOD", "GET")
-    )
+    nginx_method = environ.get("HTTP_X_ORIGINAL_METHOD")
+    forwarded_method = environ.get("HTTP_X_FORWARDED_METHOD")
+    if None not in (nginx_method, forwarded_method) and nginx_method != forwarded_method:
+        raise BadCheck("X-Original-Method and X-Forwarded-Method name different methods")
+    method = nginx_method or forwarded_method or environ.get("REQUEST_METHOD", "GET")
     if not _METHOD.match(method):
         raise BadCheck("X-Original-Method / X-Forwarded-Method must be an HTTP method")
     scheme = _last(environ.get("HTTP_X_FORWARDED_PROTO")) or environ.get("wsgi.url_scheme", "http")

@@ -312,6 +312,52 @@ def test_a_check_that_does_not_name_a_request_gets_400(portal, headers, message)
     assert message in answer.body
 
 
+@pytest.mark.parametrize(
+    ("sent", "message"),
+    [
+        (
+            {"X-Forwarded-Uri": "/ea/forecast/", "X-Original-URI": "/stable/hello/"},
+            "X-Original-URI and X-Forwarded-Uri name different requests",
+        ),
+        (
+            {"X-Forwarded-Uri": "/ea/forecast/", "X-Original-URI": "/ea/forecast/?a=1"},
+            "X-Original-URI and X-Forwarded-Uri name different requests",
+        ),
+        (
+            {"X-Original-URI": "/ea/forecast/", "X-Forwarded-Uri": "/stable/hello/"},
+            "X-Original-URI and X-Forwarded-Uri name different requests",
+        ),
+        (
+            {
+                "X-Forwarded-Uri": "/ea/forecast/",
+                "X-Forwarded-Method": "POST",
+                "X-Original-Method": "GET",
+            },
+            "X-Original-Method and X-Forwarded-Method name different methods",
+        ),
+    ],
+    ids=["client-names-a-lower-product", "client-adds-a-query", "client-beside-nginx", "method"],
+)
+def test_a_client_naming_another_request_beside_the_proxy_gets_400(portal, sent, message):
+    """Caddy and Traefik pass every client header to the check: a stable user's own
+    X-Original-URI beside the proxy's X-Forwarded-Uri must not open the ea product."""
+    cookie = cookie_for(portal, "stable")
+    answer = raw_get(
+        portal.base_url,
+        "/auth/check",
+        {**sent, "X-Forwarded-Host": urlsplit(portal.base_url).netloc,
+         "Cookie": f"portal_session={cookie}"},
+    )
+    assert answer.status == 400
+    assert message in answer.body
+
+
+def test_both_names_agreeing_are_read_as_one(portal):
+    cookie = cookie_for(portal, "ea")
+    answer = ask(portal, portal.product_url(EA), cookie, **{"X-Forwarded-Uri": "/ea/forecast/"})
+    assert answer.status_code == 200
+
+
 def test_the_original_method_is_taken_from_the_proxy(portal):
     cookie = cookie_for(portal, "ea")
     for shape, header in (("nginx", "X-Original-Method"), ("traefik", "X-Forwarded-Method")):

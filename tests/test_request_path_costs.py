@@ -18,8 +18,8 @@ from werkzeug.test import Client
 import portal.routing
 from auth.users import SignIn, record_sign_in
 from portal.application import create_app
-from portal.config import Settings
 from portal.logs import configure_logging
+from tests.support.in_process import offline_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = """
@@ -35,18 +35,7 @@ def site(tmp_path):
     apps = tmp_path / "apps" / "stable" / "bench"
     apps.mkdir(parents=True)
     (apps / "__init__.py").write_text(PRODUCT)
-    settings = Settings(
-        secret_key="request-path-tests-secret-0123456789-abcdefgh",
-        database_url=f"sqlite:///{tmp_path / 'portal.sqlite3'}",
-        base_url="http://portal.test",
-        instance_path=tmp_path,
-        apps_dir=tmp_path / "apps",
-        oidc_issuer="https://127.0.0.1:9/",
-        oidc_client_id="portal",
-        oidc_client_secret="client-secret",
-        identity_cache_seconds=600,
-    )
-    app = create_app(settings)
+    app = create_app(offline_settings(tmp_path, identity_cache_seconds=600))
     services = app.extensions["portal"]
     user = record_sign_in(services.database, SignIn("test|bench", "bench@x.test", "B", []))
     raw = services.store.save(None, {}, user.id)
