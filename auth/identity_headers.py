@@ -7,7 +7,8 @@ Shibboleth, a cloud load balancer, a TLS proxy passing on a client certificate),
 door's headers; a client that sends them straight to the portal must not become that user.
 
 `IDENTITY_HEADERS` is the one maintained table, a family per front door: the Gate and the proxy
-strip by it, README's list is checked against it, and the tests send every example it holds.
+strip by it, the identity headers reference is made from it, and the tests send every example it
+holds.
 Patterns are header names with `*` globs, matched as WSGI carries them (`HTTP_` + upper case,
 `-` and `_` alike), so `Oidc-Claim-Email` and `OIDC_CLAIM_email` are one header here, as they
 are to the servers that read them. A site adds its own names with `PORTAL_IDENTITY_HEADERS`.

@@ -606,7 +606,7 @@ def test_the_build_context_leaves_out_secrets_and_local_state():
     assert {".env", ".venv", ".git", "instance", "tests"} <= set(DOCKERIGNORE)
 
 
-# --- .env.example and the README -----------------------------------------------------------------
+# --- .env.example --------------------------------------------------------------------------------
 
 
 def test_env_example_lists_every_setting_the_portal_reads():
@@ -655,13 +655,6 @@ def test_env_example_leaves_gunicorns_numbers_commented_out():
     entries = env_example_entries()
     for name in ("PORTAL_BIND", "PORTAL_WORKERS", "PORTAL_THREADS", "FORWARDED_ALLOW_IPS"):
         assert entries[name][1] is False, name
-
-
-def test_the_readme_documents_every_setting():
-    names = settings_read_by_the_portal()
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    assert names, "no settings found"
-    assert sorted(n for n in names if f"`{n}`" not in readme) == []
 
 
 @pytest.mark.parametrize("replica", REPLICAS)

@@ -67,6 +67,6 @@ def test_a_second_django_site_is_refused_and_the_first_keeps_serving(tmp_path):
             "broken",
             "Django allows one site per process and ea/alpha already is that site here, so "
             "this one would serve its views; a second Django site needs a process of its own "
-            "(README: Adding a product)",
+            "(docs/how-to/products/process.md)",
         ],
     }, result.stderr

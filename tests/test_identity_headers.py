@@ -1,17 +1,17 @@
 """Identity headers of every common front door, sent by a client straight to the portal, never
-reach a product: the table in `auth/identity_headers.py` drives the code, README's list and
-these tests, which send every name it holds through an in-process product and through the proxy
-to a product's own server, on the development server and on gunicorn."""
+reach a product: the table in `auth/identity_headers.py` drives the code, the identity headers
+reference (made from it) and these tests, which send every name it holds through an in-process
+product and through the proxy to a product's own server, on the development server and on
+gunicorn."""
 
 import json
-import re
 import textwrap
 
 import pytest
 import requests
 
 from auth.identity_headers import IDENTITY_HEADERS, IdentityHeaders, is_identity_header, wsgi_name
-from portal.config import PROJECT_ROOT, ConfigError, load_settings
+from portal.config import ConfigError, load_settings
 from tests.support.echo_upstream import echo_upstream
 from tests.support.live import private_site
 from tests.support.signin import sign_in
@@ -102,21 +102,6 @@ def test_the_setting_is_read_comma_separated():
     )
     assert settings.identity_header_names == ("X-Corp-*", "Employee-Id")
     assert settings.identity_headers.matches("HTTP_EMPLOYEE_ID")
-
-
-def readme_rows() -> list[str]:
-    return [
-        f"| {family.source} | {', '.join(f'`{p}`' for p in family.patterns)} |"
-        for family in IDENTITY_HEADERS
-    ]
-
-
-def test_readmes_list_of_stripped_headers_is_the_table():
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    block = re.search(r"<!-- identity-headers -->\n(.*?)\n<!-- /identity-headers -->", readme, re.S)
-    assert block is not None, "README.md lost its identity-headers block"
-    rows = block.group(1).splitlines()[2:]
-    assert rows == readme_rows(), "paste these rows into README.md:\n" + "\n".join(readme_rows())
 
 
 ECHO = """

@@ -25,6 +25,7 @@ from gunicorn.config import validate_string_to_addr_list
 
 from auth.identity_token import generate_key_pem
 from portal.config import PROJECT_ROOT, ConfigError, load_settings
+from tests.support.doc_pages import documentation_text
 from tests.test_deployment_files import (
     DOCKERFILE,
     NGINX,
@@ -562,9 +563,9 @@ def test_kubectl_makes_the_secret_from_the_template_with_exactly_its_keys():
     assert secret["data"] == dict.fromkeys(sorted(secret_settings()), "")
 
 
-def test_the_readme_and_the_template_make_the_secret_the_same_way():
+def test_the_docs_and_the_template_make_the_secret_the_same_way():
     command = f"kubectl -n portal create secret generic {SECRET_NAME} --from-env-file="
-    assert command in (PROJECT_ROOT / "README.md").read_text()
+    assert command in documentation_text()
     assert command in SECRET_TEMPLATE.read_text()
 
 
@@ -671,8 +672,8 @@ def test_the_secret_templates_urls_name_the_external_services():
     assert "redis://redis:6379/0" in template
 
 
-def test_every_manifest_path_the_readme_names_exists():
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    named = {n.rstrip(".") for n in re.findall(r"deploy/kubernetes(?:/[\w.-]+)*", readme)}
+def test_every_manifest_path_the_docs_name_exists():
+    text = documentation_text()
+    named = {n.rstrip(".") for n in re.findall(r"deploy/kubernetes(?:/[\w.-]+)*", text)}
     assert "deploy/kubernetes/migrate" in named
     assert sorted(n for n in named if not (PROJECT_ROOT / n).exists()) == []

@@ -294,5 +294,5 @@ def one_django_per_process(key: str, app: Callable) -> str | None:
     return (
         f"Django allows one site per process and {_django_owner} already is that site here, "
         "so this one would serve its views; a second Django site needs a process of its own "
-        "(README: Adding a product)"
+        "(docs/how-to/products/process.md)"
     )

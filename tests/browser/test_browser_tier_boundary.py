@@ -1,5 +1,6 @@
 """The tier boundary in a real browser: what a low-tier product's script can do to an admin who
-visits it, in path mode (one origin: everything, as the README says) and host mode (nothing).
+visits it, in path mode (one origin: everything, as the security model says) and host mode
+(nothing).
 
 The script is the one an attacker would put in any product's page (its own JavaScript, or an
 XSS): read the admin console's CSRF token, then raise a stable user to admin through the

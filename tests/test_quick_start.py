@@ -1,10 +1,12 @@
-"""The README's quick start, run as a newcomer runs it, and the Docker image's command line.
+"""The quick start, the first-product tutorial and the product guides, run as a newcomer runs
+them, and the Docker image's command line.
 
 Both start from a fresh copy of the project, in a process that gets nothing from this test's
-Python: no `sys.path`, no PYTHONPATH, no virtualenv on PATH, no portal settings. Then every
-sample product must be loaded and every demo user must see what their tier opens, the admin
-console included. (Docker itself has no engine here: the image's command runs from a layout
-built the way the Dockerfile builds it.)
+Python: no `sys.path`, no PYTHONPATH, no virtualenv on PATH, no portal settings. `make run`, the
+quick start's first command, must then load every sample product and show every demo user what
+their tier opens, the admin console included; the tutorial's and the guides' commands and files
+are replayed, in their pages' order, against that running portal. (Docker itself has no engine
+here: the image's command runs from a layout built the way the Dockerfile builds it.)
 """
 
 import json
@@ -17,6 +19,8 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,10 +28,10 @@ import requests
 
 from auth.tiers import Tier
 from portal.config import PROJECT_ROOT
+from tests.support.doc_pages import FIRST_PRODUCT, PRODUCT_GUIDES, QUICK_START, commands, steps
 from tests.support.processes import free_port
 from tests.support.signin import sign_in
 
-README = (PROJECT_ROOT / "README.md").read_text()
 DOCKERFILE = (PROJECT_ROOT / "Dockerfile").read_text()
 STARTUP_SECONDS = 600  # a fresh copy installs its virtualenv first
 
@@ -60,13 +64,6 @@ def newcomer_environment(**extra: str) -> dict[str, str]:
         and key not in {"DATABASE_URL", "SECRET_KEY", "REDIS_URL", "CI"}
     }
     return {**kept, "PATH": ":".join(path), **extra}
-
-
-def quick_start_commands() -> list[str]:
-    """The commands of the README's quick start block: one runs the portal, one tests it."""
-    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"\n\n((?:    .+\n)+)", section).group(1)
-    return [line.split("#", 1)[0].strip() for line in block.splitlines()]
 
 
 def sample_products(root: Path) -> set[str]:
@@ -142,19 +139,60 @@ def assert_every_product_serves_its_tiers(base_url: str, samples: set[str]) -> N
     assert '<h1 id="manage-heading">Users</h1>' in console.text
 
 
-def test_the_readme_quick_start_has_two_commands():
-    assert quick_start_commands() == ["make run", "make test"]
+@dataclass
+class Newcomer:
+    """A fresh copy of the project serving through `make run`, as the quick start leaves it."""
+
+    copy: Path
+    base_url: str
+    log: Path
+
+    def run(self, command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            shlex.split(command),
+            cwd=self.copy,
+            env=newcomer_environment(),
+            capture_output=True,
+            text=True,
+            timeout=STARTUP_SECONDS,
+        )
+
+    def replay(self, page: Path) -> None:
+        """Save the page's files and run its commands in order, then wait until every product
+        it saved a file of is served."""
+        saved = set()
+        for step in steps(page):
+            if step.file:
+                (self.copy / step.file).parent.mkdir(parents=True, exist_ok=True)
+                (self.copy / step.file).write_text(step.text)
+                saved.add(step.product)
+                continue
+            result = self.run(step.text)
+            assert result.returncode == 0, (step.text, result.stdout[-4000:], result.stderr[-4000:])
+        self.wait_until_listed({key for key in saved if (self.copy / "apps" / key).is_dir()})
+
+    def wait_until_listed(self, keys: set[str]) -> None:
+        http = sign_in(self.base_url, "admin")
+        deadline = time.monotonic() + 60
+        while True:
+            listed = http.get(self.base_url + "/api/me", timeout=10).json()["products"]
+            status = {f"{p['tier']}/{p['name']}": p["status"] for p in listed}
+            if all(status.get(key) == "loaded" for key in keys) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert {key: status.get(key) for key in keys} == dict.fromkeys(keys, "loaded")
 
 
-@pytest.mark.timeout(2 * STARTUP_SECONDS)
-def test_make_run_in_a_fresh_copy_serves_every_sample_product_and_their_tests_run(tmp_path):
-    copy = fresh_copy(tmp_path / "portal")
+@pytest.fixture(scope="module")
+def newcomer(tmp_path_factory) -> Iterator[Newcomer]:
+    """The quick start's first command, `make run`, in a fresh copy of the project."""
+    folder = tmp_path_factory.mktemp("newcomer")
+    copy = fresh_copy(folder / "portal")
     port = free_port()
-    run_command = [*shlex.split(quick_start_commands()[0]), f"PORT={port}"]
-    log = tmp_path / "make-run.log"
+    log = folder / "make-run.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            run_command,
+            [*shlex.split(commands(QUICK_START)[0]), f"PORT={port}"],
             cwd=copy,
             env=newcomer_environment(),
             stdout=output,
@@ -164,21 +202,48 @@ def test_make_run_in_a_fresh_copy_serves_every_sample_product_and_their_tests_ru
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_served(base_url, process, log)
-        assert_every_product_serves_its_tiers(base_url, sample_products(copy))
-        assert_every_process_sample_serves(base_url, process_samples(copy))
-        assert "failed to load" not in log.read_text()
+        yield Newcomer(copy, base_url, log)
     finally:
         stop(process)
-    product_test = subprocess.run(
-        ["make", "test-app", "APP=stable/hello"],
-        cwd=copy,
-        env=newcomer_environment(),
-        capture_output=True,
-        text=True,
-        timeout=STARTUP_SECONDS,
-    )
-    assert product_test.returncode == 0, product_test.stdout[-4000:] + product_test.stderr[-4000:]
-    assert " passed" in product_test.stdout
+
+
+def test_the_quick_start_has_two_commands():
+    assert commands(QUICK_START) == ["make run", "make test"]
+
+
+@pytest.mark.timeout(2 * STARTUP_SECONDS)
+def test_make_run_in_a_fresh_copy_serves_every_sample_product_to_its_tiers(newcomer):
+    assert_every_product_serves_its_tiers(newcomer.base_url, sample_products(newcomer.copy))
+    assert_every_process_sample_serves(newcomer.base_url, process_samples(newcomer.copy))
+    assert "failed to load" not in newcomer.log.read_text()
+
+
+def test_the_first_product_tutorial_creates_tests_and_promotes_a_product():
+    assert commands(FIRST_PRODUCT) == [
+        ".venv/bin/portal new-app devel/widgets",
+        ".venv/bin/portal apps",
+        "make test-app APP=devel/widgets",
+        ".venv/bin/portal promote devel/widgets ea",
+        "make test-app APP=ea/widgets",
+    ]
+
+
+@pytest.mark.timeout(2 * STARTUP_SECONDS)
+def test_the_first_product_tutorial_runs_against_the_running_portal(newcomer):
+    newcomer.replay(FIRST_PRODUCT)
+
+    early = sign_in(newcomer.base_url, "ea")
+    moved = early.get(newcomer.base_url + "/devel/widgets/", allow_redirects=False, timeout=10)
+    api = early.get(newcomer.base_url + "/ea/widgets/api/widgets", timeout=10)
+    assert (moved.status_code, moved.headers["Location"]) == (308, "/ea/widgets/")
+    assert api.json() == {"widgets": ["sprocket", "flange", "grommet"], "for": "ea@example.com"}
+    assert not (newcomer.copy / "apps" / "devel" / "widgets").exists()
+
+
+@pytest.mark.timeout(2 * STARTUP_SECONDS)
+@pytest.mark.parametrize("page", PRODUCT_GUIDES, ids=lambda page: page.stem)
+def test_a_product_guides_commands_and_products_run_against_the_running_portal(newcomer, page):
+    newcomer.replay(page)
 
 
 def dockerfile_instructions(stage: int) -> list[tuple[str, str]]:
