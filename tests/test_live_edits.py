@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.support.live import start_live_server
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 
 VERSION = """
 def app(environ, start_response):
@@ -47,7 +47,7 @@ def site(tmp_path):
 
 def test_an_edited_product_serves_its_new_code_without_a_restart(site):
     live, folder = site
-    http = sign_in(live.base_url, "ea")
+    http = signed_in(live, "ea")
     assert http.get(live.base_url + "/ea/widgets/", timeout=10).text == "version 1"
     write(folder, VERSION.format(text="version 2"))
     answer = eventually(http, live.base_url + "/ea/widgets/", "version 2")
@@ -58,7 +58,7 @@ def test_an_edit_to_a_module_the_product_imports_is_picked_up(site):
     live, folder = site
     write(folder, "from .views import app\n")
     write(folder, VERSION.format(text="views 1"), "views.py")
-    http = sign_in(live.base_url, "ea")
+    http = signed_in(live, "ea")
     assert eventually(http, live.base_url + "/ea/widgets/", "views 1").text == "views 1"
     write(folder, VERSION.format(text="views 2"), "views.py")
     assert eventually(http, live.base_url + "/ea/widgets/", "views 2").text == "views 2"
@@ -66,7 +66,7 @@ def test_an_edit_to_a_module_the_product_imports_is_picked_up(site):
 
 def test_a_broken_edit_keeps_the_previous_version_serving_and_says_so(site):
     live, folder = site
-    http = sign_in(live.base_url, "devel")
+    http = signed_in(live, "devel")
     write(folder, "raise RuntimeError('half-written')\n")
     dashboard = eventually(http, live.base_url + "/", "half-written")
     assert "RuntimeError: half-written" in dashboard.text
@@ -76,7 +76,7 @@ def test_a_broken_edit_keeps_the_previous_version_serving_and_says_so(site):
 
 def test_the_next_edit_that_imports_replaces_the_previous_version(site):
     live, folder = site
-    http = sign_in(live.base_url, "devel")
+    http = signed_in(live, "devel")
     write(folder, "raise RuntimeError('half-written')\n")
     eventually(http, live.base_url + "/", "half-written")
     write(folder, VERSION.format(text="version 3"))
@@ -96,7 +96,7 @@ def test_a_product_broken_from_the_start_is_served_once_fixed(tmp_path):
         apps_recheck_seconds=0.2,
     )
     try:
-        http = sign_in(live.base_url, "stable")
+        http = signed_in(live, "stable")
         assert http.get(live.base_url + "/stable/late/", timeout=10).status_code == 503
         write(folder, VERSION.format(text="fixed"))
         answer = eventually(http, live.base_url + "/stable/late/", "fixed")

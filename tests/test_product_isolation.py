@@ -14,6 +14,7 @@ from portal.products.discovery import Loading, Status, discover
 from portal.products.loader import ImportMarks
 from tests.support.live import start_live_server
 from tests.support.processes import Gunicorn
+from tests.support.sessions import signed_in
 from tests.support.signin import sign_in
 
 GOOD = """
@@ -118,7 +119,7 @@ def site(tmp_path):
 
 def test_a_product_added_while_running_that_exits_at_import_answers_503(site):
     live, apps = site
-    http = sign_in(live.base_url, "admin")
+    http = signed_in(live, "admin")
     product(apps, "ea/quitter", "import sys\nsys.exit(1)\n")
     time.sleep(1.1)  # past the once-a-second limit on rescans for unknown mounts
     page = http.get(live.base_url + "/ea/quitter/", timeout=10)
@@ -129,7 +130,7 @@ def test_a_product_added_while_running_that_exits_at_import_answers_503(site):
 
 def test_a_hanging_import_holds_up_no_other_request(site):
     live, apps = site
-    http = sign_in(live.base_url, "admin")
+    http = signed_in(live, "admin")
     product(apps, "devel/hangs", "import threading\nthreading.Event().wait()\n")
     time.sleep(0.5)  # the watcher is now importing it, and will wait out the 3 s limit
     for path in ("/healthz", "/stable/good/", "/"):
