@@ -1,11 +1,8 @@
 """Each console action through its HTML form: the table, the provider's store and the audit log."""
 
-import pytest
-
 from tests.support.sessions import signed_in
 from tests.test_admin_console_helpers import (
     ADMIN_SUBJECT,
-    admin_session,
     audit,
     console_url,
     grants_of,
@@ -15,11 +12,6 @@ from tests.test_admin_console_helpers import (
     remote,
     row,
 )
-
-
-@pytest.fixture(scope="module")
-def admin(portal):
-    return admin_session(portal)
 
 
 def test_raising_a_tier_changes_auth0_the_table_and_the_audit_log(portal, admin):

@@ -8,7 +8,6 @@ from db.models import User
 from tests.support.sessions import signed_in
 from tests.test_admin_console_helpers import (
     ADMIN_SUBJECT,
-    admin_session,
     api_call,
     audit,
     grants_of,
@@ -17,11 +16,6 @@ from tests.test_admin_console_helpers import (
     remote,
     row,
 )
-
-
-@pytest.fixture(scope="module")
-def admin(portal):
-    return admin_session(portal)
 
 
 def test_setting_a_tier_answers_the_user_as_changed(portal, admin):

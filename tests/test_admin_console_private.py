@@ -10,7 +10,7 @@ from sqlalchemy import delete, update
 
 from auth.tiers import Tier
 from db.models import SyncRun, User, utcnow
-from tests.support.live import start_live_server
+from tests.support.live import private_site
 from tests.test_admin_console_helpers import (
     ADMIN_SUBJECT,
     admin_session,
@@ -25,14 +25,8 @@ from tests.test_admin_console_helpers import (
 
 @pytest.fixture(scope="module")
 def private(tmp_path_factory):
-    instance = tmp_path_factory.mktemp("console-instance")
-    live = start_live_server(
-        database_url=f"sqlite:///{instance / 'portal.sqlite3'}",
-        instance_path=instance,
-        identity_cache_seconds=300,
-    )
-    yield live
-    live.stop()
+    with private_site(tmp_path_factory, identity_cache_seconds=300) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")

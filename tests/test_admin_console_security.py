@@ -58,11 +58,6 @@ CHANGES = [
 
 
 @pytest.fixture(scope="module")
-def admin(portal):
-    return admin_session(portal)
-
-
-@pytest.fixture(scope="module")
 def members(portal):
     return {tier: signed_in(portal, tier) for tier in ("devel", "ea", "stable")}
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.support.live import start_live_server
+from tests.support.live import private_site
 from tests.support.sessions import signed_in
 
 PRODUCT = """
@@ -17,18 +17,11 @@ def app(environ, start_response):
 
 
 @pytest.fixture
-def site(tmp_path):
+def site(tmp_path, tmp_path_factory):
     apps = tmp_path / "apps"
     (apps / "stable").mkdir(parents=True)
-    instance = tmp_path / "instance"
-    live = start_live_server(
-        database_url=f"sqlite:///{tmp_path / 'portal.sqlite3'}",
-        instance_path=instance,
-        apps_dir=apps,
-        apps_recheck_seconds=0.5,
-    )
-    yield live, apps
-    live.stop()
+    with private_site(tmp_path_factory, apps_dir=apps, apps_recheck_seconds=0.5) as live:
+        yield live, apps
 
 
 def add(apps, key):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.support.live import start_live_server
+from tests.support.live import private_site
 from tests.support.sessions import signed_in
 
 VERSION = """
@@ -32,17 +32,11 @@ def eventually(http, url, text, seconds=10.0):
 
 
 @pytest.fixture
-def site(tmp_path):
+def site(tmp_path, tmp_path_factory):
     apps = tmp_path / "apps"
     write(apps / "ea" / "widgets", VERSION.format(text="version 1"))
-    live = start_live_server(
-        database_url=f"sqlite:///{tmp_path / 'portal.sqlite3'}",
-        instance_path=tmp_path / "instance",
-        apps_dir=apps,
-        apps_recheck_seconds=0.2,
-    )
-    yield live, apps / "ea" / "widgets"
-    live.stop()
+    with private_site(tmp_path_factory, apps_dir=apps, apps_recheck_seconds=0.2) as live:
+        yield live, apps / "ea" / "widgets"
 
 
 def test_an_edited_product_serves_its_new_code_without_a_restart(site):
@@ -85,21 +79,13 @@ def test_the_next_edit_that_imports_replaces_the_previous_version(site):
     assert "half-written" not in http.get(live.base_url + "/", timeout=10).text
 
 
-def test_a_product_broken_from_the_start_is_served_once_fixed(tmp_path):
+def test_a_product_broken_from_the_start_is_served_once_fixed(tmp_path, tmp_path_factory):
     apps = tmp_path / "apps"
     folder = apps / "stable" / "late"
     write(folder, "raise ImportError('no module named numpyy')\n")
-    live = start_live_server(
-        database_url=f"sqlite:///{tmp_path / 'portal.sqlite3'}",
-        instance_path=tmp_path / "instance",
-        apps_dir=apps,
-        apps_recheck_seconds=0.2,
-    )
-    try:
+    with private_site(tmp_path_factory, apps_dir=apps, apps_recheck_seconds=0.2) as live:
         http = signed_in(live, "stable")
         assert http.get(live.base_url + "/stable/late/", timeout=10).status_code == 503
         write(folder, VERSION.format(text="fixed"))
         answer = eventually(http, live.base_url + "/stable/late/", "fixed")
         assert (answer.status_code, answer.text) == (200, "fixed")
-    finally:
-        live.stop()

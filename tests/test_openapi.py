@@ -7,7 +7,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 
 import apps.admin.manage
 from tests.support.sessions import signed_in
-from tests.test_admin_console_helpers import admin_session, console_url
+from tests.test_admin_console_helpers import console_url
 
 PORTAL_DOCUMENT = "/api/openapi.json"
 CONSOLE_DOCUMENT = "/admin/manage/api/openapi.json"
@@ -37,11 +37,6 @@ def routes(app):
 
 def described(document):
     return {(path, method) for path, item in document["paths"].items() for method in item}
-
-
-@pytest.fixture(scope="module")
-def admin(portal):
-    return admin_session(portal)
 
 
 @pytest.fixture(scope="module")

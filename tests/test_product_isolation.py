@@ -12,7 +12,7 @@ import requests
 from portal.config import PROJECT_ROOT
 from portal.products.discovery import Loading, Status, discover
 from portal.products.loader import ImportMarks
-from tests.support.live import start_live_server
+from tests.support.live import private_site
 from tests.support.processes import Gunicorn
 from tests.support.sessions import signed_in
 from tests.support.signin import sign_in
@@ -103,18 +103,13 @@ def test_products_load_when_the_project_root_is_not_on_sys_path(tmp_path):
 
 
 @pytest.fixture
-def site(tmp_path):
+def site(tmp_path, tmp_path_factory):
     apps = tmp_path / "apps"
     product(apps, "stable/good", GOOD)
-    live = start_live_server(
-        database_url=f"sqlite:///{tmp_path / 'portal.sqlite3'}",
-        instance_path=tmp_path / "instance",
-        apps_dir=apps,
-        apps_recheck_seconds=0.2,
-        import_timeout_seconds=3.0,
-    )
-    yield live, apps
-    live.stop()
+    with private_site(
+        tmp_path_factory, apps_dir=apps, apps_recheck_seconds=0.2, import_timeout_seconds=3.0
+    ) as live:
+        yield live, apps
 
 
 def test_a_product_added_while_running_that_exits_at_import_answers_503(site):

@@ -16,7 +16,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from auth.handoff import STATE_COOKIE_NAME
 from portal.config import PROJECT_ROOT
-from tests.browser.test_browser_tier_boundary import sign_in_in_browser
+from tests.support.browser import sign_in_in_browser
 from tests.support.live import private_site
 from tests.support.signin import session_id_of, sign_in
 
@@ -47,7 +47,7 @@ def who_is_signed_in(page, site) -> str:
 
 
 def test_a_link_cannot_smuggle_a_cookie_into_the_portals_redirect(site, page):
-    sign_in_in_browser(page, site, "admin@example.com", "admin")
+    sign_in_in_browser(page, site.base_url, "admin")
     attackers = sign_in(site.base_url, "stable").cookies["portal_session"]
     smuggled = quote(f"\r\nSet-Cookie: portal_session={attackers}; Path=/; HttpOnly", safe="")
     try:
@@ -64,7 +64,7 @@ def attackers_state_digest() -> str:
 
 
 def test_a_handoff_code_asked_for_by_someone_else_does_not_sign_the_admin_out_of_hello(site, page):
-    sign_in_in_browser(page, site, "admin@example.com", "admin")
+    sign_in_in_browser(page, site.base_url, "admin")
     page.goto(site.product_url("stable/hello"))
     page.get_by_text("Hello, Ada Admin!").wait_for()
     attacker = sign_in(site.base_url, "stable")
@@ -85,7 +85,7 @@ def test_a_handoff_code_asked_for_by_someone_else_does_not_sign_the_admin_out_of
 
 
 def test_no_code_for_the_console_reaches_the_admins_console_host(site, page):
-    sign_in_in_browser(page, site, "admin@example.com", "admin")
+    sign_in_in_browser(page, site.base_url, "admin")
     assert page.goto(site.product_url("admin/manage")).status == 200
     attacker = sign_in(site.base_url, "stable")
     digest = attackers_state_digest()
@@ -108,7 +108,7 @@ def test_no_code_for_the_console_reaches_the_admins_console_host(site, page):
 
 
 def test_one_sign_in_opens_three_hosts_and_leaves_no_state_behind(site, page):
-    sign_in_in_browser(page, site, "admin@example.com", "admin")
+    sign_in_in_browser(page, site.base_url, "admin")
     for key in PRODUCTS:
         answer = page.goto(site.product_url(key))
         assert (answer.status, page.url) == (200, site.product_url(key)), key
