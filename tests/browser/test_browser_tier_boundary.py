@@ -17,7 +17,7 @@ from db.users import user_with_grants
 from portal.config import PROJECT_ROOT
 from tests.support.browser import sign_in_in_browser
 from tests.support.live import private_site
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -128,7 +128,7 @@ def test_a_cookie_tossed_at_the_sign_out_path_cannot_stop_the_sign_out(site, pag
 
 def test_a_cookie_tossed_at_the_console_never_swaps_who_the_console_sees(site, page):
     sign_in_in_browser(page, site.base_url, "admin")
-    planted = sign_in(site.base_url, "stable").cookies["portal_session"]
+    planted = signed_in(site, "stable").cookies["portal_session"]
     page.goto(site.product_url("stable/hello"))
     page.evaluate(f"document.cookie = 'portal_session={planted}; path=/admin/manage'")
     answer = page.goto(site.product_url("admin/manage"))
