@@ -34,13 +34,11 @@ from devidp.server import DevClient, DevTokenGenerator, Principal, identity_clai
 from tests.support.signin import DEMO_PASSWORDS
 
 
-def signed_in(
-    live, tier_or_email: str, session: requests.Session | None = None
-) -> requests.Session:
+def signed_in(live, tier_or_email: str) -> requests.Session:
     """A requests session signed in to `live` (a `LiveServer` with the built-in provider) as a
     demo user (by tier) or any user the provider knows (by email)."""
     email = DEMO_PASSWORDS[tier_or_email][0] if tier_or_email in DEMO_PASSWORDS else tier_or_email
-    http = session or requests.Session()
+    http = requests.Session()
     sid, tokens, claims = _provider_sign_in(live, email, http)
     services = live.services
     user = record_sign_in(
