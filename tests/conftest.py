@@ -5,6 +5,8 @@ from db.migrate import upgrade
 from tests.support.databases import BACKENDS, database_url_for
 from tests.support.hosts import resolve_localhost_subdomains
 from tests.support.live import start_live_server
+from tests.support.sessions import signed_in as made_session
+from tests.test_admin_console_helpers import admin_session
 
 resolve_localhost_subdomains()
 
@@ -36,6 +38,27 @@ def site(request, tmp_path_factory):
         )
         yield live
         live.stop()
+
+
+@pytest.fixture
+def signed_in():
+    """Signed-in clients made directly, without the sign-in round trip (see
+    `tests.support.sessions`): `signed_in(live, tier_or_email)`; closed after the test."""
+    made = []
+
+    def make(live, tier_or_email: str):
+        made.append(made_session(live, tier_or_email))
+        return made[-1]
+
+    yield make
+    for http in made:
+        http.close()
+
+
+@pytest.fixture(scope="module")
+def admin(portal):
+    """The demo admin on the shared portal, with the admin console's cookie and CSRF token."""
+    return admin_session(portal)
 
 
 @pytest.fixture(params=BACKENDS)

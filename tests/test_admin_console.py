@@ -1,11 +1,8 @@
 """Each console action through its HTML form: the table, the provider's store and the audit log."""
 
-import pytest
-
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 from tests.test_admin_console_helpers import (
     ADMIN_SUBJECT,
-    admin_session,
     audit,
     console_url,
     grants_of,
@@ -15,11 +12,6 @@ from tests.test_admin_console_helpers import (
     remote,
     row,
 )
-
-
-@pytest.fixture(scope="module")
-def admin(portal):
-    return admin_session(portal)
 
 
 def test_raising_a_tier_changes_auth0_the_table_and_the_audit_log(portal, admin):
@@ -52,7 +44,7 @@ def test_lowering_a_tier_asks_first_and_changes_nothing_until_confirmed(portal, 
 
 def test_blocking_asks_then_blocks_everywhere_and_ends_their_sessions(portal, admin):
     subject, email = new_user(portal, [], "Bo Block")
-    sign_in(portal.base_url, email, "pw-123456")
+    signed_in(portal, email)
     assert "Block Bo Block" in post_form(portal, admin, f"/users/{subject}/block").text
     assert row(portal, subject).blocked is False
 
@@ -74,8 +66,8 @@ def test_unblocking_needs_no_confirmation(portal, admin):
 
 def test_ending_sessions_signs_the_user_out_everywhere(portal, admin):
     subject, email = new_user(portal, [], "Ed End")
-    sign_in(portal.base_url, email, "pw-123456")
-    sign_in(portal.base_url, email, "pw-123456")
+    signed_in(portal, email)
+    signed_in(portal, email)
     done = post_form(portal, admin, f"/users/{subject}/sessions/end", {"confirm": "yes"})
     page = admin.get(console_url(portal, f"/users/{subject}"), timeout=10).text
     assert done.status_code == 303
@@ -109,7 +101,7 @@ def test_a_grant_with_an_expiry_opens_one_product_above_the_tier(portal, admin):
             "console",
         )
     ]
-    user = sign_in(portal.base_url, email, "pw-123456")
+    user = signed_in(portal, email)
     assert user.get(portal.base_url + "/devel/inspector/", timeout=10).status_code == 200
     assert user.get(portal.base_url + "/ea/disagg/", timeout=10).status_code == 403
 

@@ -5,10 +5,9 @@ import secrets
 import pytest
 
 from db.models import User
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 from tests.test_admin_console_helpers import (
     ADMIN_SUBJECT,
-    admin_session,
     api_call,
     audit,
     grants_of,
@@ -17,11 +16,6 @@ from tests.test_admin_console_helpers import (
     remote,
     row,
 )
-
-
-@pytest.fixture(scope="module")
-def admin(portal):
-    return admin_session(portal)
 
 
 def test_setting_a_tier_answers_the_user_as_changed(portal, admin):
@@ -49,7 +43,7 @@ def test_block_and_unblock_reach_auth0_the_table_and_the_audit_log(portal, admin
 
 def test_ending_sessions_reports_how_many_ended(portal, admin):
     subject, email = new_user(portal, [], "Api Sessions")
-    sign_in(portal.base_url, email, "pw-123456")
+    signed_in(portal, email)
     answer = api_call(portal, admin, "POST", f"/users/{subject}/sessions/end")
     assert answer.json()["message"] == f"Ended 1 open session of Api Sessions ({email})."
     assert open_sessions(portal, subject) == 0
@@ -181,7 +175,7 @@ def test_bulk_reports_each_users_result(portal, admin):
 
 def test_a_users_page_carries_profile_sessions_grants_and_trail(portal, admin):
     subject, email = new_user(portal, [], "Api Detail")
-    sign_in(portal.base_url, email, "pw-123456")
+    signed_in(portal, email)
     api_call(portal, admin, "POST", f"/users/{subject}/grants", {"product": "ea/forecast"})
     detail = api_call(portal, admin, "GET", f"/users/{subject}").json()
     assert (detail["user"]["email"], detail["user"]["tier"]) == (email, "stable")

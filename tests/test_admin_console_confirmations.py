@@ -8,18 +8,12 @@ import pytest
 
 from tests.test_admin_console_helpers import (
     ADMIN_SUBJECT,
-    admin_session,
     audit,
     console_url,
     new_user,
     post_form,
     row,
 )
-
-
-@pytest.fixture(scope="module")
-def admin(portal):
-    return admin_session(portal)
 
 
 def form_defaults(html: str) -> dict[str, str]:

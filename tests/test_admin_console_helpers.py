@@ -12,7 +12,7 @@ import secrets
 from sqlalchemy import select
 
 from db.models import AuditEvent, Grant, Session, User
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 
 ADMIN_SUBJECT = "auth0|demo-admin"
 CONSOLE = "/admin/manage"
@@ -24,7 +24,7 @@ def console_url(portal, path: str) -> str:
 
 def admin_session(portal):
     """The demo admin's browser session, with the console's own cookie (and CSRF token) set."""
-    session = sign_in(portal.base_url, "admin")
+    session = signed_in(portal, "admin")
     session.get(console_url(portal, "/"), timeout=10)
     return session
 

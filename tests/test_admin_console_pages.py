@@ -4,24 +4,16 @@ import csv
 import io
 from pathlib import Path
 
-import pytest
-
 from auth.identity import ProductInfo
 from auth.tiers import Tier
 from portal.products.discovery import Product, Status
 from tests.test_admin_console_helpers import (
     ADMIN_SUBJECT,
-    admin_session,
     api_call,
     console_url,
     new_user,
     post_form,
 )
-
-
-@pytest.fixture(scope="module")
-def admin(portal):
-    return admin_session(portal)
 
 
 def page(portal, admin, path):

@@ -10,7 +10,7 @@ from auth.tiers import Tier
 from db.models import SyncRun
 from kit.testing import make_user, product_client
 from tests.support.raw import raw_get
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 from tests.test_admin_console_helpers import (
     ADMIN_SUBJECT,
     admin_session,
@@ -58,13 +58,8 @@ CHANGES = [
 
 
 @pytest.fixture(scope="module")
-def admin(portal):
-    return admin_session(portal)
-
-
-@pytest.fixture(scope="module")
 def members(portal):
-    return {tier: sign_in(portal.base_url, tier) for tier in ("devel", "ea", "stable")}
+    return {tier: signed_in(portal, tier) for tier in ("devel", "ea", "stable")}
 
 
 def untouched(portal, subject):

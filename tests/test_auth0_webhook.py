@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from db.models import AuditEvent, User
 from tests.support.live import WEBHOOK_SECRET
-from tests.support.signin import session_id_of, sign_in
+from tests.support.sessions import signed_in
+from tests.support.signin import session_id_of
 
 AUTH = {"Authorization": f"Bearer {WEBHOOK_SECRET}"}
 
@@ -64,7 +65,7 @@ def test_a_role_change_arrives_with_an_audit_event_from_the_webhook(portal):
 def test_a_user_deleted_in_auth0_loses_their_open_session(portal):
     email = f"hook-{secrets.token_hex(4)}@example.org"
     subject = portal.idp_store.add_user(email, "pw-123456", ["ea"], "Leaving")
-    http = sign_in(portal.base_url, email, "pw-123456")
+    http = signed_in(portal, email)
     portal.idp_store.delete_user(subject)
     hook(portal, {"user_id": subject})
     portal.services.resolver.forget(session_id_of(portal, http))

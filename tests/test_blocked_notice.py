@@ -12,7 +12,8 @@ import requests
 
 from db.audit import Source
 from tests.support.live import private_site
-from tests.support.signin import open_login_form, sign_in
+from tests.support.sessions import signed_in
+from tests.support.signin import open_login_form
 
 SUBJECT = "auth0|demo-stable"
 BLOCKED_TEXT = "Your account is blocked. Contact an administrator if you think this is a mistake."
@@ -31,7 +32,7 @@ def site(tmp_path_factory):
 @pytest.fixture
 def blocked(site):
     """A signed-in stable user's cookie, then the user blocked by an admin; unblocked after."""
-    cookie = {"portal_session": sign_in(site.base_url, "stable").cookies["portal_session"]}
+    cookie = {"portal_session": signed_in(site, "stable").cookies["portal_session"]}
     assert get(site, "/stable/hello/", cookie).status_code == 200  # cached by this worker
     admin = site.services.user_admin()
     admin.set_blocked(SUBJECT, True, actor="auth0|demo-admin", source=Source.CONSOLE)
@@ -97,7 +98,7 @@ def test_an_unblocked_user_with_an_old_cookie_just_signs_in_again(site, blocked)
 def blocked_browser(site):
     """A signed-in stable user's whole browser (the portal's cookie and the provider's), then
     the user blocked by an admin; unblocked after."""
-    browser = sign_in(site.base_url, "stable")
+    browser = signed_in(site, "stable")
     admin = site.services.user_admin()
     admin.set_blocked(SUBJECT, True, actor="auth0|demo-admin", source=Source.CONSOLE)
     yield browser

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 
 DISAGG = ("Disaggregation", "/stable/seistech/svc_disagg/")
 HAZARD = ("Hazard curves", "/stable/seistech/svc_hazard/")
@@ -41,12 +41,12 @@ def entry_links(page: str) -> list[tuple[str, str]]:
     ],
 )
 def test_the_dashboard_lists_the_entry_points_each_tier_may_open(portal, tier, links):
-    page = sign_in(portal.base_url, tier).get(portal.base_url + "/", timeout=10).text
+    page = signed_in(portal, tier).get(portal.base_url + "/", timeout=10).text
     assert entry_links(page) == links
 
 
 def test_a_stricter_entry_point_carries_its_tier_badge(portal):
-    page = sign_in(portal.base_url, "ea").get(portal.base_url + "/", timeout=10).text
+    page = signed_in(portal, "ea").get(portal.base_url + "/", timeout=10).text
     hazard = page[page.index('href="/stable/seistech/svc_hazard/"') :]
     hazard = hazard[: hazard.index("</a>")]
     assert '<span class="tier-badge tier-badge--ea">Early access</span>' in hazard
@@ -54,19 +54,19 @@ def test_a_stricter_entry_point_carries_its_tier_badge(portal):
 
 def test_every_listed_entry_point_opens_for_the_user_who_sees_it(portal):
     for tier in ("stable", "ea"):
-        http = sign_in(portal.base_url, tier)
+        http = signed_in(portal, tier)
         page = http.get(portal.base_url + "/", timeout=10).text
         for _title, href in entry_links(page):
             assert http.get(portal.base_url + href, timeout=10).status_code == 200
 
 
 def test_a_product_without_entry_points_keeps_its_one_card_link(portal):
-    page = sign_in(portal.base_url, "stable").get(portal.base_url + "/", timeout=10).text
+    page = signed_in(portal, "stable").get(portal.base_url + "/", timeout=10).text
     assert '<a class="card card--link" href="/stable/hello/">' in page
 
 
 def test_api_me_lists_entry_points_with_their_tiers(portal):
-    me = sign_in(portal.base_url, "ea").get(portal.base_url + "/api/me", timeout=10).json()
+    me = signed_in(portal, "ea").get(portal.base_url + "/api/me", timeout=10).json()
     seistech = next(p for p in me["products"] if p["name"] == "seistech")
     assert seistech["entry_points"] == [
         {
@@ -88,7 +88,7 @@ def test_api_me_lists_entry_points_with_their_tiers(portal):
 
 
 def test_api_me_gives_a_product_without_entry_points_its_root(portal):
-    me = sign_in(portal.base_url, "stable").get(portal.base_url + "/api/me", timeout=10).json()
+    me = signed_in(portal, "stable").get(portal.base_url + "/api/me", timeout=10).json()
     hello = next(p for p in me["products"] if p["name"] == "hello")
     assert hello["entry_points"] == [
         {
@@ -103,9 +103,7 @@ def test_api_me_gives_a_product_without_entry_points_its_root(portal):
 
 def test_the_console_shows_each_products_path_rules(portal):
     page = (
-        sign_in(portal.base_url, "admin")
-        .get(portal.base_url + "/admin/manage/products", timeout=10)
-        .text
+        signed_in(portal, "admin").get(portal.base_url + "/admin/manage/products", timeout=10).text
     )
     row = page[page.index('<tr data-product="stable/seistech">') :]
     row = row[: row.index("</tr>")]

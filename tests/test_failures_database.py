@@ -59,17 +59,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 @pytest.fixture
-def signed_in(site: Site) -> requests.Session:
+def stable_user(site: Site) -> requests.Session:
     """A user signed in while the database was up (a new session for each test)."""
     return sign_in(site.base_url, "stable")
 
 
 @pytest.fixture
-def outage(site: Site, signed_in: requests.Session) -> Iterator[requests.Session]:
+def outage(site: Site, stable_user: requests.Session) -> Iterator[requests.Session]:
     """The database stopped after the user signed in; started again whatever the test did."""
     site.database.stop()
     try:
-        yield signed_in
+        yield stable_user
     finally:
         site.database.start()
 

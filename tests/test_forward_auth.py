@@ -19,7 +19,8 @@ from portal.forward_auth import ForwardAuth, normalized_path
 from tests.support.databases import BACKENDS
 from tests.support.live import private_site
 from tests.support.raw import raw_get
-from tests.support.signin import session_id_of, sign_in
+from tests.support.sessions import signed_in
+from tests.support.signin import session_id_of
 from tests.test_admin_console_helpers import admin_session, api_call, new_user
 from tests.test_bearer_tokens import forge
 
@@ -33,7 +34,7 @@ ON_PRODUCT_HOSTS = pytest.mark.parametrize(
 def cookie_for(site, tier: str, key: str = EA) -> str:
     """The session cookie a browser signed in as `tier` would hold for the host `key` is served
     on (made here: the handoff hands none for a product the tier does not open)."""
-    http = sign_in(site.base_url, tier)
+    http = signed_in(site, tier)
     host = urlsplit(site.product_url(key)).netloc
     return site.services.store.cookie_value(session_id_of(site, http), host)
 
@@ -374,7 +375,7 @@ def test_a_bearer_token_opens_the_product_as_a_session_does(portal):
 
 def test_a_grant_for_one_product_opens_it_as_the_gate_does(portal):
     subject, email = new_user(portal, [], "Granted Forward")
-    http = sign_in(portal.base_url, email, "pw-123456")
+    http = signed_in(portal, email)
     cookie = http.cookies["portal_session"]
     assert ask(portal, portal.product_url(EA), cookie).status_code == 403
     grant = {"product": EA, "expires_at": "2099-01-01T00:00:00Z"}
@@ -397,7 +398,7 @@ def test_a_refused_bearer_token_gets_401(portal):
 
 @ON_PRODUCT_HOSTS
 def test_in_host_mode_only_the_product_hosts_own_cookie_counts(site):
-    http = sign_in(site.base_url, "ea")
+    http = signed_in(site, "ea")
     portal_cookie = http.cookies.get("portal_session", domain=urlsplit(site.base_url).hostname)
     assert ask(site, site.product_url(EA), portal_cookie).status_code == 401
 

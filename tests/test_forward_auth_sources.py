@@ -12,7 +12,7 @@ import requests
 
 from portal.config import ConfigError, load_settings
 from tests.support.live import private_site
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 from tests.test_forward_auth import EA, ask, cookie_for
 from tests.test_observability import proxied_portal
 
@@ -135,5 +135,5 @@ def test_an_anonymous_browser_request_gets_the_same_refusal(site):
 
 
 def test_the_signed_in_user_still_opens_the_product_itself(site):
-    http = sign_in(site.base_url, "ea")
+    http = signed_in(site, "ea")
     assert http.get(site.product_url(EA), headers=FETCH_METADATA, timeout=10).status_code == 200

@@ -21,7 +21,7 @@ from werkzeug.test import Client
 
 from db.models import AuditEvent, User
 from tests.support.live import WEBHOOK_SECRET, private_site
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 
 CONSOLE = "/admin/manage"
 SETTINGS = settings(
@@ -38,7 +38,7 @@ def site(tmp_path_factory):
     """The site, a test client, and the admin's cookies (the portal's and the console's own,
     which holds the CSRF secret) as one Cookie header."""
     with private_site(tmp_path_factory, login_rate_limit="") as live:
-        admin = sign_in(live.base_url, "admin")
+        admin = signed_in(live, "admin")
         CSRF.append(
             admin.get(live.base_url + CONSOLE + "/api/csrf", timeout=10).json()["csrf_token"]
         )

@@ -8,7 +8,8 @@ from sqlalchemy import text
 
 from tests.support.live import private_site
 from tests.support.raw import raw_get
-from tests.support.signin import session_id_of, sign_in
+from tests.support.sessions import signed_in
+from tests.support.signin import session_id_of
 
 ECHO = """
 import json
@@ -35,7 +36,7 @@ def site(tmp_path_factory):
 
 
 def test_the_product_never_sees_the_portal_session_cookie(site):
-    http = sign_in(site.base_url, "stable")
+    http = signed_in(site, "stable")
     http.cookies.set("echo_pref", "dark", path="/stable/echo")
     seen = http.get(site.base_url + "/stable/echo/", timeout=10).json()
     assert "portal_session" not in seen["cookie"]
@@ -44,7 +45,7 @@ def test_the_product_never_sees_the_portal_session_cookie(site):
 
 
 def test_a_product_cannot_set_the_portal_session_cookie(site):
-    http = sign_in(site.base_url, "stable")
+    http = signed_in(site, "stable")
     before = http.cookies["portal_session"]
     answer = http.get(site.base_url + "/stable/echo/", timeout=10)
     set_cookies = answer.raw.headers.getlist("Set-Cookie")
@@ -53,14 +54,14 @@ def test_a_product_cannot_set_the_portal_session_cookie(site):
 
 
 def test_product_answers_are_private_to_the_user(site):
-    http = sign_in(site.base_url, "stable")
+    http = signed_in(site, "stable")
     answer = http.get(site.base_url + "/stable/echo/", timeout=10)
     assert answer.headers["Cache-Control"] == "private"
     assert answer.headers["Vary"] == "Cookie"
 
 
 def test_the_signed_in_dashboard_is_not_cached(site):
-    http = sign_in(site.base_url, "stable")
+    http = signed_in(site, "stable")
     answer = http.get(site.base_url + "/", timeout=10)
     assert answer.headers["Cache-Control"] == "private, no-store"
     assert "Cookie" in answer.headers["Vary"]
@@ -71,7 +72,7 @@ def cookie_header(http):
 
 
 def test_a_websocket_upgrade_from_another_site_is_refused(site):
-    http = sign_in(site.base_url, "stable")
+    http = signed_in(site, "stable")
     headers = {
         "Cookie": cookie_header(http),
         "Upgrade": "websocket",
@@ -84,7 +85,7 @@ def test_a_websocket_upgrade_from_another_site_is_refused(site):
 
 
 def test_a_websocket_upgrade_from_the_portal_itself_passes_the_gate(site):
-    http = sign_in(site.base_url, "stable")
+    http = signed_in(site, "stable")
     headers = {
         "Cookie": cookie_header(http),
         "Upgrade": "websocket",
@@ -100,7 +101,7 @@ def test_non_ascii_paths_survive_the_trip_through_login(site):
 
 
 def test_a_database_failure_is_a_clean_503(site):
-    http = sign_in(site.base_url, "stable")
+    http = signed_in(site, "stable")
     site.services.resolver.forget(session_id_of(site, http))
     with site.services.database.engine.begin() as connection:
         connection.execute(text("ALTER TABLE sessions RENAME TO sessions_away"))

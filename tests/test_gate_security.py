@@ -6,7 +6,7 @@ from html import escape
 import pytest
 
 from tests.support.raw import raw_get
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 from tests.support.websockets import refused
 
 USER_TIERS = ("anonymous", "stable", "ea", "devel", "admin")
@@ -123,7 +123,7 @@ def inspector_row(name: str, value: str) -> str:
 def cookies(portal):
     jars = {"anonymous": {}}
     for tier in RANK:
-        session = sign_in(portal.base_url, tier)
+        session = signed_in(portal, tier)
         jars[tier] = {"Cookie": f"portal_session={session.cookies['portal_session']}"}
     return jars
 
@@ -202,7 +202,7 @@ def test_a_removed_path_answers_api_clients_in_json(portal, cookies):
 
 @pytest.mark.parametrize("user", ("anonymous", "admin"))
 def test_a_websocket_to_a_removed_path_is_not_found_before_the_upgrade(portal, user):
-    http = None if user == "anonymous" else sign_in(portal.base_url, user)
+    http = None if user == "anonymous" else signed_in(portal, user)
     status, body = refused(portal.base_url, "/stable/seistech/svc_report/ws", http)
     assert (status, body["error"]) == (404, "not_found")
 

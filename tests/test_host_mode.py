@@ -14,6 +14,7 @@ import requests
 from auth.handoff import STATE_COOKIE_NAME as STATE_COOKIE
 from portal.config import PROJECT_ROOT
 from tests.support.live import private_site
+from tests.support.sessions import signed_in
 from tests.support.signin import sign_in, sign_in_from
 from tests.support.websockets import open_socket, receive_json, refused
 
@@ -63,7 +64,7 @@ def test_products_are_served_on_hosts_named_for_their_tier_and_name(site):
 
 
 def test_one_sign_in_opens_products_on_three_hosts(site):
-    http = sign_in(site.base_url, "admin")
+    http = signed_in(site, "admin")
     for key in ("stable/hello", "ea/forecast", "devel/inspector"):
         answer = http.get(site.product_url(key), timeout=10)
         assert (answer.status_code, answer.url) == (200, site.product_url(key)), key
@@ -83,7 +84,7 @@ def test_one_sign_in_opens_products_on_three_hosts(site):
     ],
 )
 def test_stricter_and_removed_paths_hold_on_the_products_own_host(site, tier, path, status):
-    http = sign_in(site.base_url, tier)
+    http = signed_in(site, tier)
     http.get(site.product_url("stable/seistech"), timeout=10)  # the handoff: this host's cookie
     url = site.product_url("stable/seistech") + path
     answer = http.get(url, timeout=10, allow_redirects=False)
@@ -120,7 +121,7 @@ def test_a_product_address_on_the_portal_host_moves_to_the_products_host(site):
 
 
 def test_a_product_host_serves_its_own_product_and_nothing_else(site):
-    http = sign_in(site.base_url, "admin")
+    http = signed_in(site, "admin")
     hello_origin = site.product_url("stable/hello").removesuffix("/stable/hello/")
     http.get(site.product_url("stable/hello"), timeout=10)
     for path in ("/admin/manage/", "/ea/forecast/", "/api/me", "/login", "/sessions", "/idp/"):
@@ -187,7 +188,7 @@ def test_the_handoff_never_leaves_its_code_where_the_product_can_read_it(site):
 
 
 def test_one_hosts_cookie_opens_nothing_on_another_host(site):
-    http = sign_in(site.base_url, "admin")
+    http = signed_in(site, "admin")
     http.get(site.product_url("stable/hello"), timeout=10)
     stolen = cookie_for(http, site.product_url("stable/hello"))
     assert stolen
@@ -202,7 +203,7 @@ def test_one_hosts_cookie_opens_nothing_on_another_host(site):
 
 
 def test_admin_pages_may_not_be_framed_and_products_only_by_the_portal(site):
-    http = sign_in(site.base_url, "admin")
+    http = signed_in(site, "admin")
     console = http.get(site.product_url("admin/manage"), timeout=10)
     hello = http.get(site.product_url("stable/hello"), timeout=10)
     assert console.headers["Content-Security-Policy"].endswith("frame-ancestors 'none'")
@@ -212,7 +213,7 @@ def test_admin_pages_may_not_be_framed_and_products_only_by_the_portal(site):
 
 
 def test_no_product_answers_credentialed_requests_from_another_products_host(site):
-    http = sign_in(site.base_url, "stable")
+    http = signed_in(site, "stable")
     http.get(site.product_url("stable/open_api"), timeout=10)
     hello_origin = site.product_url("stable/hello").removesuffix("/stable/hello/")
     own_origin = site.product_url("stable/open_api").removesuffix("/stable/open_api/")
@@ -224,7 +225,7 @@ def test_no_product_answers_credentialed_requests_from_another_products_host(sit
 
 
 def test_websockets_are_accepted_only_from_the_products_own_host(site):
-    http = sign_in(site.base_url, "ea")
+    http = signed_in(site, "ea")
     http.get(site.product_url("ea/live"), timeout=10)
     live_origin = site.product_url("ea/live").removesuffix("/ea/live/")
     cookie = cookie_for(http, live_origin)

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tests.support.live import start_live_server
-from tests.support.signin import sign_in
+from tests.support.live import private_site
+from tests.support.sessions import signed_in
 
 PRODUCT = """
 def app(environ, start_response):
@@ -17,18 +17,11 @@ def app(environ, start_response):
 
 
 @pytest.fixture
-def site(tmp_path):
+def site(tmp_path, tmp_path_factory):
     apps = tmp_path / "apps"
     (apps / "stable").mkdir(parents=True)
-    instance = tmp_path / "instance"
-    live = start_live_server(
-        database_url=f"sqlite:///{tmp_path / 'portal.sqlite3'}",
-        instance_path=instance,
-        apps_dir=apps,
-        apps_recheck_seconds=0.5,
-    )
-    yield live, apps
-    live.stop()
+    with private_site(tmp_path_factory, apps_dir=apps, apps_recheck_seconds=0.5) as live:
+        yield live, apps
 
 
 def add(apps, key):
@@ -40,7 +33,7 @@ def add(apps, key):
 
 def test_a_new_product_folder_is_served_without_a_restart(site):
     live, apps = site
-    http = sign_in(live.base_url, "admin")
+    http = signed_in(live, "admin")
     assert http.get(live.base_url + "/stable/fresh/", timeout=10).status_code == 404
     add(apps, "stable/fresh")
     answer = http.get(live.base_url + "/stable/fresh/", timeout=10)
@@ -50,13 +43,13 @@ def test_a_new_product_folder_is_served_without_a_restart(site):
 def test_a_new_product_is_behind_the_gate_at_once(site):
     live, apps = site
     add(apps, "devel/fresh")
-    http = sign_in(live.base_url, "ea")
+    http = signed_in(live, "ea")
     assert http.get(live.base_url + "/devel/fresh/", timeout=10).status_code == 403
 
 
 def test_a_new_product_appears_on_the_dashboard(site):
     live, apps = site
-    http = sign_in(live.base_url, "admin")
+    http = signed_in(live, "admin")
     add(apps, "stable/fresh")
     http.get(live.base_url + "/stable/fresh/", timeout=10)
     assert 'href="/stable/fresh/"' in http.get(live.base_url + "/", timeout=10).text
@@ -64,7 +57,7 @@ def test_a_new_product_appears_on_the_dashboard(site):
 
 def test_a_moved_product_redirects_from_its_old_address(site):
     live, apps = site
-    http = sign_in(live.base_url, "admin")
+    http = signed_in(live, "admin")
     add(apps, "stable/fresh")
     http.get(live.base_url + "/stable/fresh/", timeout=10)
     (apps / "ea").mkdir()
@@ -77,7 +70,7 @@ def test_a_moved_product_redirects_from_its_old_address(site):
 
 def test_a_removed_product_is_no_longer_served(site):
     live, apps = site
-    http = sign_in(live.base_url, "admin")
+    http = signed_in(live, "admin")
     add(apps, "stable/fresh")
     assert http.get(live.base_url + "/stable/fresh/", timeout=10).status_code == 200
     shutil.rmtree(apps / "stable" / "fresh")

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tests.support.live import start_live_server
-from tests.support.signin import sign_in
+from tests.support.live import private_site
+from tests.support.sessions import signed_in
 
 VERSION = """
 def app(environ, start_response):
@@ -32,22 +32,16 @@ def eventually(http, url, text, seconds=10.0):
 
 
 @pytest.fixture
-def site(tmp_path):
+def site(tmp_path, tmp_path_factory):
     apps = tmp_path / "apps"
     write(apps / "ea" / "widgets", VERSION.format(text="version 1"))
-    live = start_live_server(
-        database_url=f"sqlite:///{tmp_path / 'portal.sqlite3'}",
-        instance_path=tmp_path / "instance",
-        apps_dir=apps,
-        apps_recheck_seconds=0.2,
-    )
-    yield live, apps / "ea" / "widgets"
-    live.stop()
+    with private_site(tmp_path_factory, apps_dir=apps, apps_recheck_seconds=0.2) as live:
+        yield live, apps / "ea" / "widgets"
 
 
 def test_an_edited_product_serves_its_new_code_without_a_restart(site):
     live, folder = site
-    http = sign_in(live.base_url, "ea")
+    http = signed_in(live, "ea")
     assert http.get(live.base_url + "/ea/widgets/", timeout=10).text == "version 1"
     write(folder, VERSION.format(text="version 2"))
     answer = eventually(http, live.base_url + "/ea/widgets/", "version 2")
@@ -58,7 +52,7 @@ def test_an_edit_to_a_module_the_product_imports_is_picked_up(site):
     live, folder = site
     write(folder, "from .views import app\n")
     write(folder, VERSION.format(text="views 1"), "views.py")
-    http = sign_in(live.base_url, "ea")
+    http = signed_in(live, "ea")
     assert eventually(http, live.base_url + "/ea/widgets/", "views 1").text == "views 1"
     write(folder, VERSION.format(text="views 2"), "views.py")
     assert eventually(http, live.base_url + "/ea/widgets/", "views 2").text == "views 2"
@@ -66,7 +60,7 @@ def test_an_edit_to_a_module_the_product_imports_is_picked_up(site):
 
 def test_a_broken_edit_keeps_the_previous_version_serving_and_says_so(site):
     live, folder = site
-    http = sign_in(live.base_url, "devel")
+    http = signed_in(live, "devel")
     write(folder, "raise RuntimeError('half-written')\n")
     dashboard = eventually(http, live.base_url + "/", "half-written")
     assert "RuntimeError: half-written" in dashboard.text
@@ -76,7 +70,7 @@ def test_a_broken_edit_keeps_the_previous_version_serving_and_says_so(site):
 
 def test_the_next_edit_that_imports_replaces_the_previous_version(site):
     live, folder = site
-    http = sign_in(live.base_url, "devel")
+    http = signed_in(live, "devel")
     write(folder, "raise RuntimeError('half-written')\n")
     eventually(http, live.base_url + "/", "half-written")
     write(folder, VERSION.format(text="version 3"))
@@ -85,21 +79,13 @@ def test_the_next_edit_that_imports_replaces_the_previous_version(site):
     assert "half-written" not in http.get(live.base_url + "/", timeout=10).text
 
 
-def test_a_product_broken_from_the_start_is_served_once_fixed(tmp_path):
+def test_a_product_broken_from_the_start_is_served_once_fixed(tmp_path, tmp_path_factory):
     apps = tmp_path / "apps"
     folder = apps / "stable" / "late"
     write(folder, "raise ImportError('no module named numpyy')\n")
-    live = start_live_server(
-        database_url=f"sqlite:///{tmp_path / 'portal.sqlite3'}",
-        instance_path=tmp_path / "instance",
-        apps_dir=apps,
-        apps_recheck_seconds=0.2,
-    )
-    try:
-        http = sign_in(live.base_url, "stable")
+    with private_site(tmp_path_factory, apps_dir=apps, apps_recheck_seconds=0.2) as live:
+        http = signed_in(live, "stable")
         assert http.get(live.base_url + "/stable/late/", timeout=10).status_code == 503
         write(folder, VERSION.format(text="fixed"))
         answer = eventually(http, live.base_url + "/stable/late/", "fixed")
         assert (answer.status_code, answer.text) == (200, "fixed")
-    finally:
-        live.stop()

@@ -14,7 +14,7 @@ from db.intents import open_intent
 from portal.application import create_app
 from portal.config import Settings
 from portal.logs import configure_logging
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 
 
 def test_every_response_carries_a_request_id(portal):
@@ -23,7 +23,7 @@ def test_every_response_carries_a_request_id(portal):
 
 
 def test_a_proxy_request_id_is_kept_and_passed_to_the_product(portal):
-    http = sign_in(portal.base_url, "devel")
+    http = signed_in(portal, "devel")
     answer = http.get(
         portal.base_url + "/devel/inspector/", headers={"X-Request-ID": "lb-1234abcd"}, timeout=10
     )
@@ -48,7 +48,7 @@ def test_the_portals_own_pages_get_a_strict_content_security_policy(portal):
 
 
 def test_products_get_the_headers_too_but_keep_their_own_policy(portal):
-    http = sign_in(portal.base_url, "stable")
+    http = signed_in(portal, "stable")
     answer = http.get(portal.base_url + "/stable/hello/", timeout=10)
     assert answer.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
     assert answer.headers["X-Content-Type-Options"] == "nosniff"

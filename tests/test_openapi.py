@@ -6,8 +6,8 @@ import requests
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 import apps.admin.manage
-from tests.support.signin import sign_in
-from tests.test_admin_console_helpers import admin_session, console_url
+from tests.support.sessions import signed_in
+from tests.test_admin_console_helpers import console_url
 
 PORTAL_DOCUMENT = "/api/openapi.json"
 CONSOLE_DOCUMENT = "/admin/manage/api/openapi.json"
@@ -37,11 +37,6 @@ def routes(app):
 
 def described(document):
     return {(path, method) for path, item in document["paths"].items() for method in item}
-
-
-@pytest.fixture(scope="module")
-def admin(portal):
-    return admin_session(portal)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +94,7 @@ def test_anonymous_callers_are_told_to_sign_in(portal):
 
 @pytest.mark.parametrize("tier", ["devel", "ea", "stable"])
 def test_users_below_admin_are_refused_the_portals_document(portal, tier):
-    answer = sign_in(portal.base_url, tier).get(portal.base_url + PORTAL_DOCUMENT, timeout=10)
+    answer = signed_in(portal, tier).get(portal.base_url + PORTAL_DOCUMENT, timeout=10)
     assert answer.status_code == 403
     assert answer.json() == {
         "error": "forbidden",
@@ -108,7 +103,7 @@ def test_users_below_admin_are_refused_the_portals_document(portal, tier):
 
 
 def test_users_below_admin_are_refused_the_consoles_document(portal):
-    answer = sign_in(portal.base_url, "devel").get(
+    answer = signed_in(portal, "devel").get(
         console_url(portal, "/api/openapi.json"),
         headers={"Accept": "application/json"},
         timeout=10,

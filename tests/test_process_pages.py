@@ -20,7 +20,7 @@ from portal.config import PROJECT_ROOT
 from portal.products.process_state import State
 from tests.support.live import private_site
 from tests.support.process_products import SLOW_START, Supervised, add_product, http_product
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -55,7 +55,7 @@ def site(apps, tmp_path_factory):
 
 
 def test_a_failed_product_answers_503_with_its_output_for_devel_users(site):
-    page = sign_in(site.base_url, "devel").get(site.base_url + "/ea/crashy/", timeout=10)
+    page = signed_in(site, "devel").get(site.base_url + "/ea/crashy/", timeout=10)
     assert page.status_code == 503
     assert "Retry-After" not in page.headers
     text = html.unescape(page.text)
@@ -66,14 +66,14 @@ def test_a_failed_product_answers_503_with_its_output_for_devel_users(site):
 
 
 def test_a_failed_product_answers_503_without_its_output_for_ea_users(site):
-    page = sign_in(site.base_url, "ea").get(site.base_url + "/ea/crashy/", timeout=10)
+    page = signed_in(site, "ea").get(site.base_url + "/ea/crashy/", timeout=10)
     assert page.status_code == 503
     assert "crashy has failed" in page.text
     assert "MODEL_STORE" not in page.text
 
 
 def test_a_failed_product_answers_api_clients_in_json(site):
-    http = sign_in(site.base_url, "ea")
+    http = signed_in(site, "ea")
     answer = http.get(
         site.base_url + "/ea/crashy/api", headers={"Accept": "application/json"}, timeout=10
     )
@@ -83,38 +83,38 @@ def test_a_failed_product_answers_api_clients_in_json(site):
 
 
 def test_a_starting_product_answers_503_and_when_to_ask_again(site):
-    page = sign_in(site.base_url, "ea").get(site.base_url + "/ea/slow/", timeout=10)
+    page = signed_in(site, "ea").get(site.base_url + "/ea/slow/", timeout=10)
     assert page.status_code == 503
     assert page.headers["Retry-After"] == "2"
     assert "slow is starting" in page.text
 
 
 def test_the_gate_still_runs_first_for_process_products(site):
-    page = sign_in(site.base_url, "stable").get(site.base_url + "/ea/crashy/", timeout=10)
+    page = signed_in(site, "stable").get(site.base_url + "/ea/crashy/", timeout=10)
     assert page.status_code == 403
 
 
 def test_the_rest_of_the_portal_serves_as_usual(site):
-    http = sign_in(site.base_url, "stable")
+    http = signed_in(site, "stable")
     assert http.get(site.base_url + "/stable/hello/", timeout=10).status_code == 200
     assert http.get(site.base_url + "/healthz", timeout=10).status_code == 200
 
 
 def test_devel_users_see_each_process_state_and_a_failures_output_on_the_dashboard(site):
-    page = html.unescape(sign_in(site.base_url, "devel").get(site.base_url + "/", timeout=10).text)
+    page = html.unescape(signed_in(site, "devel").get(site.base_url + "/", timeout=10).text)
     assert "Server: <strong>failed</strong> · restarted 2 times" in page
     assert "Server: <strong>starting</strong>" in page
     assert "KeyError: MODEL_STORE" in page
 
 
 def test_ea_users_see_no_process_state_on_the_dashboard(site):
-    page = sign_in(site.base_url, "ea").get(site.base_url + "/", timeout=10).text
+    page = signed_in(site, "ea").get(site.base_url + "/", timeout=10).text
     assert "Server:" not in page
     assert "MODEL_STORE" not in page
 
 
 def test_the_console_shows_a_failed_process_with_its_output(site):
-    admin = sign_in(site.base_url, "admin")
+    admin = signed_in(site, "admin")
     page = html.unescape(admin.get(site.base_url + "/admin/manage/products", timeout=10).text)
     row = page[page.index('data-product="ea/crashy"') :]
     row = row[: row.index("</tr>")]
@@ -163,7 +163,7 @@ def test_a_product_whose_supervisor_died_answers_503_until_another_serves_it(
         supervisor = Supervised(apps, tmp_path / "instance", patch)
         first = supervisor.wait_for("ea/web", lambda s: s.serving)
         with private_site(tmp_path_factory, apps_dir=apps) as live:
-            http = sign_in(live.base_url, "devel")
+            http = signed_in(live, "devel")
             assert http.get(live.base_url + "/ea/web/", timeout=10).status_code == 200
             (folder / "slow").touch()
             os.kill(supervisor.process.pid, signal.SIGKILL)
@@ -231,7 +231,7 @@ def test_a_process_product_gets_the_whole_path_and_query_on_its_port_or_socket(
         supervisor = Supervised(apps, tmp_path / "instance", patch)
         state = supervisor.wait_for("ea/web", lambda s: s.serving)
         with private_site(tmp_path_factory, apps_dir=apps) as live:
-            page = sign_in(live.base_url, "ea").get(live.base_url + "/ea/web/a%20b?x=1")
+            page = signed_in(live, "ea").get(live.base_url + "/ea/web/a%20b?x=1")
         supervisor.stop()
     assert page.status_code == 200
     assert page.text == f"ea/web /ea/web/a%20b?x=1 pid={state.pid}"
@@ -245,7 +245,7 @@ def test_in_host_mode_a_process_product_serves_on_its_own_host(tmp_path, tmp_pat
         state = supervisor.wait_for("ea/web", lambda s: s.serving)
         with private_site(tmp_path_factory, apps_dir=apps, host_mode=True) as live:
             url = live.product_url("ea/web", "/page")
-            page = sign_in(live.base_url, "ea").get(url, timeout=10)
+            page = signed_in(live, "ea").get(url, timeout=10)
         supervisor.stop()
     assert (page.status_code, page.url) == (200, url)
     assert url.startswith("http://web--ea.localhost:")

@@ -6,7 +6,7 @@ import pytest
 
 from auth.cookies import scoped_cookie
 from tests.support.live import private_site
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 
 MOUNT = "/stable/counter"
 
@@ -69,7 +69,7 @@ def site(tmp_path_factory):
 
 
 def test_two_plain_flask_products_keep_their_own_session_cookies(site):
-    http = sign_in(site.base_url, "stable")
+    http = signed_in(site, "stable")
     visits = [
         http.get(site.base_url + path, timeout=10).text
         for path in ("/stable/first/", "/stable/first/", "/stable/second/", "/stable/first/")
@@ -78,7 +78,7 @@ def test_two_plain_flask_products_keep_their_own_session_cookies(site):
 
 
 def test_a_plain_flask_session_cookie_is_scoped_to_the_products_mount(site):
-    http = sign_in(site.base_url, "stable")
+    http = signed_in(site, "stable")
     answer = http.get(site.base_url + "/stable/first/", timeout=10)
     assert "Path=/stable/first;" in answer.headers["Set-Cookie"]
     assert {cookie.path for cookie in http.cookies if cookie.name == "session"} == {"/stable/first"}

@@ -12,8 +12,9 @@ import requests
 from portal.config import PROJECT_ROOT
 from portal.products.discovery import Loading, Status, discover
 from portal.products.loader import ImportMarks
-from tests.support.live import start_live_server
+from tests.support.live import private_site
 from tests.support.processes import Gunicorn
+from tests.support.sessions import signed_in
 from tests.support.signin import sign_in
 
 GOOD = """
@@ -102,23 +103,18 @@ def test_products_load_when_the_project_root_is_not_on_sys_path(tmp_path):
 
 
 @pytest.fixture
-def site(tmp_path):
+def site(tmp_path, tmp_path_factory):
     apps = tmp_path / "apps"
     product(apps, "stable/good", GOOD)
-    live = start_live_server(
-        database_url=f"sqlite:///{tmp_path / 'portal.sqlite3'}",
-        instance_path=tmp_path / "instance",
-        apps_dir=apps,
-        apps_recheck_seconds=0.2,
-        import_timeout_seconds=3.0,
-    )
-    yield live, apps
-    live.stop()
+    with private_site(
+        tmp_path_factory, apps_dir=apps, apps_recheck_seconds=0.2, import_timeout_seconds=3.0
+    ) as live:
+        yield live, apps
 
 
 def test_a_product_added_while_running_that_exits_at_import_answers_503(site):
     live, apps = site
-    http = sign_in(live.base_url, "admin")
+    http = signed_in(live, "admin")
     product(apps, "ea/quitter", "import sys\nsys.exit(1)\n")
     time.sleep(1.1)  # past the once-a-second limit on rescans for unknown mounts
     page = http.get(live.base_url + "/ea/quitter/", timeout=10)
@@ -129,7 +125,7 @@ def test_a_product_added_while_running_that_exits_at_import_answers_503(site):
 
 def test_a_hanging_import_holds_up_no_other_request(site):
     live, apps = site
-    http = sign_in(live.base_url, "admin")
+    http = signed_in(live, "admin")
     product(apps, "devel/hangs", "import threading\nthreading.Event().wait()\n")
     time.sleep(0.5)  # the watcher is now importing it, and will wait out the 3 s limit
     for path in ("/healthz", "/stable/good/", "/"):

@@ -7,7 +7,7 @@ import requests
 
 from portal.config import PROJECT_ROOT
 from tests.support.live import private_site
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 
 BROKEN = "import json\nraise RuntimeError('cannot reach the model store')\n"
 RAISING = "def app(environ, start_response):\n    raise ZeroDivisionError('oops')\n"
@@ -30,7 +30,7 @@ def site(tmp_path_factory):
 
 
 def test_a_broken_product_answers_503_without_details_for_stable_users(site):
-    http = sign_in(site.base_url, "stable")
+    http = signed_in(site, "stable")
     page = http.get(site.base_url + "/stable/broken/", timeout=10)
     assert page.status_code == 503
     assert "stable/broken could not be loaded" in page.text
@@ -38,7 +38,7 @@ def test_a_broken_product_answers_503_without_details_for_stable_users(site):
 
 
 def test_a_broken_product_shows_its_traceback_to_devel_users(site):
-    http = sign_in(site.base_url, "devel")
+    http = signed_in(site, "devel")
     page = http.get(site.base_url + "/stable/broken/any/path", timeout=10)
     assert page.status_code == 503
     assert "RuntimeError: cannot reach the model store" in page.text
@@ -51,34 +51,34 @@ def test_a_broken_product_is_still_behind_the_gate(site):
 
 
 def test_the_dashboard_lists_broken_products_only_for_devel_and_admin(site):
-    stable = sign_in(site.base_url, "stable").get(site.base_url + "/", timeout=10).text
-    devel = sign_in(site.base_url, "devel").get(site.base_url + "/", timeout=10).text
+    stable = signed_in(site, "stable").get(site.base_url + "/", timeout=10).text
+    devel = signed_in(site, "devel").get(site.base_url + "/", timeout=10).text
     assert "stable/broken" not in stable
     assert "<pre>RuntimeError: cannot reach the model store</pre>" in devel
 
 
 def test_products_excluded_by_portal_apps_are_not_mounted(site):
-    http = sign_in(site.base_url, "admin")
+    http = signed_in(site, "admin")
     assert http.get(site.base_url + "/ea/forecast/", timeout=10).status_code == 404
     assert http.get(site.base_url + "/devel/inspector/", timeout=10).status_code == 404
     assert http.get(site.base_url + "/stable/hello/", timeout=10).status_code == 200
 
 
 def test_excluded_products_are_not_on_the_dashboard(site):
-    page = sign_in(site.base_url, "admin").get(site.base_url + "/", timeout=10).text
+    page = signed_in(site, "admin").get(site.base_url + "/", timeout=10).text
     assert 'href="/ea/forecast/"' not in page
     assert 'href="/devel/inspector/"' not in page
     assert 'href="/stable/hello/"' in page
 
 
 def test_a_folder_that_is_not_a_tier_is_not_mounted(site):
-    http = sign_in(site.base_url, "admin")
+    http = signed_in(site, "admin")
     assert http.get(site.base_url + "/beta/hello/", timeout=10).status_code == 404
     assert site.services.discovery.ignored == ["beta"]
 
 
 def test_a_product_raising_in_a_request_gets_a_500_page_for_that_request_only(site):
-    http = sign_in(site.base_url, "stable")
+    http = signed_in(site, "stable")
     failed = http.get(site.base_url + "/stable/raising/", timeout=10)
     assert failed.status_code == 500
     assert "raising hit an error" in failed.text
@@ -87,7 +87,7 @@ def test_a_product_raising_in_a_request_gets_a_500_page_for_that_request_only(si
 
 
 def test_an_error_page_offers_one_way_back_to_the_dashboard(site):
-    http = sign_in(site.base_url, "stable")
+    http = signed_in(site, "stable")
     page = http.get(site.base_url + "/stable/broken/", timeout=10).text
     actions = page[page.index('class="error-page__actions"') :]
     actions = actions[: actions.index("</p>")]

@@ -17,7 +17,7 @@ from portal.config import Settings
 from portal.products.discovery import Loading, Status, discover
 from portal.products.supervisor import process_specs
 from tests.support.live import private_site
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 from tests.support.upstreams import upstream_product
 
 OWN = ("127.0.0.1:8000", "portal.example.org:443", "unix:/run/portal.sock")
@@ -166,7 +166,7 @@ def test_the_portal_answers_metrics_on_loopback(site):
 
 
 def test_metrics_through_a_product_that_relays_to_the_portal_are_refused(site):
-    http = sign_in(site.base_url, "ea")
+    http = signed_in(site, "ea")
     answer = http.get(site.base_url + "/ea/relayed/metrics", timeout=10)
     assert (answer.status_code, answer.json()) == (
         403,
@@ -181,7 +181,7 @@ def test_a_loopback_request_carrying_the_proxys_headers_is_refused(site, header)
 
 
 def test_an_upstream_at_the_portals_own_address_is_broken_and_not_served(site):
-    http = sign_in(site.base_url, "admin")
+    http = signed_in(site, "admin")
     deadline = time.monotonic() + 30
     while (answer := http.get(site.base_url + "/ea/loop/metrics", timeout=10)).status_code != 503:
         assert time.monotonic() < deadline, answer.status_code

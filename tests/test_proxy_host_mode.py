@@ -3,7 +3,7 @@
 import pytest
 
 from tests.support.live import private_site
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 from tests.support.upstreams import NodeUpstream, upstream_product
 
 
@@ -23,7 +23,7 @@ def site(tmp_path_factory, node):
 
 
 def test_an_upstream_product_is_served_on_its_own_host_with_who_is_calling(site):
-    http = sign_in(site.base_url, "ea")
+    http = signed_in(site, "ea")
     answer = http.get(site.product_url("ea/node", "/echo?x=1"), timeout=10)
     host = site.product_url("ea/node").removeprefix("http://").split("/")[0]
     assert (answer.status_code, answer.url) == (200, site.product_url("ea/node", "/echo?x=1"))
@@ -37,7 +37,7 @@ def test_an_upstream_product_is_served_on_its_own_host_with_who_is_calling(site)
 
 
 def test_a_redirect_on_the_products_host_stays_on_it_and_in_the_mount(site):
-    http = sign_in(site.base_url, "ea")
+    http = signed_in(site, "ea")
     http.get(site.product_url("ea/node"), timeout=10)  # the handoff to the product's host
     answer = http.get(site.product_url("ea/node", "/redirect"), allow_redirects=False, timeout=10)
     assert answer.headers["Location"] == "/ea/node/landing?from=redirect"

@@ -24,7 +24,7 @@ from portal.config import PROJECT_ROOT
 from tests.support.live import private_site
 from tests.support.processes import free_port
 from tests.support.raw import raw_get
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 from tests.support.upstreams import NodeUpstream, upstream_product
 from tests.support.websockets import logout, open_socket, refused, update_user, wait_closed
 
@@ -87,7 +87,7 @@ def site(tmp_path_factory, node, node_on_socket, websocket_upstream):
 
 @pytest.fixture(scope="module")
 def ea(site):
-    return sign_in(site.base_url, "ea")
+    return signed_in(site, "ea")
 
 
 def echo(site, http, path="/ea/node/echo", **kwargs):
@@ -158,7 +158,7 @@ def test_the_identity_token_is_refused_for_another_product(site, ea):
 
 
 def test_the_gate_decides_before_the_upstream_is_asked(site):
-    stable = sign_in(site.base_url, "stable")
+    stable = signed_in(site, "stable")
     anonymous = requests.get(site.base_url + "/ea/node/echo", allow_redirects=False, timeout=10)
     assert stable.get(site.base_url + "/ea/node/echo", timeout=10).status_code == 403
     assert (anonymous.status_code, anonymous.headers["Location"]) == (
@@ -324,7 +324,7 @@ def test_an_upstream_that_is_down_gets_a_502_page_naming_the_product(site, ea):
 
 
 def test_devel_users_see_why_an_upstream_is_unreachable(site):
-    devel = sign_in(site.base_url, "devel")
+    devel = signed_in(site, "devel")
     response = devel.get(site.base_url + "/ea/gone/anything", timeout=10)
     assert (response.status_code, "connection refused" in response.text) == (502, True)
 
@@ -395,7 +395,7 @@ def test_the_health_path_decides_the_state_without_any_request(site):
 
 
 def test_the_admin_console_shows_each_upstreams_state(site):
-    admin = sign_in(site.base_url, "admin")
+    admin = signed_in(site, "admin")
     admin.get(site.base_url + "/ea/gone/", timeout=10)
     page = admin.get(site.base_url + "/admin/manage/products", timeout=10).text
     gone = page.split('data-product="ea/gone"')[1].split("</tr>")[0]
@@ -466,7 +466,7 @@ def test_a_relayed_websocket_needs_a_session_like_any(site):
 
 
 def test_signing_out_closes_a_relayed_websocket(site):
-    http = sign_in(site.base_url, "ea")
+    http = signed_in(site, "ea")
     ws = open_socket(site.base_url, "/ea/relay/chat", http)
     ws.recv(timeout=10)
     logout(site.base_url, http)
@@ -474,7 +474,7 @@ def test_signing_out_closes_a_relayed_websocket(site):
 
 
 def test_a_tier_drop_closes_a_relayed_websocket(site):
-    http = sign_in(site.base_url, "ea")
+    http = signed_in(site, "ea")
     ws = open_socket(site.base_url, "/ea/relay/chat", http)
     ws.recv(timeout=10)
     update_user(site.settings.database_url, "ea@example.com", tier="stable")
@@ -485,7 +485,7 @@ def test_a_tier_drop_closes_a_relayed_websocket(site):
 
 
 def test_the_upstream_is_told_the_client_went_away_when_the_portal_closes_a_socket(site):
-    http = sign_in(site.base_url, "ea")
+    http = signed_in(site, "ea")
     ws = open_socket(site.base_url, "/ea/relay/told", http)
     ws.recv(timeout=10)
     logout(site.base_url, http)

@@ -22,7 +22,7 @@ import pytest
 
 from portal.config import PROJECT_ROOT
 from tests.support.live import private_site
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 from tests.support.wapiti import MEDIUM, WAPITI, Finding, Report, scan, write_cookie_file
 
 #: The crawl of one host stops after this many seconds, and each module's attack after the
@@ -112,7 +112,7 @@ def scan_hosts(site, cookies: Path, jobs: dict, workdir: Path) -> dict[str, Repo
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory, artifacts) -> Iterator[Scanned]:
     with private_site(tmp_path_factory, host_mode=True) as site:
-        http = sign_in(site.base_url, "admin")
+        http = signed_in(site, "admin")
         me = http.get(f"{site.base_url}/api/me", timeout=30).json()
         products = me["products"]
         for product in products:  # the handoff: a cookie for each product's host
@@ -245,7 +245,7 @@ def planted(tmp_path_factory, artifacts) -> Iterator[Report]:
     (apps / "stable" / "planted").mkdir(parents=True)
     (apps / "stable" / "planted" / "__init__.py").write_text(PLANTED)
     with private_site(tmp_path_factory, apps_dir=apps, host_mode=True) as site:
-        http = sign_in(site.base_url, "stable")
+        http = signed_in(site, "stable")
         url = site.product_url("stable/planted")
         assert http.get(url, timeout=30).status_code == 200
         cookies = write_cookie_file(http.cookies, artifacts / "planted-cookies.json")

@@ -4,7 +4,8 @@ import secrets
 
 import requests
 
-from tests.support.signin import session_id_of, sign_in
+from tests.support.sessions import signed_in
+from tests.support.signin import session_id_of
 
 
 def new_user(portal):
@@ -22,8 +23,8 @@ def form_token(page):
 
 def test_the_page_lists_every_open_session_and_marks_this_one(portal):
     email = new_user(portal)
-    laptop = sign_in(portal.base_url, email, "pw-123456")
-    sign_in(portal.base_url, email, "pw-123456")
+    laptop = signed_in(portal, email)
+    signed_in(portal, email)
     page = laptop.get(portal.base_url + "/sessions", timeout=10).text
     assert page.count("<tr") == 3
     assert page.count("(this browser)") == 1
@@ -31,8 +32,8 @@ def test_the_page_lists_every_open_session_and_marks_this_one(portal):
 
 def test_signing_out_of_all_devices_ends_every_session(portal):
     email = new_user(portal)
-    laptop = sign_in(portal.base_url, email, "pw-123456")
-    phone = sign_in(portal.base_url, email, "pw-123456")
+    laptop = signed_in(portal, email)
+    phone = signed_in(portal, email)
     page = laptop.get(portal.base_url + "/sessions", timeout=10).text
     answer = laptop.post(
         portal.base_url + "/sessions/end-all",
@@ -54,7 +55,7 @@ def test_signing_out_of_all_devices_ends_every_session(portal):
 
 def test_signing_out_everywhere_needs_the_pages_token(portal):
     email = new_user(portal)
-    laptop = sign_in(portal.base_url, email, "pw-123456")
+    laptop = signed_in(portal, email)
     answer = laptop.post(portal.base_url + "/sessions/end-all", data={"token": "x"}, timeout=10)
     assert answer.status_code == 400
     assert laptop.get(portal.base_url + "/ea/forecast/", timeout=10).status_code == 200

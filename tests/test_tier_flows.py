@@ -9,7 +9,8 @@ import pytest
 import requests
 
 from auth.handoff import STATE_COOKIE_NAME
-from tests.support.signin import sign_in, sign_in_from
+from tests.support.sessions import signed_in
+from tests.support.signin import sign_in_from
 
 PRODUCTS = {
     "admin/manage": "admin",
@@ -38,7 +39,7 @@ def dashboard_links(html):
 
 @pytest.mark.parametrize("tier", list(RANK))
 def test_the_dashboard_lists_exactly_the_products_the_tier_opens(site, tier):
-    session = sign_in(site.base_url, tier)
+    session = signed_in(site, tier)
     page = session.get(site.base_url + "/", timeout=10)
     expected = sorted(key for key, needed in PRODUCTS.items() if opens(tier, needed))
     assert dashboard_links(page.text) == expected
@@ -46,7 +47,7 @@ def test_the_dashboard_lists_exactly_the_products_the_tier_opens(site, tier):
 
 @pytest.mark.parametrize("tier", list(RANK))
 def test_each_product_opens_or_refuses_by_tier(site, tier):
-    session = sign_in(site.base_url, tier)
+    session = signed_in(site, tier)
     statuses = {key: session.get(site.product_url(key), timeout=10).status_code for key in PRODUCTS}
     assert statuses == {
         key: 200 if opens(tier, needed) else 403 for key, needed in PRODUCTS.items()
@@ -55,7 +56,7 @@ def test_each_product_opens_or_refuses_by_tier(site, tier):
 
 @pytest.mark.parametrize("tier", list(RANK))
 def test_api_me_reports_the_user_tier_and_products(site, tier):
-    session = sign_in(site.base_url, tier)
+    session = signed_in(site, tier)
     me = session.get(site.base_url + "/api/me", timeout=10).json()
     assert me["user"]["email"] == f"{tier}@example.com"
     assert me["tier"] == tier
@@ -101,13 +102,13 @@ def test_signing_in_from_a_product_link_returns_to_that_product(site):
 
 
 def test_a_product_receives_the_signed_in_user(site):
-    session = sign_in(site.base_url, "stable")
+    session = signed_in(site, "stable")
     greeting = session.get(site.product_url("stable/hello", "/api/greeting"), timeout=10).json()
     assert greeting == {"message": "Hello, Sam Stable", "tier": "stable", "product": "stable/hello"}
 
 
 def test_the_same_product_name_serves_two_versions_in_two_tiers(site):
-    session = sign_in(site.base_url, "ea")
+    session = signed_in(site, "ea")
     query = "/api/split?total=10&weights=1,1"
     v1 = session.get(site.product_url("stable/disagg", query), timeout=10)
     v2 = session.get(site.product_url("ea/disagg", query), timeout=10)

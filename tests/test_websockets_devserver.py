@@ -9,7 +9,7 @@ from websockets.sync.client import connect
 
 from auth.sockets import MAX_REASON_BYTES, close_reason
 from tests.support.live import private_site
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 from tests.support.websockets import (
     logout,
     open_socket,
@@ -73,10 +73,10 @@ def plain_site(tmp_path_factory):
 
 
 def test_the_sample_echoes_and_broadcasts_within_one_process(portal):
-    http = sign_in(portal.base_url, "ea")
+    http = signed_in(portal, "ea")
     with (
         open_socket(portal.base_url, "/ea/live/ws", http) as first,
-        open_socket(portal.base_url, "/ea/live/ws", sign_in(portal.base_url, "admin")) as second,
+        open_socket(portal.base_url, "/ea/live/ws", signed_in(portal, "admin")) as second,
     ):
         receive_json(first)
         receive_json(second)
@@ -91,7 +91,7 @@ def test_the_sample_echoes_and_broadcasts_within_one_process(portal):
 
 
 def test_signing_out_closes_the_socket_at_once(portal):
-    http = sign_in(portal.base_url, "ea")
+    http = signed_in(portal, "ea")
     with open_socket(portal.base_url, "/ea/live/ws", http) as ws:
         receive_json(ws)
         logout(portal.base_url, http)
@@ -99,7 +99,7 @@ def test_signing_out_closes_the_socket_at_once(portal):
 
 
 def test_a_tier_drop_closes_the_socket(portal):
-    http = sign_in(portal.base_url, "devel")
+    http = signed_in(portal, "devel")
     try:
         with open_socket(portal.base_url, "/ea/live/ws", http) as ws:
             receive_json(ws)
@@ -127,7 +127,7 @@ def test_a_socket_opened_with_an_access_token_lives_until_the_users_access_chang
 
 
 def test_a_plain_flask_route_sees_its_mount_and_the_user_but_not_the_cookie(plain_site):
-    http = sign_in(plain_site.base_url, "stable")
+    http = signed_in(plain_site, "stable")
     with open_socket(plain_site.base_url, "/stable/plain/ws", http) as ws:
         seen = receive_json(ws)
         assert seen["script_name"] == "/stable/plain"
@@ -139,7 +139,7 @@ def test_a_plain_flask_route_sees_its_mount_and_the_user_but_not_the_cookie(plai
 
 
 def test_options_layer_app_config_then_sock_then_route(plain_site):
-    http = sign_in(plain_site.base_url, "stable")
+    http = signed_in(plain_site, "stable")
     with open_socket(plain_site.base_url, "/stable/plain/ws", http) as ws:
         seen = receive_json(ws)
         assert (seen["ping_interval"], seen["max_message_size"]) == (7, 1000)
@@ -151,7 +151,7 @@ def test_options_layer_app_config_then_sock_then_route(plain_site):
 
 
 def test_a_failing_route_closes_with_1011_and_the_site_carries_on(plain_site):
-    http = sign_in(plain_site.base_url, "stable")
+    http = signed_in(plain_site, "stable")
     with open_socket(plain_site.base_url, "/stable/plain/boom", http) as ws:
         ws.send("go")
         code, reason = wait_closed(ws)
@@ -162,7 +162,7 @@ def test_a_failing_route_closes_with_1011_and_the_site_carries_on(plain_site):
 
 def test_the_gate_refuses_before_the_route_runs_on_the_development_server(plain_site):
     assert refused(plain_site.base_url, "/stable/plain/ws")[0] == 401
-    http = sign_in(plain_site.base_url, "stable")
+    http = signed_in(plain_site, "stable")
     status, body = refused(
         plain_site.base_url, "/stable/plain/ws", http, origin="http://localhost:1"
     )
@@ -184,6 +184,6 @@ def open_gauge(portal):
 
 def test_open_sockets_are_counted_by_product(portal):
     before = open_gauge(portal)
-    with open_socket(portal.base_url, "/ea/live/ws", sign_in(portal.base_url, "ea")) as ws:
+    with open_socket(portal.base_url, "/ea/live/ws", signed_in(portal, "ea")) as ws:
         receive_json(ws)
         assert open_gauge(portal) == before + 1

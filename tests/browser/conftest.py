@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.live import private_site
+
 CHROMIUM = Path(os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -40,3 +42,11 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    """The site with the samples, on SQLite, in path mode: the browser's tests that need nothing
+    of their own share it (the others redefine `site` with what they need)."""
+    with private_site(tmp_path_factory) as live:
+        yield live

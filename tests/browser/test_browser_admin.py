@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.live import start_live_server
+from tests.support.browser import sign_in_in_browser
+from tests.support.live import private_site
 from tests.test_admin_console_helpers import row
 
 pytestmark = pytest.mark.browser
@@ -23,24 +24,10 @@ EMAIL, PASSWORD = "riley.raise@example.org", "pw-123456"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    instance = tmp_path_factory.mktemp("instance")
-    live = start_live_server(
-        database_url=f"sqlite:///{instance / 'portal.sqlite3'}",
-        instance_path=instance,
-        identity_cache_seconds=CACHE_SECONDS,
-    )
-    subject = live.idp_store.add_user(EMAIL, PASSWORD, [], "Riley Raise")
-    live.services.user_sync().one(subject)
-    yield live
-    live.stop()
-
-
-def sign_in(page, site, email, password):
-    page.goto(site.base_url + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(site.base_url + "/")
+    with private_site(tmp_path_factory, identity_cache_seconds=CACHE_SECONDS) as live:
+        subject = live.idp_store.add_user(EMAIL, PASSWORD, [], "Riley Raise")
+        live.services.user_sync().one(subject)
+        yield live
 
 
 def ea_products(site):
@@ -59,10 +46,10 @@ def test_an_admin_raises_a_user_to_ea_and_their_dashboard_shows_ea_products(site
     user_context = browser.new_context(viewport={"width": 1280, "height": 800})
     user = user_context.new_page()
     user.set_default_timeout(15_000)
-    sign_in(user, site, EMAIL, PASSWORD)
+    sign_in_in_browser(user, site.base_url, EMAIL, PASSWORD)
     assert ea_cards(user).count() == 0
 
-    sign_in(page, site, "admin@example.com", "admin")
+    sign_in_in_browser(page, site.base_url, "admin")
     page.goto(site.base_url + "/admin/manage/")
     page.get_by_label("Email, name or user id").fill("riley.raise@")
     page.keyboard.press("Enter")
@@ -84,7 +71,7 @@ def test_an_admin_raises_a_user_to_ea_and_their_dashboard_shows_ea_products(site
 def test_ticking_a_user_and_pressing_apply_changes_nothing_without_a_chosen_action(site, page):
     subject = site.idp_store.add_user("tick.apply@example.org", PASSWORD, [], "Tick Apply")
     site.services.user_sync().one(subject)
-    sign_in(page, site, "admin@example.com", "admin")
+    sign_in_in_browser(page, site.base_url, "admin")
     page.goto(site.base_url + "/admin/manage/")
     page.get_by_label("Email, name or user id").fill("tick.apply@")
     page.keyboard.press("Enter")

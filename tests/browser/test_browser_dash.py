@@ -7,6 +7,7 @@ import time
 import pytest
 
 from portal.config import PROJECT_ROOT
+from tests.support.browser import sign_in_in_browser
 from tests.support.live import private_site
 
 pytestmark = pytest.mark.browser
@@ -21,14 +22,6 @@ def site(tmp_path_factory):
         yield live, apps
 
 
-def sign_in_as_admin(page, base_url):
-    page.goto(base_url + "/login")
-    page.get_by_label("Email").fill("admin@example.com")
-    page.get_by_label("Password").fill("admin")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(base_url + "/")
-
-
 def choose_ridge_and_read_the_total(page, url):
     page.goto(url)
     page.locator(".js-plotly-plot").wait_for()
@@ -40,7 +33,7 @@ def choose_ridge_and_read_the_total(page, url):
 
 def test_the_dash_sample_plots_and_reacts_where_it_is_mounted_and_after_promotion(site, page):
     live, apps = site
-    sign_in_as_admin(page, live.base_url)
+    sign_in_in_browser(page, live.base_url, "admin")
     assert (
         choose_ridge_and_read_the_total(page, live.base_url + "/devel/explorer/")
         == "Ridge: 1261 mm in a year"

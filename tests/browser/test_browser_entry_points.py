@@ -4,27 +4,13 @@ and uses it (its websocket included); a stable user's dashboard never offers tha
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.live import private_site
+from tests.support.browser import sign_in_in_browser
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    with private_site(tmp_path_factory) as live:
-        yield live
-
-
-def sign_in(page, site, tier):
-    page.goto(site.base_url + "/login")
-    page.get_by_label("Email").fill(f"{tier}@example.com")
-    page.get_by_label("Password").fill(tier)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(site.base_url + "/")
-
-
 def test_an_ea_user_opens_the_stricter_service_from_its_entry_point_and_uses_it(site, page):
-    sign_in(page, site, "ea")
+    sign_in_in_browser(page, site.base_url, "ea")
     card = page.locator('article.card--entries[data-product="stable/seistech"]')
     assert card.locator(".entry-point__title").all_inner_texts() == [
         "Disaggregation",
@@ -38,7 +24,7 @@ def test_an_ea_user_opens_the_stricter_service_from_its_entry_point_and_uses_it(
 
 
 def test_a_stable_users_dashboard_offers_only_what_their_tier_opens(site, page):
-    sign_in(page, site, "stable")
+    sign_in_in_browser(page, site.base_url, "stable")
     card = page.locator('article.card--entries[data-product="stable/seistech"]')
     assert card.locator(".entry-point__title").all_inner_texts() == ["Disaggregation"]
     card.get_by_role("link", name="Disaggregation").click()

@@ -16,9 +16,10 @@ from playwright.sync_api import Error as PlaywrightError
 
 from auth.handoff import STATE_COOKIE_NAME
 from portal.config import PROJECT_ROOT
-from tests.browser.test_browser_tier_boundary import sign_in_in_browser
+from tests.support.browser import sign_in_in_browser
 from tests.support.live import private_site
-from tests.support.signin import session_id_of, sign_in
+from tests.support.sessions import signed_in
+from tests.support.signin import session_id_of
 
 pytestmark = pytest.mark.browser
 PRODUCTS = ("stable/hello", "stable/seistech", "admin/manage")
@@ -47,8 +48,8 @@ def who_is_signed_in(page, site) -> str:
 
 
 def test_a_link_cannot_smuggle_a_cookie_into_the_portals_redirect(site, page):
-    sign_in_in_browser(page, site, "admin@example.com", "admin")
-    attackers = sign_in(site.base_url, "stable").cookies["portal_session"]
+    sign_in_in_browser(page, site.base_url, "admin")
+    attackers = signed_in(site, "stable").cookies["portal_session"]
     smuggled = quote(f"\r\nSet-Cookie: portal_session={attackers}; Path=/; HttpOnly", safe="")
     try:
         status = click(page, f"{site.base_url}/stable/x{smuggled}/").status
@@ -64,10 +65,10 @@ def attackers_state_digest() -> str:
 
 
 def test_a_handoff_code_asked_for_by_someone_else_does_not_sign_the_admin_out_of_hello(site, page):
-    sign_in_in_browser(page, site, "admin@example.com", "admin")
+    sign_in_in_browser(page, site.base_url, "admin")
     page.goto(site.product_url("stable/hello"))
     page.get_by_text("Hello, Ada Admin!").wait_for()
-    attacker = sign_in(site.base_url, "stable")
+    attacker = signed_in(site, "stable")
     start = attacker.get(
         site.base_url + "/_portal/handoff",
         params={
@@ -85,9 +86,9 @@ def test_a_handoff_code_asked_for_by_someone_else_does_not_sign_the_admin_out_of
 
 
 def test_no_code_for_the_console_reaches_the_admins_console_host(site, page):
-    sign_in_in_browser(page, site, "admin@example.com", "admin")
+    sign_in_in_browser(page, site.base_url, "admin")
     assert page.goto(site.product_url("admin/manage")).status == 200
-    attacker = sign_in(site.base_url, "stable")
+    attacker = signed_in(site, "stable")
     digest = attackers_state_digest()
     asked = attacker.get(
         site.base_url + "/_portal/handoff",
@@ -108,7 +109,7 @@ def test_no_code_for_the_console_reaches_the_admins_console_host(site, page):
 
 
 def test_one_sign_in_opens_three_hosts_and_leaves_no_state_behind(site, page):
-    sign_in_in_browser(page, site, "admin@example.com", "admin")
+    sign_in_in_browser(page, site.base_url, "admin")
     for key in PRODUCTS:
         answer = page.goto(site.product_url(key))
         assert (answer.status, page.url) == (200, site.product_url(key)), key

@@ -2,23 +2,13 @@
 
 import pytest
 
-from tests.support.live import private_site
+from tests.support.browser import sign_in_in_browser
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    with private_site(tmp_path_factory) as live:
-        yield live
-
-
 def test_an_ea_user_sends_a_message_and_sees_it_come_back(site, page):
-    page.goto(site.base_url + "/login?next=/ea/live/")
-    page.get_by_label("Email").fill("ea@example.com")
-    page.get_by_label("Password").fill("ea")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(site.base_url + "/ea/live/")
+    sign_in_in_browser(page, site.base_url, "ea", next_path="/ea/live/")
 
     status = page.locator("#live-status")
     status.filter(has_text="Connected as Eve Early").wait_for()
@@ -31,10 +21,7 @@ def test_an_ea_user_sends_a_message_and_sees_it_come_back(site, page):
 
 
 def test_signing_out_elsewhere_closes_the_pages_socket(site, page):
-    page.goto(site.base_url + "/login?next=/ea/live/")
-    page.get_by_label("Email").fill("ea@example.com")
-    page.get_by_label("Password").fill("ea")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_in_browser(page, site.base_url, "ea", next_path="/ea/live/")
     page.locator("#live-status").filter(has_text="Connected").wait_for()
 
     other = page.context.new_page()

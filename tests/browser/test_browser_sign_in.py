@@ -9,18 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.live import private_site
+from tests.support.browser import sign_in_in_browser
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 UPDATE_SCREENSHOTS = os.environ.get("PORTAL_UPDATE_SCREENSHOTS") == "1"
 SCREENSHOTS = ROOT / ("docs" if UPDATE_SCREENSHOTS else "test-artifacts")
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    with private_site(tmp_path_factory) as live:
-        yield live
 
 
 def test_devel_user_signs_in_opens_a_devel_product_and_signs_out(site, page):
@@ -51,11 +45,7 @@ def test_devel_user_signs_in_opens_a_devel_product_and_signs_out(site, page):
 
 
 def test_the_admin_console_is_refused_to_a_devel_user_with_a_readable_page(site, page):
-    page.goto(site.base_url + "/login")
-    page.get_by_label("Email").fill("devel@example.com")
-    page.get_by_label("Password").fill("devel")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(site.base_url + "/")
+    sign_in_in_browser(page, site.base_url, "devel")
 
     response = page.goto(site.base_url + "/admin/manage/")
     assert response.status == 403

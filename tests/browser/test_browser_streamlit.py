@@ -5,13 +5,13 @@ Gate refuses who it should, and signing out closes the socket."""
 from __future__ import annotations
 
 import shutil
-from urllib.parse import quote
 
 import pytest
 import requests
 
 from portal.config import PROJECT_ROOT
 from portal.products.process_files import StateReader, state_folder
+from tests.support.browser import sign_in_in_browser
 from tests.support.process_products import wait_up
 from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
@@ -47,11 +47,7 @@ def open_signed_in(page, portal, email="ea@example.com", password="ea"):
     page.on(
         "websocket", lambda socket: sockets.append(socket) if "_stcore/stream" in socket.url else 0
     )
-    page.goto(portal.base_url + "/login?next=" + quote(MOUNT))
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(portal.base_url + MOUNT)
+    sign_in_in_browser(page, portal.base_url, email, password, next_path=MOUNT)
     page.get_by_role("heading", name="What-if").wait_for()
     return sockets
 

@@ -16,8 +16,9 @@ from auth.tiers import Tier
 from db.audit import Source
 from db.users import user_with_grants
 from portal.config import PROJECT_ROOT
+from tests.support.browser import sign_in_in_browser
 from tests.support.live import private_site
-from tests.support.signin import sign_in
+from tests.support.sessions import signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -67,16 +68,8 @@ def victim_tier(site):
     return Tier.parse(user.tier)
 
 
-def sign_in_in_browser(page, site, email, password):
-    page.goto(site.base_url + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(site.base_url + "/")
-
-
 def test_a_stable_products_script_acts_as_its_admin_visitor_only_in_path_mode(site, page):
-    sign_in_in_browser(page, site, "admin@example.com", "admin")
+    sign_in_in_browser(page, site.base_url, "admin")
     page.goto(site.product_url("stable/hello"))
     page.get_by_text("Hello, Ada Admin!").wait_for()
     consoles = ["/admin/manage"]
@@ -112,7 +105,7 @@ def signed_in_session(site, page) -> str:
 
 
 def test_a_cookie_tossed_at_the_sign_out_path_cannot_stop_the_sign_out(site, page):
-    sign_in_in_browser(page, site, "admin@example.com", "admin")
+    sign_in_in_browser(page, site.base_url, "admin")
     page.goto(site.product_url("stable/hello"))
     page.evaluate("document.cookie = 'portal_session=junk; path=/logout'")
     page.goto(site.base_url + "/")
@@ -135,8 +128,8 @@ def test_a_cookie_tossed_at_the_sign_out_path_cannot_stop_the_sign_out(site, pag
 
 
 def test_a_cookie_tossed_at_the_console_never_swaps_who_the_console_sees(site, page):
-    sign_in_in_browser(page, site, "admin@example.com", "admin")
-    planted = sign_in(site.base_url, "stable").cookies["portal_session"]
+    sign_in_in_browser(page, site.base_url, "admin")
+    planted = signed_in(site, "stable").cookies["portal_session"]
     page.goto(site.product_url("stable/hello"))
     page.evaluate(f"document.cookie = 'portal_session={planted}; path=/admin/manage'")
     answer = page.goto(site.product_url("admin/manage"))
@@ -150,7 +143,7 @@ def test_a_cookie_tossed_at_the_console_never_swaps_who_the_console_sees(site, p
 
 @pytest.mark.parametrize("site", ["host"], indirect=True)
 def test_one_sign_in_opens_three_hosts_and_signing_out_on_one_ends_them_all(site, page):
-    sign_in_in_browser(page, site, "admin@example.com", "admin")
+    sign_in_in_browser(page, site.base_url, "admin")
     products = ["stable/hello", "ea/live", "devel/inspector"]
     for key in products:
         assert page.goto(site.product_url(key)).status == 200
@@ -164,7 +157,7 @@ def test_one_sign_in_opens_three_hosts_and_signing_out_on_one_ends_them_all(site
 
 
 def test_a_product_cannot_set_the_consoles_cookie_or_one_outside_its_mount(site, page):
-    sign_in_in_browser(page, site, "admin@example.com", "admin")
+    sign_in_in_browser(page, site.base_url, "admin")
     page.goto(site.product_url("admin/manage"))
     page.goto(site.product_url("stable/tosser"))
     page.get_by_text("Tosser").wait_for()

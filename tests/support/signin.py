@@ -1,4 +1,8 @@
-"""Signing in over real HTTP, as a browser would: portal -> provider's form -> callback."""
+"""Signing in over real HTTP, as a browser would: portal -> provider's form -> callback.
+
+For the tests about signing in (callback, handoff, logout, refresh, provider faults, limits);
+a test that only needs someone signed in makes the session directly (`tests.support.sessions`).
+"""
 
 from __future__ import annotations
 
