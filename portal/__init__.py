@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flask import Flask
 
-    from portal.config import Settings
+    from portal.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> Flask:
