@@ -231,7 +231,8 @@ def test_gunicorn_names_a_malformed_value_and_stops(tmp_path):
 
 def test_the_settings_reference_and_env_example_are_generated_from_the_model():
     stale = [str(path) for path in reference.outdated()]
-    assert stale == [], f"{', '.join(stale)} out of date: run `make reference`"
+    fix = "run `make reference` (portal settings reference --write)"
+    assert stale == [], f"{', '.join(stale)} out of date: {fix}"
 
 
 def test_the_reference_check_names_a_stale_file(tmp_path):
