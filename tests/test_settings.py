@@ -8,22 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from auth.identity_token import generate_key_pem
 from portal.settings import PROJECT_ROOT, ConfigError, Settings, load_settings, reference
+from tests.test_config import production as production_environment
 
-STRONG = "k3J9x-Qw8vZ2mN5pL7rT1yU4iO6aS0dF-gH"
-CLIENT_SECRET = "Zq8-XvN2pLr7tY0uBw4sKe9mHc1oJd6fGa3i_Vn5"
-IDENTITY_KEY = generate_key_pem()
-PRODUCTION = {
-    "PORTAL_ENV": "production",
-    "SECRET_KEY": STRONG,
-    "AUTH0_DOMAIN": "tenant.eu.auth0.com",
-    "OIDC_CLIENT_ID": "client",
-    "OIDC_CLIENT_SECRET": CLIENT_SECRET,
-    "DATABASE_URL": "mysql+pymysql://portal@db/portal",
-    "PORTAL_BASE_URL": "https://portal.example.org",
-    "PORTAL_IDENTITY_KEY": IDENTITY_KEY,
-}
 KEY_ADVICE = (
     "2048 bits or more; make one with openssl genpkey -algorithm RSA -pkeyopt "
     "rsa_keygen_bits:3072, one line with \\n for its line breaks in an env file"
@@ -41,7 +28,7 @@ def development(tmp_path):
 
 
 def production(**changes):
-    return load_settings({k: v for k, v in {**PRODUCTION, **changes}.items() if v is not None})
+    return load_settings(production_environment(**changes))
 
 
 @pytest.mark.parametrize(
@@ -193,40 +180,31 @@ def test_a_blank_value_is_the_default(development):
     assert development(PORTAL_WORKERS=" ", PORTAL_SITE_NAME="").workers == 2
 
 
-def command_environment(tmp_path, **changes):
+def run_command(argv, tmp_path, **changes):
+    """`argv` run from the project folder with the test's environment less the portal's
+    settings, plus `changes`: (exit status, what it wrote to stderr)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "DATABASE_"))}
-    return {**env, "PORTAL_INSTANCE_PATH": str(tmp_path), **changes}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name(argv[0])), *argv[1:]],
+        cwd=PROJECT_ROOT,
+        env={**env, "PORTAL_INSTANCE_PATH": str(tmp_path), **changes},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.returncode, done.stderr
 
 
 def test_portal_serve_names_a_malformed_value_and_stops(tmp_path):
-    portal = Path(sys.executable).with_name("portal")
-    done = subprocess.run(
-        [str(portal), "serve", "--port", "0"],
-        env=command_environment(tmp_path, PORTAL_IMPORT_TIMEOUT_SECONDS="ten"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert (done.returncode, done.stderr) == (
-        1,
-        "Error: PORTAL_IMPORT_TIMEOUT_SECONDS must be a number, got 'ten'\n",
-    )
+    assert run_command(
+        ["portal", "serve", "--port", "0"], tmp_path, PORTAL_IMPORT_TIMEOUT_SECONDS="ten"
+    ) == (1, "Error: PORTAL_IMPORT_TIMEOUT_SECONDS must be a number, got 'ten'\n")
 
 
 def test_gunicorn_names_a_malformed_value_and_stops(tmp_path):
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    done = subprocess.run(
-        [str(gunicorn), "-c", "gunicorn.conf.py", "--check-config"],
-        cwd=PROJECT_ROOT,
-        env=command_environment(tmp_path, PORTAL_WORKERS="two"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert (done.returncode, done.stderr) == (
-        1,
-        "Error: PORTAL_WORKERS must be a whole number, got 'two'\n",
-    )
+    assert run_command(
+        ["gunicorn", "-c", "gunicorn.conf.py", "--check-config"], tmp_path, PORTAL_WORKERS="two"
+    ) == (1, "Error: PORTAL_WORKERS must be a whole number, got 'two'\n")
 
 
 def test_the_settings_reference_and_env_example_are_generated_from_the_model():
