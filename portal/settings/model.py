@@ -1,11 +1,12 @@
-"""Every setting of the portal, declared once: its type, default, environment variable and help.
+"""The settings model: the declarations (`fields`, `fields_running`), how a variable's text
+becomes a value, the checks (`checks`) and what is worked out from the rest (`derived`).
 
 Defaults give a working development portal with no setup: a SQLite file, the built-in identity
 provider and the sample products. The settings reference (docs/reference/settings.md) and
-`.env.example` are generated from these declarations (`portal settings reference --write`), so
+`.env.example` are generated from the declarations (`portal settings reference --write`), so
 neither can drift from what the portal reads. Field names are the Python names; the environment
 variable of each is its alias (`auth0_management_domain` is `AUTH0_MANAGEMENT_DOMAIN`,
-`blocked_paths` is `PORTAL_BLOCK`).
+`blocked_paths` is `PORTAL_BLOCK`), and either may be given.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class Settings(Derived, RunningSettings, AccessSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """`Settings(...)` holds what it is given; `load_settings()` reads the environment."""
+        """`Settings(...)` holds what it is given, whatever the machine's environment or `.env`
+        (code and tests build the settings they mean); `load_settings()` reads the environment."""
         return (init_settings,)
 
     @classmethod

@@ -83,10 +83,13 @@ def kind(info: FieldInfo) -> str:
     annotation = info.annotation
     if typing.get_origin(annotation) is typing.Literal:
         return "one of " + ", ".join(f"`{v}`" for v in typing.get_args(annotation) if v)
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if typing.get_origin(annotation) is typing.Union and args:
-        annotation = args[0]
-    bounds = {type(m).__name__: m for m in info.metadata}
+    metadata = list(info.metadata)
+    if typing.get_origin(annotation) is typing.Union:  # optional: worked out when unset
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation, *extras = typing.get_args(annotation)
+        metadata += [m for extra in extras for m in getattr(extra, "metadata", [extra])]
+    bounds = {type(m).__name__: m for m in metadata}
     words = {
         bool: "flag: 1 or 0",
         str: "text",
