@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """The site; imported on use, so `import portal.config` (the CLI, gunicorn's settings) stays
+    """The site; imported on use, so `import portal.settings` (the CLI, gunicorn's settings) stays
     light and free of the whole application."""
     from portal.application import create_app as build
 
