@@ -27,12 +27,12 @@ def load_settings(
     sets them). Raises `ConfigError` naming each setting that is wrong."""
     try:
         if environ is not None:
-            return Settings.model_validate({**(defaults or {}), **environ})
+            return Settings(**{**(defaults or {}), **environ})
         found: dict[str, Any] = dict(defaults or {})
         if read_dotenv:
             found.update(DotEnvSettingsSource(Settings)())
         found.update(EnvSettingsSource(Settings)())
-        return Settings.model_validate(found)
+        return Settings(**found)
     except ValidationError as error:
         raise ConfigError("\n".join(problem(e) for e in error.errors())) from None
 
