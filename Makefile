@@ -1,5 +1,6 @@
 # The two commands of the quick start: `make run` serves the portal, `make test` tests it.
-# `make test-app APP=<tier>/<name>` runs one product's own tests; `make lock` refreshes the lock.
+# `make test-app APP=<tier>/<name>` runs one product's own tests; `make lock` refreshes the lock;
+# `make reference` regenerates the settings reference and .env.example.
 #
 # Both install from the lock in requirements/ (exact versions, every file's hash), then the
 # project itself without dependencies, so a laptop, CI and the Docker image run the same code.
@@ -18,7 +19,7 @@ PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --g
 	$(if $(UPGRADE),--upgrade)
 COMPILE := $(PIP_COMPILE) --all-build-deps
 
-.PHONY: run test test-app lint lock
+.PHONY: run test test-app lint lock reference
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +48,10 @@ test: $(VENV)/.test-deps
 	scripts/ensure-wapiti
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The settings reference (docs/reference/settings.md) and .env.example, from the settings model.
+reference: $(VENV)/.run-deps
+	$(BIN)/portal settings reference --write
 
 test-app: $(VENV)/.test-deps
 	@test -n "$(APP)" || { echo "usage: make test-app APP=<tier>/<name>"; exit 2; }

@@ -44,13 +44,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from portal.config import load_settings
 from portal.handover import Handover
 from portal.products.supervision import start_supervisor, stop_supervisor
+from portal.settings import ConfigError, load_settings
 from portal.startup import prepare_instance
 
 if TYPE_CHECKING:
     from portal.services import Services
+    from portal.settings import Settings
 
 
 def _open_files_limit() -> int:
@@ -64,12 +65,23 @@ def _open_files_limit() -> int:
     return soft
 
 
+def _settings() -> "Settings":
+    """The portal's settings, read once per start (and again on a HUP, which reads this file
+    again); a wrong one stops gunicorn with its message, not a traceback."""
+    try:
+        return load_settings()
+    except ConfigError as error:
+        raise SystemExit(f"Error: {error}") from None
+
+
+_portal = _settings()
+
 wsgi_app = "wsgi:application"
-bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
+bind = _portal.bind
 worker_class = "gevent"
-workers = int(os.environ.get("PORTAL_WORKERS", "2"))
+workers = _portal.workers
 # gthread only (see above): requests and websockets one worker serves at once.
-threads = int(os.environ.get("PORTAL_THREADS", "256"))
+threads = _portal.threads
 # Open connections per worker (websockets, requests, kept-alive connections). A full worker stops
 # accepting and the others take the connections. At most half the open-files limit, so accepting
 # never fails with "too many open files" (the rest covers the database pool, Redis and logs).
@@ -86,24 +98,26 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 # The worker's heartbeat: its main greenlet (gevent) or main thread (gthread) touches it every
 # second, so long-lived sockets never trip this; it catches a worker that stopped running.
-timeout = int(os.environ.get("PORTAL_WORKER_TIMEOUT", "60"))
+timeout = _portal.worker_timeout
 # On restart or deploy a worker closes its sockets at once with 1001 (see `post_worker_init`),
 # so clients reconnect to the new workers; this is then only the wait for plain requests.
-graceful_timeout = int(os.environ.get("PORTAL_GRACEFUL_TIMEOUT", "30"))
+graceful_timeout = _portal.graceful_timeout
 # No max_requests: recycling a worker would cut every socket it holds.
 max_requests = 0
 # Addresses or networks (CIDR), comma-separated.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = _portal.forwarded_allow_ips
 # The portal writes its own access line per request (logger `portal.access`: method, path,
 # status, duration, request id, user id, product; JSON in production), so gunicorn's is off by
 # default; PORTAL_GUNICORN_ACCESSLOG=- turns it back on.
-accesslog = os.environ.get("PORTAL_GUNICORN_ACCESSLOG") or None
+accesslog = _portal.gunicorn_accesslog or None
 
 # Metrics from every worker: prometheus-client's multiprocess mode keeps each worker's values in
-# files here, and /metrics sums them. Set before any worker imports prometheus_client.
-_metrics_dir = os.environ.setdefault(
-    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"portal-metrics-{os.getpid()}")
+# files here, and /metrics sums them. Set in the environment before any worker imports
+# prometheus_client (which reads it there), and read back by every worker's settings.
+_metrics_dir = _portal.metrics_folder or os.path.join(
+    tempfile.gettempdir(), f"portal-metrics-{os.getpid()}"
 )
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 # Old workers serve until the new ones are warm (see portal/handover.py): the notes live here.
 _handover = Handover(Path(_metrics_dir + "-workers"))
@@ -120,9 +134,8 @@ def on_starting(server: object) -> None:
     shutil.rmtree(_metrics_dir, ignore_errors=True)
     shutil.rmtree(_handover.folder, ignore_errors=True)
     os.makedirs(_metrics_dir, exist_ok=True)
-    settings = load_settings()
-    prepare_instance(settings)
-    start_supervisor(settings)
+    prepare_instance(_portal)
+    start_supervisor(_portal)
 
 
 def on_exit(server: object) -> None:

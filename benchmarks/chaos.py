@@ -54,7 +54,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from portal.config import PROJECT_ROOT
+from portal.settings import PROJECT_ROOT
 from tests.support.closing_upstream import ClosingUpstream
 from tests.support.processes import Gunicorn, children_of
 from tests.support.signin import sign_in

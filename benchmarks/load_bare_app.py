@@ -32,11 +32,11 @@ from auth.identity import (
 )
 from auth.tiers import Tier
 from kit import AuthFlask
-from portal.config import load_settings
 from portal.logs import configure_logging
 from portal.pages import ErrorPages
 from portal.products.discovery import Status, discover
 from portal.request_context import RequestContext, portal_csp
+from portal.settings import load_settings
 
 log = logging.getLogger(__name__)
 

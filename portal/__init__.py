@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flask import Flask
 
-    from portal.config import Settings
+    from portal.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """The site; imported on use, so `import portal.config` (the CLI, gunicorn's settings) stays
+    """The site; imported on use, so `import portal.settings` (the CLI, gunicorn's settings) stays
     light and free of the whole application."""
     from portal.application import create_app as build
 

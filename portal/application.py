@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal.config import DEV_IDP_MOUNT, Settings, load_settings
 from portal.flask_app import build_portal_app
 from portal.forward_auth import ForwardAuth
 from portal.forward_auth_sources import CheckSources
@@ -45,6 +44,7 @@ from portal.request_context import RequestContext, portal_csp
 from portal.routing import HostRouter, ProductMounts
 from portal.scheduler import RECONCILE_INTERVAL, IncrementalSyncScheduler
 from portal.services import Services
+from portal.settings import DEV_IDP_MOUNT, Settings, load_settings
 from portal.startup import allow_plain_http_in_development, prepare_instance
 
 log = logging.getLogger(__name__)

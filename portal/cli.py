@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,8 +16,9 @@ from auth.product_paths import BlockPattern, blocks_for
 from auth.tiers import TIER_NAMES, Tier
 from db.engine import Database
 from db.product_moves import record_move
+from portal.cli_settings import settings
 from portal.cli_users import users
-from portal.config import DEFAULT_BASE_URL, DEV_CLIENT_ID, ConfigError, Settings, load_settings
+from portal.settings import DEFAULT_BASE_URL, DEV_CLIENT_ID, ConfigError, Settings, load_settings
 from portal.startup import prepare_instance
 
 if TYPE_CHECKING:
@@ -36,9 +36,9 @@ def _split_product(value: str) -> tuple[Tier, str]:
         raise click.BadParameter(str(error)) from None
 
 
-def _settings() -> Settings:
+def _settings(defaults: dict[str, str] | None = None) -> Settings:
     try:
-        return load_settings()
+        return load_settings(defaults=defaults)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
 
@@ -59,10 +59,10 @@ def serve(host: str, port: int) -> None:
     from portal.application import create_app
     from portal.products.supervision import start_supervisor
 
-    if "PORTAL_BASE_URL" not in os.environ and not os.environ.get("PORTAL_HOST_DOMAIN"):
-        public_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
-        os.environ["PORTAL_BASE_URL"] = f"http://{public_host}:{port}"
     settings = _settings()
+    if not settings.host_domain:  # unless PORTAL_BASE_URL says otherwise, where this serves
+        public_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
+        settings = _settings(defaults={"PORTAL_BASE_URL": f"http://{public_host}:{port}"})
     supervisor = start_supervisor(settings)  # first: the portal's app reads where it writes
     try:
         try:
@@ -306,6 +306,7 @@ def dev_idp(host: str, port: int, portal_url: str) -> None:
 
 
 main.add_command(users)
+main.add_command(settings)
 
 
 if __name__ == "__main__":

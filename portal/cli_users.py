@@ -18,9 +18,9 @@ from directory.management import DirectoryNotConfigured
 from directory.reconcile import SETTLE_AFTER
 from directory.sync import SyncError
 from directory.user_admin import AdminError, ChangePending
-from portal.config import ConfigError, load_settings
 from portal.products.discovery import Discovery
 from portal.services import Services
+from portal.settings import ConfigError, load_settings
 from portal.startup import prepare_instance
 
 

@@ -14,8 +14,8 @@ from auth.tier_roles import DEFAULT_TIER_ROLES
 from auth.tiers import Tier
 from auth.users import SignIn, ensure_users
 from devidp import DEMO_USERS, DevIdpSettings, create_dev_idp
-from portal.config import Settings
 from portal.services import Services
+from portal.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from portal.config import Settings
+from portal.settings import Settings
 
 
 def create_limiter(app: Flask, settings: Settings) -> Limiter:

@@ -25,10 +25,10 @@ from directory.sync import Progress, UserSync
 from directory.user_admin import UserAdmin
 from kit import broadcast
 from kit.admin import AdminServices, ProductListing
-from portal.config import Settings
 from portal.pages import ErrorPages
 from portal.products.discovery import Discovery
 from portal.products.process_files import StateReader, current_state_folder
+from portal.settings import Settings
 
 
 @dataclass

@@ -6,7 +6,7 @@ import os
 
 from db.engine import make_engine
 from db.migrate import pending_revisions, upgrade
-from portal.config import ConfigError, Settings
+from portal.settings import ConfigError, Settings
 
 
 def prepare_instance(settings: Settings) -> None:

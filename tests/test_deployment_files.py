@@ -25,7 +25,7 @@ from gunicorn.config import validate_string_to_addr_list
 
 from auth.product_paths import parse_blocks
 from portal.cli import main as portal_cli
-from portal.config import PROJECT_ROOT
+from portal.config import PROJECT_ROOT, Settings
 
 COMPOSE_TEXT = (PROJECT_ROOT / "docker-compose.yml").read_text()
 COMPOSE = yaml.safe_load(COMPOSE_TEXT)
@@ -39,8 +39,6 @@ PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
 REPLICAS = ["portal-1", "portal-2"]
 # Services that run the project's image (built from the Dockerfile).
 PROJECT_SERVICES = sorted(name for name, service in SERVICES.items() if "build" in service)
-# Read by the portal outside portal/config.py and gunicorn.conf.py, or being added there.
-OTHER_SETTINGS = {"REDIS_URL", "PORTAL_METRICS_TOKEN", "PORTAL_METRICS_ALLOW", "PORTAL_LOG_FORMAT"}
 # Read by docker-compose.yml itself, not by the portal.
 COMPOSE_SETTINGS = {"MARIADB_PASSWORD"}
 
@@ -49,22 +47,8 @@ COMPOSE_SETTINGS = {"MARIADB_PASSWORD"}
 
 
 def settings_read_by_the_portal():
-    """Every environment variable portal/config*.py and gunicorn.conf.py read."""
-    sources = "".join(path.read_text() for path in (PROJECT_ROOT / "portal").glob("config*.py"))
-    sources += (PROJECT_ROOT / "gunicorn.conf.py").read_text()
-    names = set(re.findall(r'environ\.(?:get|setdefault)\("([A-Z][A-Z0-9_]+)"', sources))
-    names |= set(re.findall(r'env\.get\("([A-Z][A-Z0-9_]+)"', sources))
-    names |= set(re.findall(r'\w+\(\s*env,\s*"([A-Z][A-Z0-9_]+)"', sources))
-    return names
-
-
-def settings_named_in_modules():
-    """Environment variables other modules name as `SOMETHING_ENV = "NAME"` constants."""
-    names = set()
-    for package in ("portal", "kit", "directory", "auth", "db", "devidp"):
-        for path in (PROJECT_ROOT / package).rglob("*.py"):
-            names |= set(re.findall(r'^\w+_ENV = "([A-Z][A-Z0-9_]+)"$', path.read_text(), re.M))
-    return names
+    """Every environment variable the portal reads: its settings model's."""
+    return {info.alias for info in Settings.model_fields.values()}
 
 
 def env_example_entries():
@@ -162,7 +146,7 @@ def gunicorn_setting(name):
     [value] = [
         node.value
         for node in tree.body
-        if isinstance(node, ast.Assign) and [t.id for t in node.targets] == [name]
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]
     ]
     return ast.literal_eval(value)
 
@@ -610,12 +594,12 @@ def test_the_build_context_leaves_out_secrets_and_local_state():
 
 
 def test_env_example_lists_every_setting_the_portal_reads():
-    names = settings_read_by_the_portal() | settings_named_in_modules() | OTHER_SETTINGS
+    names = settings_read_by_the_portal()
     assert sorted(names - set(env_example_entries())) == []
 
 
 def test_env_example_lists_nothing_the_portal_does_not_read():
-    names = settings_read_by_the_portal() | settings_named_in_modules() | OTHER_SETTINGS
+    names = settings_read_by_the_portal()
     assert sorted(set(env_example_entries()) - names - COMPOSE_SETTINGS) == []
 
 

@@ -1,7 +1,6 @@
 """The identity token and headers a process or upstream product gets, and the key behind them."""
 
 import stat
-from pathlib import Path
 
 import jwt
 import pytest
@@ -194,8 +193,3 @@ def test_a_weak_or_unusable_identity_key_is_refused_by_name(value, problem):
     with pytest.raises(ConfigError) as refused:
         load_settings(production(PORTAL_IDENTITY_KEY=value))
     assert str(refused.value).startswith(f"PORTAL_IDENTITY_KEY {problem} (2048 bits or more;")
-
-
-def test_a_production_portal_built_without_a_key_signs_nothing():
-    with pytest.raises(ConfigError, match="PORTAL_IDENTITY_KEY is required in production"):
-        Settings(environment="production", instance_path=Path("/nonexistent")).identity_key_pem()

@@ -29,7 +29,6 @@ from tests.support.doc_pages import documentation_text
 from tests.test_deployment_files import (
     DOCKERFILE,
     NGINX,
-    OTHER_SETTINGS,
     PYPROJECT,
     SERVICES,
     final_stage,
@@ -37,7 +36,6 @@ from tests.test_deployment_files import (
     image_env,
     nginx_directives,
     run_portal_command,
-    settings_named_in_modules,
     settings_read_by_the_portal,
 )
 
@@ -145,8 +143,8 @@ def gunicorn_port():
 
 
 def secret_settings():
-    """Every setting portal/config.py reads that holds a secret (a password inside a URL too)."""
-    names = settings_read_by_the_portal() | OTHER_SETTINGS
+    """Every setting the portal reads that holds a secret (a password inside a URL too)."""
+    names = settings_read_by_the_portal()
     return {n for n in names if SECRET_LIKE.search(n) and not DEVELOPMENT_ONLY.match(n)}
 
 
@@ -535,7 +533,7 @@ def test_the_configmap_filled_in_with_a_secret_makes_a_production_portal_behind_
 
 
 def test_the_configmap_names_only_settings_the_portal_reads():
-    known = settings_read_by_the_portal() | settings_named_in_modules() | OTHER_SETTINGS
+    known = settings_read_by_the_portal()
     assert sorted(set(config()) - known) == []
     assert [name for name in config() if DEVELOPMENT_ONLY.match(name)] == []
 

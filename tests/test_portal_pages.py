@@ -109,6 +109,9 @@ def test_the_stylesheet_is_served_by_the_portal_itself(https_site):
 
 
 def production_site(tmp_path, **overrides):
+    """A portal built with production's settings (production refuses to build without a key,
+    and on SQLite unless allowed)."""
+    from auth.identity_token import generate_key_pem
     from db.migrate import upgrade
     from portal.application import create_app
     from portal.config import Settings
@@ -125,6 +128,8 @@ def production_site(tmp_path, **overrides):
             oidc_issuer="https://127.0.0.1:9/",
             oidc_client_id="portal",
             oidc_client_secret="Wd3_Pn8Kz1Qx6Lb0Vc5Mj9Ts2Rg7Hf4Ya-Eu",
+            identity_key=generate_key_pem(),
+            allow_sqlite=True,
             **overrides,
         )
     )

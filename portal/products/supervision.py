@@ -30,9 +30,9 @@ import sys
 import threading
 import time
 
-from portal.config import Settings
 from portal.products.process_files import STATE_DIR_VARIABLE, state_folder
 from portal.products.process_runner import STOP_GRACE_SECONDS, backoff
+from portal.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,8 @@ def start_supervisor(settings: Settings) -> SupervisorProcess:
         str(settings.apps_recheck_seconds),
         "--base-url",
         settings.base_url,
+        "--bind",
+        settings.bind,
         "--parent",
         str(os.getpid()),
     ]

@@ -34,12 +34,12 @@ from pathlib import Path
 
 from auth.identity import read_product_info
 from auth.tiers import TIERS_DESCENDING
-from portal.config import Settings
 from portal.products.discovery import selected
 from portal.products.loader import folder_fingerprint
 from portal.products.process_files import StateFolder
 from portal.products.process_runner import ProcessRunner, ProcessSpec
 from portal.products.process_state import State
+from portal.settings.derived import portal_addresses
 
 log = logging.getLogger("portal.products.supervisor")
 
@@ -226,6 +226,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--apps", action="append", default=[], help="a PORTAL_APPS pattern")
     parser.add_argument("--recheck", type=float, default=1.0, help="seconds between rescans")
     parser.add_argument("--base-url", default="")
+    parser.add_argument("--bind", default="", help="where the portal's gunicorn listens")
     parser.add_argument("--parent", type=int, default=0, help="end when this process ends")
     parser.add_argument("--json-logs", action="store_true")
     return parser.parse_args(argv)
@@ -256,9 +257,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         env=product_environment(os.environ, args.base_url),
         runtime_dir=runtime_dir,
         watchdog=watchdog,
-        portal_addresses=Settings(
-            base_url=args.base_url, bind=os.environ.get("PORTAL_BIND", "") or Settings.bind
-        ).portal_addresses,
+        portal_addresses=portal_addresses(args.base_url, args.bind),
     )
     try:
         while not stopping.is_set():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
 from collections.abc import Iterable
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -133,7 +132,7 @@ def metrics() -> Response:
         response.status_code = 403
         return response
     registry = None
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.metrics_folder:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     body = generate_latest(registry) if registry else generate_latest()
