@@ -18,6 +18,8 @@ from tests.test_admin_console_helpers import (
     row,
 )
 
+pytestmark = pytest.mark.site
+
 
 @pytest.fixture(scope="module")
 def admin(portal):

@@ -10,6 +10,8 @@ from db.models import AuditEvent, User
 from tests.support.live import WEBHOOK_SECRET
 from tests.support.signin import session_id_of, sign_in
 
+pytestmark = pytest.mark.site
+
 AUTH = {"Authorization": f"Bearer {WEBHOOK_SECRET}"}
 
 

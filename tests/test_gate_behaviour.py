@@ -10,6 +10,8 @@ from tests.support.live import private_site
 from tests.support.raw import raw_get
 from tests.support.signin import session_id_of, sign_in
 
+pytestmark = pytest.mark.site
+
 ECHO = """
 import json
 

@@ -16,6 +16,8 @@ from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
 from tests.support.websockets import open_socket, receive_json, wait_closed
 
+pytestmark = pytest.mark.gunicorn
+
 LIVE = "/ea/live/ws"
 TEXT, CLOSE = 0x1, 0x8
 

@@ -17,6 +17,8 @@ from tests.support.live import private_site
 from tests.support.signin import sign_in, sign_in_from
 from tests.support.websockets import open_socket, receive_json, refused
 
+pytestmark = pytest.mark.site
+
 CORS_ECHO = """
 def app(environ, start_response):
     start_response("200 OK", [

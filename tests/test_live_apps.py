@@ -9,6 +9,8 @@ import pytest
 from tests.support.live import start_live_server
 from tests.support.signin import sign_in
 
+pytestmark = pytest.mark.site
+
 PRODUCT = """
 def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])

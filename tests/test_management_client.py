@@ -20,6 +20,8 @@ from directory.management import ManagementClient, ManagementError, RemoteUser, 
 from directory.management_common import ExportExpired
 from directory.management_token import TokenSource
 
+pytestmark = pytest.mark.site
+
 MANAGEMENT_ID = "portal-management"
 TOKEN_PATH = ("POST", "/idp/oauth/token")
 

@@ -34,6 +34,7 @@ def loaded(apps, **loading):
     return {p.info.key: p for p in discover(apps, loading=Loading(**loading)).products}
 
 
+@pytest.mark.unit
 def test_sys_exit_at_import_marks_the_product_broken(tmp_path):
     product(tmp_path, "ea/quitter", "import sys\nsys.exit(3)\n")
     product(tmp_path, "stable/good", GOOD)
@@ -45,12 +46,14 @@ def test_sys_exit_at_import_marks_the_product_broken(tmp_path):
     assert found["stable/good"].status is Status.LOADED
 
 
+@pytest.mark.unit
 def test_keyboard_interrupt_at_import_marks_the_product_broken(tmp_path):
     product(tmp_path, "ea/interrupted", "raise KeyboardInterrupt\n")
     broken = loaded(tmp_path)["ea/interrupted"]
     assert (broken.status, broken.error) == (Status.BROKEN, "KeyboardInterrupt: ")
 
 
+@pytest.mark.unit
 def test_an_import_that_never_finishes_is_given_up_on_after_the_limit(tmp_path):
     product(tmp_path, "devel/hangs", "import threading\nthreading.Event().wait()\n")
     product(tmp_path, "stable/good", GOOD)
@@ -62,6 +65,7 @@ def test_an_import_that_never_finishes_is_given_up_on_after_the_limit(tmp_path):
     assert found["stable/good"].status is Status.LOADED
 
 
+@pytest.mark.unit
 def test_a_product_that_killed_a_process_is_imported_again_once_its_files_change(tmp_path):
     apps, marks = tmp_path / "apps", tmp_path / "marks"
     folder = product(apps, "ea/killer", "import os\nos._exit(7)\n")
@@ -78,6 +82,7 @@ def test_a_product_that_killed_a_process_is_imported_again_once_its_files_change
     assert list(marks.iterdir()) == []
 
 
+@pytest.mark.unit
 def test_products_load_when_the_project_root_is_not_on_sys_path(tmp_path):
     """As the installed `portal` command runs: another working directory, `-I` (no PYTHONPATH,
     no script directory on sys.path), and an apps folder outside the project."""
@@ -116,6 +121,7 @@ def site(tmp_path):
     live.stop()
 
 
+@pytest.mark.site
 def test_a_product_added_while_running_that_exits_at_import_answers_503(site):
     live, apps = site
     http = sign_in(live.base_url, "admin")
@@ -127,6 +133,7 @@ def test_a_product_added_while_running_that_exits_at_import_answers_503(site):
     assert http.get(live.base_url + "/stable/good/", timeout=10).text == "good"
 
 
+@pytest.mark.site
 def test_a_hanging_import_holds_up_no_other_request(site):
     live, apps = site
     http = sign_in(live.base_url, "admin")
@@ -150,6 +157,7 @@ QUITTER = "import sys\nsys.exit(2)\n"
 KILLER = "import os\nos._exit(1)\n"
 
 
+@pytest.mark.gunicorn
 @pytest.mark.parametrize("source", [QUITTER, KILLER], ids=["sys.exit", "os._exit"])
 def test_gunicorn_serves_with_a_product_that_ends_its_process_at_import(tmp_path, source):
     apps = tmp_path / "apps"

@@ -18,6 +18,8 @@ from portal.pages import ErrorPages
 from portal.products.proxy import ProxyApp
 from tests.support.closing_upstream import ClosingUpstream
 
+pytestmark = pytest.mark.site
+
 ORIGINS = Origins.from_settings("http://portal.test", "")
 
 

@@ -27,6 +27,8 @@ from portal.config import PROJECT_ROOT
 from tests.support.processes import free_port
 from tests.support.signin import sign_in
 
+pytestmark = pytest.mark.e2e
+
 README = (PROJECT_ROOT / "README.md").read_text()
 DOCKERFILE = (PROJECT_ROOT / "Dockerfile").read_text()
 STARTUP_SECONDS = 600  # a fresh copy installs its virtualenv first

@@ -21,6 +21,8 @@ from portal.application import create_app
 from portal.config import Settings
 from portal.logs import configure_logging
 
+pytestmark = pytest.mark.site
+
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = """
 def app(environ, start_response):

@@ -2,9 +2,12 @@
 
 import secrets
 
+import pytest
 import requests
 
 from tests.support.signin import session_id_of, sign_in
+
+pytestmark = pytest.mark.site
 
 
 def new_user(portal):

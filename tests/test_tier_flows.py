@@ -11,6 +11,8 @@ import requests
 from auth.handoff import STATE_COOKIE_NAME
 from tests.support.signin import sign_in, sign_in_from
 
+pytestmark = pytest.mark.site
+
 PRODUCTS = {
     "admin/manage": "admin",
     "devel/explorer": "devel",

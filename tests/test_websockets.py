@@ -21,6 +21,8 @@ from tests.support.websockets import (
     wait_closed,
 )
 
+pytestmark = pytest.mark.gunicorn
+
 LIVE = "/ea/live/ws"
 #: The sample monolith's hazard service: the product sits in stable, the service needs ea.
 HAZARD = "/stable/seistech/svc_hazard/ws"
