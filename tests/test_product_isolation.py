@@ -106,6 +106,11 @@ def test_products_load_when_the_project_root_is_not_on_sys_path(tmp_path):
     assert result.stdout.strip() == "[('admin/console', 'loaded', None)]", result.stderr
 
 
+#: The site's limit on a product's import: a request held up by a hanging import would take
+#: at least this long, so anything quicker was not held up, however busy the machine.
+IMPORT_LIMIT = 10.0
+
+
 @pytest.fixture
 def site(tmp_path):
     apps = tmp_path / "apps"
@@ -115,7 +120,7 @@ def site(tmp_path):
         instance_path=tmp_path / "instance",
         apps_dir=apps,
         apps_recheck_seconds=0.2,
-        import_timeout_seconds=3.0,
+        import_timeout_seconds=IMPORT_LIMIT,
     )
     yield live, apps
     live.stop()
@@ -137,20 +142,20 @@ def test_a_product_added_while_running_that_exits_at_import_answers_503(site):
 def test_a_hanging_import_holds_up_no_other_request(site):
     live, apps = site
     http = sign_in(live.base_url, "admin")
+    started = time.monotonic()  # a request held up by the import would end after the limit
     product(apps, "devel/hangs", "import threading\nthreading.Event().wait()\n")
-    time.sleep(0.5)  # the watcher is now importing it, and will wait out the 3 s limit
+    time.sleep(0.5)  # the watcher is now importing it, and will wait out the limit
     for path in ("/healthz", "/stable/good/", "/"):
-        started = time.monotonic()
-        assert http.get(live.base_url + path, timeout=10).status_code == 200
-        assert time.monotonic() - started < 1.5, path
-    deadline = time.monotonic() + 15
+        assert http.get(live.base_url + path, timeout=IMPORT_LIMIT).status_code == 200
+        assert time.monotonic() - started < IMPORT_LIMIT, path
+    deadline = time.monotonic() + IMPORT_LIMIT + 15
     while time.monotonic() < deadline:
         answer = http.get(live.base_url + "/devel/hangs/", timeout=15)
         if answer.status_code == 503:
             break
         time.sleep(0.5)
     assert answer.status_code == 503
-    assert "the import did not finish within 3 s" in answer.text
+    assert "the import did not finish within 10 s" in answer.text
 
 
 QUITTER = "import sys\nsys.exit(2)\n"
