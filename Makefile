@@ -1,6 +1,8 @@
 # The two commands of the quick start: `make run` serves the portal, `make test` tests it.
+# `make test-fast` runs the unit and site tiers only (docs/explanation/testing.md);
 # `make test-app APP=<tier>/<name>` runs one product's own tests; `make lock` refreshes the lock;
-# `make reference` regenerates the settings reference and .env.example.
+# `make reference` regenerates the settings reference and .env.example; `make docs` serves the
+# documentation site.
 #
 # Both install from the lock in requirements/ (exact versions, every file's hash), then the
 # project itself without dependencies, so a laptop, CI and the Docker image run the same code.
@@ -10,6 +12,11 @@ VENV ?= .venv
 PYTHON ?= python3
 PORT ?= 5000
 BIN := $(VENV)/bin
+# The suite runs on several workers (pytest-xdist): most tests wait on a server, not a core.
+# `--dist loadscope` keeps a module on one worker, so a module's own servers start once.
+# `make test WORKERS=0` runs it in this one process.
+WORKERS ?= 4
+PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope
 PIP := $(BIN)/python -m pip install --quiet
 # pip-tools, from the test lock: the same inputs give the same lock; a refresh keeps every pin
 # that still fits and resolves only what changed (`make lock UPGRADE=1` moves every pin).
@@ -19,7 +26,7 @@ PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --g
 	$(if $(UPGRADE),--upgrade)
 COMPILE := $(PIP_COMPILE) --all-build-deps
 
-.PHONY: run test test-app lint lock reference
+.PHONY: run test test-fast test-app lint lock reference
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +54,12 @@ test: $(VENV)/.test-deps
 	scripts/ensure-caddy
 	scripts/ensure-wapiti
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
+
+# No browser, gunicorn or scan: what a change to the portal's code needs first.
+test-fast: $(VENV)/.test-deps
+	$(BIN)/ruff check .
+	$(PYTEST) -m "unit or site" $(PYTEST_ARGS)
 
 # The settings reference (docs/reference/settings.md) and .env.example, from the settings model.
 reference: $(VENV)/.run-deps

@@ -1,3 +1,5 @@
+from contextlib import ExitStack
+
 import pytest
 
 from db.engine import Database
@@ -11,15 +13,35 @@ from tests.test_admin_console_helpers import admin_session
 resolve_localhost_subdomains()
 
 
+@pytest.fixture(scope="session")
+def live_sites(tmp_path_factory):
+    """The live sites this process started, kept until it ends: each starts once per process.
+
+    `portal` and `site` are parametrized session fixtures, and pytest keeps one parameter's value
+    at a time; a worker runs module after module (`--dist loadscope`), so without this each module
+    would start its sites again (a fresh database, the migrations, every sample product)."""
+    with ExitStack() as stack:
+        started = {}
+
+        def live_site(kind: str, backend: str):
+            if (kind, backend) not in started:
+                url = stack.enter_context(database_url_for(backend, tmp_path_factory))
+                live = start_live_server(
+                    database_url=url,
+                    instance_path=tmp_path_factory.mktemp("instance"),
+                    host_mode=kind == "host",
+                )
+                stack.callback(live.stop)
+                started[kind, backend] = live
+            return started[kind, backend]
+
+        yield live_site
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-def portal(request, tmp_path_factory):
+def portal(request, live_sites):
     """The whole site, with the sample products and the development provider, on each database."""
-    with database_url_for(request.param, tmp_path_factory) as url:
-        live = start_live_server(
-            database_url=url, instance_path=tmp_path_factory.mktemp("instance")
-        )
-        yield live
-        live.stop()
+    return live_sites("portal", request.param)
 
 
 @pytest.fixture(
@@ -27,17 +49,9 @@ def portal(request, tmp_path_factory):
     params=[(mode, backend) for mode in ("path", "host") for backend in BACKENDS],
     ids=lambda param: "-".join(param),
 )
-def site(request, tmp_path_factory):
+def site(request, live_sites):
     """The whole site in each mode on each database: one origin, or a host per product."""
-    mode, backend = request.param
-    with database_url_for(backend, tmp_path_factory) as url:
-        live = start_live_server(
-            database_url=url,
-            instance_path=tmp_path_factory.mktemp("instance"),
-            host_mode=mode == "host",
-        )
-        yield live
-        live.stop()
+    return live_sites(*request.param)
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """Each console action through its HTML form: the table, the provider's store and the audit log."""
 
+import pytest
+
 from tests.support.sessions import signed_in
 from tests.test_admin_console_helpers import (
     ADMIN_SUBJECT,
@@ -12,6 +14,8 @@ from tests.test_admin_console_helpers import (
     remote,
     row,
 )
+
+pytestmark = pytest.mark.site
 
 
 def test_raising_a_tier_changes_auth0_the_table_and_the_audit_log(portal, admin):

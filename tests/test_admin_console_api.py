@@ -17,6 +17,8 @@ from tests.test_admin_console_helpers import (
     row,
 )
 
+pytestmark = pytest.mark.site
+
 
 def test_setting_a_tier_answers_the_user_as_changed(portal, admin):
     subject, email = new_user(portal, [], "Api Tier")

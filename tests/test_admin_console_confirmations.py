@@ -15,6 +15,8 @@ from tests.test_admin_console_helpers import (
     row,
 )
 
+pytestmark = pytest.mark.site
+
 
 def form_defaults(html: str) -> dict[str, str]:
     """What the bulk form sends when nothing is chosen: each select's selected (or first) option."""

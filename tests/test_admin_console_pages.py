@@ -4,6 +4,8 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
+
 from auth.identity import ProductInfo
 from auth.tiers import Tier
 from portal.products.discovery import Product, Status
@@ -14,6 +16,8 @@ from tests.test_admin_console_helpers import (
     new_user,
     post_form,
 )
+
+pytestmark = pytest.mark.site
 
 
 def page(portal, admin, path):

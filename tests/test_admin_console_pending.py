@@ -4,6 +4,8 @@ pending, never that it failed, and shows it until the reconciler settles it."""
 import re
 from datetime import timedelta
 
+import pytest
+
 from tests.test_admin_console_helpers import (
     admin_session,
     api_call,
@@ -13,6 +15,8 @@ from tests.test_admin_console_helpers import (
     post_form,
     row,
 )
+
+pytestmark = pytest.mark.site
 
 PENDING = re.compile(r"the change is pending \(change (\d+)\)")
 

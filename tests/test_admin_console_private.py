@@ -21,6 +21,8 @@ from tests.test_admin_console_helpers import (
     row,
 )
 
+pytestmark = pytest.mark.site
+
 
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory):

@@ -22,6 +22,8 @@ from tests.test_admin_console_helpers import (
     row,
 )
 
+pytestmark = pytest.mark.site
+
 TARGET = "auth0%7Cdemo-stable"
 READS = [
     "/",

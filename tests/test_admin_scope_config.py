@@ -4,6 +4,8 @@ import pytest
 
 from portal.config import ConfigError, load_settings
 
+pytestmark = pytest.mark.unit
+
 
 def settings(tmp_path, **env):
     return load_settings({"PORTAL_INSTANCE_PATH": str(tmp_path), **env})

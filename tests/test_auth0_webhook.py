@@ -11,6 +11,8 @@ from tests.support.live import WEBHOOK_SECRET
 from tests.support.sessions import signed_in
 from tests.support.signin import session_id_of
 
+pytestmark = pytest.mark.site
+
 AUTH = {"Authorization": f"Bearer {WEBHOOK_SECRET}"}
 
 

@@ -13,6 +13,8 @@ from portal.pages import TEMPLATE_FOLDERS
 from portal.products.discovery import Product, Status
 from portal.views.dashboard import Card
 
+pytestmark = pytest.mark.unit
+
 PRODUCT = ProductInfo(tier=Tier.EA, name="widgets", title="Widgets", version="2.1")
 PAGE = '{% extends "portal/base.html" %}{% block content %}<p>page body</p>{% endblock %}'
 

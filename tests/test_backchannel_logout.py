@@ -54,6 +54,7 @@ def still_signed_in(portal, http):
     return answer.status_code == 200
 
 
+@pytest.mark.site
 def test_signing_out_at_the_provider_ends_the_portal_session(portal):
     email, subject = new_user(portal)
     http = sign_in(portal.base_url, email, "pw-123456")
@@ -62,6 +63,7 @@ def test_signing_out_at_the_provider_ends_the_portal_session(portal):
     assert not still_signed_in(portal, http)
 
 
+@pytest.mark.site
 def test_a_logout_token_naming_the_user_ends_all_their_sessions(portal):
     email, subject = new_user(portal)
     first = sign_in(portal.base_url, email, "pw-123456")
@@ -70,6 +72,7 @@ def test_a_logout_token_naming_the_user_ends_all_their_sessions(portal):
     assert (still_signed_in(portal, first), still_signed_in(portal, second)) == (False, False)
 
 
+@pytest.mark.site
 def test_a_replayed_logout_token_is_refused(portal):
     token = logout_token(portal)
     assert post(portal, token).status_code == 200
@@ -119,6 +122,7 @@ def _other_key():
         "garbage",
     ],
 )
+@pytest.mark.site
 def test_a_bad_logout_token_is_refused_with_the_reason(portal, forge, reason):
     answer = post(portal, forge(portal))
     assert answer.status_code == 400
@@ -139,6 +143,7 @@ def two_portals(tmp_path, tmp_path_factory):
         second.stop()
 
 
+@pytest.mark.gunicorn
 def test_a_back_channel_logout_on_one_process_ends_the_session_on_another(two_portals):
     first, second = two_portals
     http = sign_in(first.base_url, "ea")

@@ -14,6 +14,8 @@ from sqlalchemy import update
 
 from db.models import User
 
+pytestmark = pytest.mark.site
+
 GREETING = "/stable/hello/api/greeting"
 
 

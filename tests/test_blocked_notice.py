@@ -15,6 +15,8 @@ from tests.support.live import private_site
 from tests.support.sessions import signed_in
 from tests.support.signin import open_login_form
 
+pytestmark = pytest.mark.site
+
 SUBJECT = "auth0|demo-stable"
 BLOCKED_TEXT = "Your account is blocked. Contact an administrator if you think this is a mistake."
 SIGN_IN_BLOCKED_TEXT = (

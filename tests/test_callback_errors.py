@@ -12,6 +12,8 @@ import requests
 
 from tests.support.signin import open_login_form
 
+pytestmark = pytest.mark.site
+
 
 def started_sign_in(portal) -> tuple[requests.Session, str]:
     """A browser that went to /login and was sent to the provider: its session and the state."""

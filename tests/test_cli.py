@@ -5,6 +5,8 @@ from click.testing import CliRunner
 
 from portal.cli import main
 
+pytestmark = pytest.mark.site
+
 
 def table(output):
     return [line.split() for line in output.splitlines()]

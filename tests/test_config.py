@@ -3,6 +3,8 @@ import pytest
 from auth.identity_token import generate_key_pem
 from portal.config import ConfigError, load_settings
 
+pytestmark = pytest.mark.unit
+
 STRONG = "k3J9x-Qw8vZ2mN5pL7rT1yU4iO6aS0dF-gH"
 CLIENT_SECRET = "Zq8-XvN2pLr7tY0uBw4sKe9mHc1oJd6fGa3i_Vn5"
 IDENTITY_KEY = generate_key_pem()

@@ -21,6 +21,8 @@ from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
 from tests.support.websockets import open_socket, receive_json
 
+pytestmark = pytest.mark.gunicorn
+
 KEEPALIVE = int(
     re.search(r"^keepalive = (\d+)$", (PROJECT_ROOT / "gunicorn.conf.py").read_text(), re.M)[1]
 )

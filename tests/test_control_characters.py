@@ -15,9 +15,10 @@ from portal.config import PROJECT_ROOT
 from tests.support.live import private_site
 from tests.support.processes import Gunicorn
 from tests.support.raw import raw_get
+from tests.support.tiers import on_server
 
 
-@pytest.fixture(scope="module", params=["werkzeug", "gunicorn"])
+@pytest.fixture(scope="module", params=[on_server(name, name) for name in ("werkzeug", "gunicorn")])
 def server(request, tmp_path_factory):
     """The base URL of a host-mode portal on each server."""
     apps = tmp_path_factory.mktemp("apps")

@@ -27,6 +27,8 @@ from auth.product_paths import parse_blocks
 from portal.cli import main as portal_cli
 from portal.config import PROJECT_ROOT, Settings
 
+pytestmark = pytest.mark.unit
+
 COMPOSE_TEXT = (PROJECT_ROOT / "docker-compose.yml").read_text()
 COMPOSE = yaml.safe_load(COMPOSE_TEXT)
 SERVICES = COMPOSE["services"]

@@ -6,6 +6,8 @@ import pytest
 from auth.tiers import Tier
 from portal.products.discovery import Status, discover, selected
 
+pytestmark = pytest.mark.site
+
 WSGI_APP = """
 def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])

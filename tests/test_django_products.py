@@ -6,7 +6,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from portal.config import PROJECT_ROOT
+
+pytestmark = pytest.mark.site
 
 SITE = {
     "__init__.py": """

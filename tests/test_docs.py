@@ -20,7 +20,7 @@ from portal.cli import main as portal_command
 
 # Building the site (and the portal whose API it describes) takes most of a minute on a busy
 # machine: more than the suite's default deadline for one test.
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.unit, pytest.mark.timeout(600)]
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DOCS = PROJECT_ROOT / "docs"
 

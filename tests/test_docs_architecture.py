@@ -15,6 +15,8 @@ from auth.users import SignIn, record_sign_in
 from portal.application import create_app
 from tests.support.in_process import offline_settings
 
+pytestmark = pytest.mark.site
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = (ROOT / "docs" / "explanation" / "architecture.md").read_text()
 #: The project's top-level packages and modules, as an import names them.

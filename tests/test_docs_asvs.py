@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 EXPLANATION = ROOT / "docs" / "explanation"
 CITING = ("asvs.md", "security-model.md")

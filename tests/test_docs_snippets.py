@@ -26,6 +26,8 @@ from tests.support.doc_snippets import (
 from tests.support.live import private_site
 from tests.support.signin import sign_in
 
+pytestmark = pytest.mark.site
+
 SNIPPETS = all_snippets()
 SCRIPTS = [s for s in SNIPPETS if s.runs]
 YAML = [s for s in SNIPPETS if s.is_yaml]

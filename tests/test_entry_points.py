@@ -8,6 +8,8 @@ import pytest
 
 from tests.support.sessions import signed_in
 
+pytestmark = pytest.mark.site
+
 DISAGG = ("Disaggregation", "/stable/seistech/svc_disagg/")
 HAZARD = ("Hazard curves", "/stable/seistech/svc_hazard/")
 

@@ -23,6 +23,8 @@ from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
 from tests.support.websockets import prime_database
 
+pytestmark = pytest.mark.gunicorn
+
 #: What must never reach a visitor: a traceback, or the driver and library behind the failure.
 LEAKS = ("Traceback", "sqlalchemy", "OperationalError", "pymysql", "Can't connect")
 

@@ -25,6 +25,8 @@ from devidp import DevIdp, DevIdpSettings, create_dev_idp
 from tests.support.live import LiveServer, start_live_server
 from tests.support.signin import sign_in
 
+pytestmark = pytest.mark.site
+
 CLIENT_ID = "portal-outage-tests"
 CLIENT_SECRET = "portal-outage-tests-secret-0123456789abcdef"
 GREETING = "/stable/hello/api/greeting"

@@ -24,6 +24,8 @@ from tests.support.signin import session_id_of
 from tests.test_admin_console_helpers import admin_session, api_call, new_user
 from tests.test_bearer_tokens import forge
 
+pytestmark = pytest.mark.site
+
 EA = "ea/forecast"
 #: The shared sites in host mode alone, on each database.
 ON_PRODUCT_HOSTS = pytest.mark.parametrize(

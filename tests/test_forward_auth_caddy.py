@@ -34,6 +34,8 @@ from tests.test_bearer_tokens import forge
 from tests.test_forward_auth_nginx import get, signed_in, verified
 from tests.test_forward_auth_traefik import portal_identity_headers
 
+pytestmark = pytest.mark.gunicorn
+
 DASH = "/ea/dash/"
 
 

@@ -28,6 +28,8 @@ from tests.support.signin import sign_in
 from tests.test_admin_console_helpers import admin_session, api_call, new_user
 from tests.test_bearer_tokens import forge
 
+pytestmark = pytest.mark.gunicorn
+
 DASH = "/ea/dash/"
 BLOCK_DEADLINE = 60  # seconds; a block applies within the identity cache's 5 s
 

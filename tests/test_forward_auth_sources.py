@@ -16,6 +16,8 @@ from tests.support.sessions import signed_in
 from tests.test_forward_auth import EA, ask, cookie_for
 from tests.test_observability import proxied_portal
 
+pytestmark = pytest.mark.site
+
 #: What Chromium sends with a page script's fetch() to its own origin; scripts cannot change it.
 FETCH_METADATA = {
     "Sec-Fetch-Site": "same-origin",

@@ -15,6 +15,8 @@ from portal.config import PROJECT_ROOT
 from portal.forward_auth import FORWARD_AUTH_PATH
 from tests.test_identity_token import ADA, DASH, KEY
 
+pytestmark = pytest.mark.unit
+
 TRAEFIK = PROJECT_ROOT / "deploy" / "traefik"
 
 

@@ -23,6 +23,8 @@ from db.models import AuditEvent, User
 from tests.support.live import WEBHOOK_SECRET, private_site
 from tests.support.sessions import signed_in
 
+pytestmark = pytest.mark.site
+
 CONSOLE = "/admin/manage"
 SETTINGS = settings(
     max_examples=150,

@@ -11,6 +11,8 @@ from tests.support.raw import raw_get
 from tests.support.sessions import signed_in
 from tests.support.signin import session_id_of
 
+pytestmark = pytest.mark.site
+
 ECHO = """
 import json
 

@@ -22,6 +22,8 @@ from db.migrate import upgrade
 from db.models import Grant, User
 from portal.pages import ErrorPages
 
+pytestmark = pytest.mark.site
+
 ORIGINS = Origins.from_settings("http://portal.test", "")
 HOST = "portal.test"
 IDLE, LIFETIME = timedelta(hours=1), timedelta(hours=8)

@@ -9,6 +9,8 @@ from tests.support.raw import raw_get
 from tests.support.sessions import signed_in
 from tests.support.websockets import refused
 
+pytestmark = pytest.mark.site
+
 USER_TIERS = ("anonymous", "stable", "ea", "devel", "admin")
 RANK = {"stable": 0, "ea": 1, "devel": 2, "admin": 3}
 

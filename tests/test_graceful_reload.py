@@ -20,6 +20,7 @@ import signal
 import threading
 import time
 
+import pytest
 import requests
 from werkzeug.serving import make_server
 
@@ -30,6 +31,8 @@ from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
 from tests.test_failures_identity_provider import CLIENT_ID, CLIENT_SECRET, GREETING, _starting
 from tests.test_import_marks import GATED, marks_of, product, wait_for
+
+pytestmark = pytest.mark.gunicorn
 
 PRODUCT = (
     "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'new']\n"

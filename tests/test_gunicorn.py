@@ -7,6 +7,8 @@ from tests.support.databases import BACKENDS, database_url_for
 from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
 
+pytestmark = pytest.mark.gunicorn
+
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def served(request, tmp_path_factory):

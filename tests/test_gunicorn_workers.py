@@ -14,7 +14,9 @@ import pytest
 
 from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
-from tests.support.websockets import open_socket, receive_json, wait_closed
+from tests.support.websockets import RELOAD_SECONDS, open_socket, receive_json, wait_closed
+
+pytestmark = pytest.mark.gunicorn
 
 LIVE = "/ea/live/ws"
 TEXT, CLOSE = 0x1, 0x8
@@ -122,6 +124,6 @@ def test_a_restart_closes_open_websockets_with_1001(served):
     with open_socket(served.base_url, LIVE, http) as ws:
         receive_json(ws)
         served.process.send_signal(signal.SIGHUP)
-        code, reason = wait_closed(ws, seconds=15)
+        code, reason = wait_closed(ws, seconds=RELOAD_SECONDS)
     assert code == 1001
     assert "restarting" in reason

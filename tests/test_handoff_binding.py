@@ -22,6 +22,8 @@ from portal.config import PROJECT_ROOT
 from tests.support.live import private_site
 from tests.support.signin import sign_in
 
+pytestmark = pytest.mark.site
+
 HELLO = "stable/hello"
 
 

@@ -18,6 +18,8 @@ from tests.support.sessions import signed_in
 from tests.support.signin import sign_in, sign_in_from
 from tests.support.websockets import open_socket, receive_json, refused
 
+pytestmark = pytest.mark.site
+
 CORS_ECHO = """
 def app(environ, start_response):
     start_response("200 OK", [

@@ -11,6 +11,8 @@ from joserfc.jwk import KeySet, RSAKey
 
 from auth.oidc import id_token_claims
 
+pytestmark = pytest.mark.unit
+
 ISSUER = "https://issuer.example/"
 CLIENT = "portal"
 NONCE = "n-0S6_WzA2Mj"

@@ -15,6 +15,7 @@ from portal.config import ConfigError, load_settings
 from tests.support.echo_upstream import echo_upstream
 from tests.support.live import private_site
 from tests.support.signin import sign_in
+from tests.support.tiers import on_server
 from tests.support.upstreams import upstream_product
 from tests.support.websockets import PatientGunicorn, prime_database
 
@@ -65,20 +66,24 @@ ORDINARY = [
 SENT = [*TABLE, *OTHER_FRONT_DOORS, SITE_OWN]
 
 
+@pytest.mark.unit
 def test_the_table_holds_every_front_door_that_reached_products():
     assert [name for name in OTHER_FRONT_DOORS if name not in TABLE] == []
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("header", [*TABLE, "x-forwarded-user", "OIDC_CLAIM_sub"])
 def test_an_identity_header_is_on_the_list(header):
     assert is_identity_header(wsgi_name(header))
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("header", [*ORDINARY, SITE_OWN])
 def test_an_ordinary_header_is_not(header):
     assert not is_identity_header(wsgi_name(header))
 
 
+@pytest.mark.unit
 def test_a_sites_own_names_and_globs_join_the_table():
     headers = IdentityHeaders(["X-Corp-*", "Employee-Id"])
     environ = {
@@ -88,6 +93,7 @@ def test_a_sites_own_names_and_globs_join_the_table():
     assert environ == {"HTTP_ACCEPT": "x"}
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "value", ["*", "X Corp", "X-Corp:", "X-Corp;User", "-*", "X-Corp/User", "X-Ümlaut"]
 )
@@ -96,6 +102,7 @@ def test_a_setting_that_is_not_a_header_name_stops_the_portal(value):
         load_settings({"PORTAL_IDENTITY_HEADERS": f"X-Fine, {value}"}, read_dotenv=False)
 
 
+@pytest.mark.unit
 def test_the_setting_is_read_comma_separated():
     settings = load_settings(
         {"PORTAL_IDENTITY_HEADERS": " X-Corp-*, Employee-Id "}, read_dotenv=False
@@ -128,7 +135,7 @@ def upstream():
         yield server
 
 
-@pytest.fixture(scope="module", params=["werkzeug", "gunicorn"])
+@pytest.fixture(scope="module", params=[on_server(name, name) for name in ("werkzeug", "gunicorn")])
 def base_url(request, tmp_path_factory, upstream):
     apps = site_apps(tmp_path_factory.mktemp("apps"), upstream.address)
     if request.param == "werkzeug":

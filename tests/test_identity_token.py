@@ -13,6 +13,8 @@ from auth.tiers import Tier
 from portal.config import ConfigError, Settings, load_settings
 from tests.test_config import production
 
+pytestmark = pytest.mark.site
+
 ADA = PortalUser(
     id=7, subject="auth0|ada", email="ada@example.org", name="Ada Lovelace", tier=Tier.EA
 )

@@ -24,7 +24,7 @@ from portal.products.loader import ImportMarks
 from tests.support.processes import Gunicorn, free_port, tail
 from tests.support.signin import sign_in
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.gunicorn, pytest.mark.timeout(240)]
 
 GATED = """
 import os

@@ -9,6 +9,8 @@ from werkzeug.serving import make_server
 
 from auth.bearer import BearerError, IssuerKeys
 
+pytestmark = pytest.mark.site
+
 
 class Clock:
     def __init__(self):

@@ -18,6 +18,8 @@ import requests
 from tests.support.signin import sign_in
 from tests.test_failures_identity_provider import GREETING, start_portal_and_provider
 
+pytestmark = pytest.mark.site
+
 
 @pytest.fixture(scope="module")
 def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:

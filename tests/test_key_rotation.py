@@ -7,6 +7,8 @@ import requests
 from tests.support.live import private_site
 from tests.support.signin import sign_in
 
+pytestmark = pytest.mark.site
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):

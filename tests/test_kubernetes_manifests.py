@@ -39,6 +39,8 @@ from tests.test_deployment_files import (
     settings_read_by_the_portal,
 )
 
+pytestmark = pytest.mark.unit
+
 KUBERNETES = PROJECT_ROOT / "deploy/kubernetes"
 # 1.30: the first release with the preStop `sleep` action on by default (deployment.yaml).
 OLDEST_KUBERNETES = "1.30"

@@ -9,6 +9,8 @@ import pytest
 from tests.support.live import private_site
 from tests.support.sessions import signed_in
 
+pytestmark = pytest.mark.site
+
 VERSION = """
 def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])

@@ -10,6 +10,8 @@ from auth.hosts import Origins
 from auth.locations import Locations, encoded_path, encoded_query, encoded_target
 from portal.config import PROJECT_ROOT
 
+pytestmark = pytest.mark.unit
+
 ORIGINS = Origins.from_settings("https://portal.example.org", "portal.example.org")
 LOCATIONS = Locations(ORIGINS, lambda key: key in {"stable/hello", "admin/manage"})
 #: Where the portal's own code lives (products, the development provider and tests are not it).

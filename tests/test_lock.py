@@ -16,6 +16,8 @@ from packaging.utils import canonicalize_name
 from tests.support.live import PROJECT_ROOT
 from tests.test_deployment_files import copies, dockerfile_stages
 
+pytestmark = pytest.mark.unit
+
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
 PORTAL_LOCK = PROJECT_ROOT / "requirements" / "portal.txt"
 TEST_LOCK = PROJECT_ROOT / "requirements" / "test.txt"

@@ -5,6 +5,8 @@ import requests
 
 from tests.support.live import private_site
 
+pytestmark = pytest.mark.site
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):

@@ -10,6 +10,8 @@ from db.migrate import pending_revisions, upgrade
 from db.models import Base
 from tests.support.databases import BACKENDS, database_url_for
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(params=BACKENDS)
 def migrated_url(request, tmp_path_factory):

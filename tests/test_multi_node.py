@@ -11,6 +11,8 @@ from tests.support.databases import fresh_mariadb
 from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
 
+pytestmark = pytest.mark.gunicorn
+
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CACHE_SECONDS = 2
 

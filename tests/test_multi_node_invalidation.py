@@ -21,6 +21,8 @@ from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
 from tests.support.websockets import prime_database
 
+pytestmark = pytest.mark.gunicorn
+
 CACHE_SECONDS = 60
 WITHIN = 1.0
 

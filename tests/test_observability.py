@@ -16,6 +16,8 @@ from portal.config import Settings
 from portal.logs import configure_logging
 from tests.support.sessions import signed_in
 
+pytestmark = pytest.mark.site
+
 
 def test_every_response_carries_a_request_id(portal):
     answer = requests.get(portal.base_url + "/healthz", timeout=10)

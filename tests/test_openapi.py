@@ -9,6 +9,8 @@ import apps.admin.manage
 from tests.support.sessions import signed_in
 from tests.test_admin_console_helpers import console_url
 
+pytestmark = pytest.mark.site
+
 PORTAL_DOCUMENT = "/api/openapi.json"
 CONSOLE_DOCUMENT = "/admin/manage/api/openapi.json"
 #: The portal's routes that answer pages, redirects or Prometheus text, never JSON.

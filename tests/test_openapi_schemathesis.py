@@ -16,6 +16,8 @@ from schemathesis.checks import (
 from tests.support.live import WEBHOOK_SECRET, private_site
 from tests.test_admin_console_helpers import admin_session, api_token, console_url
 
+pytestmark = pytest.mark.site
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -24,6 +24,8 @@ from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
 from tests.support.websockets import prime_database
 
+pytestmark = pytest.mark.gunicorn
+
 DEADLINE = 2
 #: A pooled connection's ping and one new connection may each wait the read deadline.
 WORST_CASE = 2 * DEADLINE + 4

@@ -22,6 +22,8 @@ from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
 from tests.support.websockets import open_socket, prime_database, receive_json
 
+pytestmark = pytest.mark.gunicorn
+
 LIMIT = 6
 LIVE = "/ea/live/ws"
 

@@ -1,5 +1,9 @@
 """The portal's own pages and errors, through the WSGI stack in-process."""
 
+import pytest
+
+pytestmark = pytest.mark.site
+
 
 def test_sign_in_with_the_issuer_down_is_a_clear_503(https_site):
     response = https_site.get("/login", base_url="https://portal.test")

@@ -19,7 +19,7 @@ from tests.support.process_products import wait_up
 from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.gunicorn, pytest.mark.timeout(180)]
 
 BOARD = PROJECT_ROOT / "apps/devel/board"
 

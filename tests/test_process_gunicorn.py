@@ -22,7 +22,7 @@ from tests.support.process_products import (
 from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.gunicorn, pytest.mark.timeout(120)]
 
 
 @pytest.fixture

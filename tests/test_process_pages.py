@@ -22,7 +22,7 @@ from tests.support.live import private_site
 from tests.support.process_products import SLOW_START, Supervised, add_product, http_product
 from tests.support.sessions import signed_in
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.gunicorn, pytest.mark.timeout(120)]
 
 FAILING = (
     f"{sys.executable} -c 'import sys; print(\"KeyError: MODEL_STORE\"); sys.exit(2)' {{port}}"

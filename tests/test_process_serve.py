@@ -25,7 +25,7 @@ from tests.support.process_products import (
 from tests.support.processes import free_port, supervisor_of
 from tests.support.signin import sign_in
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.gunicorn, pytest.mark.timeout(120)]
 
 
 @pytest.fixture

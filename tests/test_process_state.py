@@ -4,6 +4,8 @@ import pytest
 
 from portal.products.process_state import ProcessState, State
 
+pytestmark = pytest.mark.unit
+
 
 def test_a_state_survives_its_json_form():
     failed = ProcessState(

@@ -25,7 +25,7 @@ from tests.support.process_products import (
     wait_gone,
 )
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.gunicorn, pytest.mark.timeout(90)]
 
 
 @pytest.fixture

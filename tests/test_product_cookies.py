@@ -8,6 +8,8 @@ from auth.cookies import scoped_cookie
 from tests.support.live import private_site
 from tests.support.sessions import signed_in
 
+pytestmark = pytest.mark.site
+
 MOUNT = "/stable/counter"
 
 

@@ -35,6 +35,7 @@ def loaded(apps, **loading):
     return {p.info.key: p for p in discover(apps, loading=Loading(**loading)).products}
 
 
+@pytest.mark.unit
 def test_sys_exit_at_import_marks_the_product_broken(tmp_path):
     product(tmp_path, "ea/quitter", "import sys\nsys.exit(3)\n")
     product(tmp_path, "stable/good", GOOD)
@@ -46,12 +47,14 @@ def test_sys_exit_at_import_marks_the_product_broken(tmp_path):
     assert found["stable/good"].status is Status.LOADED
 
 
+@pytest.mark.unit
 def test_keyboard_interrupt_at_import_marks_the_product_broken(tmp_path):
     product(tmp_path, "ea/interrupted", "raise KeyboardInterrupt\n")
     broken = loaded(tmp_path)["ea/interrupted"]
     assert (broken.status, broken.error) == (Status.BROKEN, "KeyboardInterrupt: ")
 
 
+@pytest.mark.unit
 def test_an_import_that_never_finishes_is_given_up_on_after_the_limit(tmp_path):
     product(tmp_path, "devel/hangs", "import threading\nthreading.Event().wait()\n")
     product(tmp_path, "stable/good", GOOD)
@@ -63,6 +66,7 @@ def test_an_import_that_never_finishes_is_given_up_on_after_the_limit(tmp_path):
     assert found["stable/good"].status is Status.LOADED
 
 
+@pytest.mark.unit
 def test_a_product_that_killed_a_process_is_imported_again_once_its_files_change(tmp_path):
     apps, marks = tmp_path / "apps", tmp_path / "marks"
     folder = product(apps, "ea/killer", "import os\nos._exit(7)\n")
@@ -79,6 +83,7 @@ def test_a_product_that_killed_a_process_is_imported_again_once_its_files_change
     assert list(marks.iterdir()) == []
 
 
+@pytest.mark.unit
 def test_products_load_when_the_project_root_is_not_on_sys_path(tmp_path):
     """As the installed `portal` command runs: another working directory, `-I` (no PYTHONPATH,
     no script directory on sys.path), and an apps folder outside the project."""
@@ -102,16 +107,25 @@ def test_products_load_when_the_project_root_is_not_on_sys_path(tmp_path):
     assert result.stdout.strip() == "[('admin/console', 'loaded', None)]", result.stderr
 
 
+#: The site's limit on a product's import: a request held up by a hanging import would take
+#: at least this long, so anything quicker was not held up, however busy the machine.
+IMPORT_LIMIT = 10.0
+
+
 @pytest.fixture
 def site(tmp_path, tmp_path_factory):
     apps = tmp_path / "apps"
     product(apps, "stable/good", GOOD)
     with private_site(
-        tmp_path_factory, apps_dir=apps, apps_recheck_seconds=0.2, import_timeout_seconds=3.0
+        tmp_path_factory,
+        apps_dir=apps,
+        apps_recheck_seconds=0.2,
+        import_timeout_seconds=IMPORT_LIMIT,
     ) as live:
         yield live, apps
 
 
+@pytest.mark.site
 def test_a_product_added_while_running_that_exits_at_import_answers_503(site):
     live, apps = site
     http = signed_in(live, "admin")
@@ -123,29 +137,31 @@ def test_a_product_added_while_running_that_exits_at_import_answers_503(site):
     assert http.get(live.base_url + "/stable/good/", timeout=10).text == "good"
 
 
+@pytest.mark.site
 def test_a_hanging_import_holds_up_no_other_request(site):
     live, apps = site
     http = signed_in(live, "admin")
+    started = time.monotonic()  # a request held up by the import would end after the limit
     product(apps, "devel/hangs", "import threading\nthreading.Event().wait()\n")
-    time.sleep(0.5)  # the watcher is now importing it, and will wait out the 3 s limit
+    time.sleep(0.5)  # the watcher is now importing it, and will wait out the limit
     for path in ("/healthz", "/stable/good/", "/"):
-        started = time.monotonic()
-        assert http.get(live.base_url + path, timeout=10).status_code == 200
-        assert time.monotonic() - started < 1.5, path
-    deadline = time.monotonic() + 15
+        assert http.get(live.base_url + path, timeout=IMPORT_LIMIT).status_code == 200
+        assert time.monotonic() - started < IMPORT_LIMIT, path
+    deadline = time.monotonic() + IMPORT_LIMIT + 15
     while time.monotonic() < deadline:
         answer = http.get(live.base_url + "/devel/hangs/", timeout=15)
         if answer.status_code == 503:
             break
         time.sleep(0.5)
     assert answer.status_code == 503
-    assert "the import did not finish within 3 s" in answer.text
+    assert "the import did not finish within 10 s" in answer.text
 
 
 QUITTER = "import sys\nsys.exit(2)\n"
 KILLER = "import os\nos._exit(1)\n"
 
 
+@pytest.mark.gunicorn
 @pytest.mark.parametrize("source", [QUITTER, KILLER], ids=["sys.exit", "os._exit"])
 def test_gunicorn_serves_with_a_product_that_ends_its_process_at_import(tmp_path, source):
     apps = tmp_path / "apps"

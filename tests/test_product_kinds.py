@@ -7,6 +7,8 @@ from auth.product_kinds import DEFAULT_TIMEOUT, Liveness, ProductKind
 from auth.tiers import Tier
 from portal.products.discovery import Status, discover
 
+pytestmark = pytest.mark.unit
+
 
 def info(tmp_path, metadata):
     folder = tmp_path / "dash"

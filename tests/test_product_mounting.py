@@ -9,6 +9,8 @@ from portal.config import PROJECT_ROOT
 from tests.support.live import private_site
 from tests.support.sessions import signed_in
 
+pytestmark = pytest.mark.site
+
 BROKEN = "import json\nraise RuntimeError('cannot reach the model store')\n"
 RAISING = "def app(environ, start_response):\n    raise ZeroDivisionError('oops')\n"
 

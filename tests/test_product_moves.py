@@ -14,6 +14,8 @@ from portal.config import PROJECT_ROOT
 from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
 
+pytestmark = pytest.mark.gunicorn
+
 WIDGETS = """
 def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])

@@ -18,6 +18,8 @@ from auth.tiers import Tier
 from auth.users import Identity
 from portal.config import ConfigError, load_settings
 
+pytestmark = pytest.mark.unit
+
 HAZARD = StricterPath("/svc_hazard", Tier.EA)
 
 

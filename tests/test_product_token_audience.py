@@ -17,6 +17,8 @@ from auth.sessions import SessionStore
 from auth.user_tokens import TokenSet, TokenVault, UserTokens
 from auth.users import SignIn, record_sign_in
 
+pytestmark = pytest.mark.unit
+
 FORECAST_API = "https://forecast.example.org/api"
 PORTAL_API = "https://portal.example.org/api"
 

@@ -23,6 +23,8 @@ from portal.products.discovery import Status
 from tests.support.live import private_site
 from tests.support.signin import session_id_of, sign_in
 
+pytestmark = pytest.mark.site
+
 ACCESS_TTL = 4
 FORECAST_API = "https://forecast.example.org/api"
 BILLING_API = "https://billing.example.org/api"

@@ -7,6 +7,8 @@ import pytest
 from auth.product_toml import EntryPointTable, LivenessTable, ProductToml, parse_product_toml
 from portal.products.discovery import Status, discover
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("data", "message"),

@@ -20,6 +20,8 @@ from tests.support.live import private_site
 from tests.support.sessions import signed_in
 from tests.support.upstreams import upstream_product
 
+pytestmark = pytest.mark.site
+
 OWN = ("127.0.0.1:8000", "portal.example.org:443", "unix:/run/portal.sock")
 
 

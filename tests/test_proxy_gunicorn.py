@@ -21,6 +21,8 @@ from tests.support.websockets import (
     wait_closed,
 )
 
+pytestmark = pytest.mark.gunicorn
+
 BIG = 200 * 1024 * 1024
 MB = 1024 * 1024
 #: What a 200 MB body may add to the worker's peak memory: a few buffers, not the body.

@@ -10,6 +10,8 @@ from portal.products.proxy_headers import (
 )
 from portal.products.proxy_websocket import FrameEnds
 
+pytestmark = pytest.mark.unit
+
 ENVIRON = {
     "REQUEST_METHOD": "GET",
     "SCRIPT_NAME": "/ea/dash",

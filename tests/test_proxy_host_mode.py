@@ -6,6 +6,8 @@ from tests.support.live import private_site
 from tests.support.sessions import signed_in
 from tests.support.upstreams import NodeUpstream, upstream_product
 
+pytestmark = pytest.mark.site
+
 
 @pytest.fixture(scope="module")
 def node():

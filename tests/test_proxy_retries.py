@@ -18,6 +18,8 @@ from portal.pages import ErrorPages
 from portal.products.proxy import ProxyApp
 from tests.support.closing_upstream import ClosingUpstream
 
+pytestmark = pytest.mark.site
+
 ORIGINS = Origins.from_settings("http://portal.test", "")
 
 
@@ -35,6 +37,7 @@ def proxy(upstream):
     return Client(app)
 
 
+@pytest.mark.timeout(600)  # 10,000 requests: about 15 s alone, minutes on a busy machine
 def test_no_get_fails_when_the_server_closes_kept_alive_connections(proxy, upstream):
     statuses = [
         proxy.get("/page", headers={"Accept": "text/plain"}).status_code for _ in range(10_000)

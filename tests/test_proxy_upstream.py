@@ -28,6 +28,8 @@ from tests.support.sessions import signed_in
 from tests.support.upstreams import NodeUpstream, upstream_product
 from tests.support.websockets import logout, open_socket, refused, update_user, wait_closed
 
+pytestmark = pytest.mark.site
+
 
 @pytest.fixture(scope="module")
 def node():

@@ -7,7 +7,11 @@ product developer would."""
 import importlib.metadata
 import textwrap
 
+import pytest
+
 from tests.test_scaffold import apps_dir, run_pytest  # noqa: F401 - apps_dir is a fixture
+
+pytestmark = pytest.mark.site
 
 FACTORY_PRODUCT = """
 from flask import Flask, jsonify, request

@@ -32,6 +32,8 @@ from tests.support.doc_pages import FIRST_PRODUCT, PRODUCT_GUIDES, QUICK_START, 
 from tests.support.processes import free_port
 from tests.support.signin import sign_in
 
+pytestmark = pytest.mark.e2e
+
 DOCKERFILE = (PROJECT_ROOT / "Dockerfile").read_text()
 STARTUP_SECONDS = 600  # a fresh copy installs its virtualenv first
 

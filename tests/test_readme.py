@@ -2,9 +2,12 @@
 
 import re
 
+import pytest
 import yaml
 
 from portal.config import PROJECT_ROOT
+
+pytestmark = pytest.mark.unit
 
 README = (PROJECT_ROOT / "README.md").read_text()
 MOST_LINES = 120

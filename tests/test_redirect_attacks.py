@@ -25,6 +25,7 @@ from tests.support.live import start_live_server
 from tests.support.processes import Gunicorn
 from tests.support.raw import RawResponse, raw_get
 from tests.support.signin import sign_in
+from tests.support.tiers import on_server
 
 MOUNTED = ("stable/hello", "admin/manage")
 #: A product that moved: its old address answers 308 to stable/hello.
@@ -79,7 +80,11 @@ class Site:
 
 @pytest.fixture(
     scope="module",
-    params=[(server, mode) for server in ("werkzeug", "gunicorn") for mode in ("path", "host")],
+    params=[
+        on_server((server, mode), server)
+        for server in ("werkzeug", "gunicorn")
+        for mode in ("path", "host")
+    ],
     ids=lambda param: "-".join(param),
 )
 def site(request, tmp_path_factory):

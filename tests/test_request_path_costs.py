@@ -21,6 +21,8 @@ from portal.application import create_app
 from portal.logs import configure_logging
 from tests.support.in_process import offline_settings
 
+pytestmark = pytest.mark.site
+
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = """
 def app(environ, start_response):

@@ -2,6 +2,8 @@ import pytest
 
 from portal.views.signin import safe_next
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     "value",

@@ -11,6 +11,8 @@ from auth.tiers import Tier
 from kit.testing import make_user, product_client
 from portal.products.scaffold import create_product, promote_product
 
+pytestmark = pytest.mark.site
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -32,7 +32,7 @@ MAX_SCAN_TIME, MAX_ATTACK_TIME = 60, 20
 #: Each scan's report.json, wapiti.log and session, kept after the run (gitignored).
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "wapiti"
 
-pytestmark = [pytest.mark.scanner, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.e2e, pytest.mark.scanner, pytest.mark.timeout(1200)]
 
 
 @dataclass(frozen=True)

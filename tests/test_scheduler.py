@@ -17,6 +17,8 @@ from portal.scheduler import RECONCILE_INTERVAL, IncrementalSyncScheduler
 from portal.services import Services
 from tests.support.idp import MANAGEMENT_CLIENT, start_idp
 
+pytestmark = pytest.mark.site
+
 
 @pytest.fixture
 def idp(tmp_path):

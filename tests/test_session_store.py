@@ -2,10 +2,13 @@
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
 from auth.sessions import SessionStore, session_key
 from db.models import Session, utcnow
+
+pytestmark = pytest.mark.unit
 
 IDLE, LIFETIME = timedelta(minutes=30), timedelta(hours=8)
 

@@ -2,10 +2,13 @@
 
 import secrets
 
+import pytest
 import requests
 
 from tests.support.sessions import signed_in
 from tests.support.signin import session_id_of
+
+pytestmark = pytest.mark.site
 
 
 def new_user(portal):

@@ -11,6 +11,8 @@ import pytest
 from portal.settings import PROJECT_ROOT, ConfigError, Settings, load_settings, reference
 from tests.test_config import production as production_environment
 
+pytestmark = pytest.mark.unit
+
 KEY_ADVICE = (
     "2048 bits or more; make one with openssl genpkey -algorithm RSA -pkeyopt "
     "rsa_keygen_bits:3072, one line with \\n for its line breaks in an env file"

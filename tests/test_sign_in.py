@@ -5,12 +5,15 @@ import time
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 from sqlalchemy import select, update
 
 from auth.sessions import session_key
 from db.models import Session, User, utcnow
 from tests.support.signin import open_login_form, session_id_of, sign_in
+
+pytestmark = pytest.mark.site
 
 
 def new_provider_user(portal, roles, name="Tess Tester"):

@@ -11,6 +11,8 @@ from db.models import Session
 from tests.support.signin import session_id_of, sign_in
 from tests.support.websockets import open_socket, receive_json
 
+pytestmark = pytest.mark.site
+
 
 @pytest.fixture(params=["signed in", "made"])
 def way(request, signed_in):

@@ -12,6 +12,8 @@ from auth.handoff import STATE_COOKIE_NAME
 from tests.support.sessions import signed_in
 from tests.support.signin import sign_in_from
 
+pytestmark = pytest.mark.site
+
 PRODUCTS = {
     "admin/manage": "admin",
     "devel/explorer": "devel",

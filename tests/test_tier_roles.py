@@ -8,6 +8,8 @@ from auth.tiers import Tier
 from auth.users import SignIn
 from portal.config import ConfigError, load_settings
 
+pytestmark = pytest.mark.unit
+
 CLAIM = "https://portal/roles"
 SITE = TierRoles.parse(
     "admin=Portal Admins; devel=researchers-devel ,Developers;ea = researchers-ea"

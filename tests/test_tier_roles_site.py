@@ -13,6 +13,8 @@ from tests.support.live import private_site
 from tests.support.signin import sign_in
 from tests.test_admin_console_helpers import admin_session, api_call, console_url, row
 
+pytestmark = pytest.mark.site
+
 TIER_ROLES = "admin=Portal Admins;devel=researchers-devel;ea=researchers-ea,beta testers"
 
 

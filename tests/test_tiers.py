@@ -2,6 +2,8 @@ import pytest
 
 from auth.tiers import TIER_NAMES, Tier
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("user", "product", "opens"),

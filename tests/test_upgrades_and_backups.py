@@ -26,6 +26,8 @@ from db.migrate import pending_revisions, upgrade
 from db.users import UserRecord, upsert_user
 from tests.support.databases import fresh_mariadb
 
+pytestmark = pytest.mark.unit
+
 PAGE = Path(__file__).resolve().parent.parent / "docs/how-to/upgrades-and-backups.md"
 BIN = Path(sys.executable).parent
 OLDER_REVISION = "0008"

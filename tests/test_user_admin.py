@@ -88,6 +88,7 @@ def only_intent_id(database):
         return db.scalars(select(ChangeIntent.id)).one()
 
 
+@pytest.mark.site
 def test_a_tier_change_lands_in_auth0_the_table_and_the_audit_log(admin, idp, database, ea_user):
     admin.set_tier("tess@example.org", Tier.DEVEL, actor="cli:ops", source=Source.CLI)
     assert remote_roles(idp, ea_user) == ["devel", "reviewer"]
@@ -100,11 +101,13 @@ def test_a_tier_change_lands_in_auth0_the_table_and_the_audit_log(admin, idp, da
     ]
 
 
+@pytest.mark.site
 def test_lowering_to_stable_removes_the_tier_role_and_keeps_the_others(admin, idp, ea_user):
     admin.set_tier(ea_user, Tier.STABLE, actor="cli:ops", source=Source.CLI)
     assert remote_roles(idp, ea_user) == ["reviewer"]
 
 
+@pytest.mark.site
 def test_an_auth0_refusal_changes_nothing_anywhere(admin, idp, database, ea_user):
     idp.controls.faults.fail(ASSIGN_ROLE, 400, times=1, method="DELETE")
     with pytest.raises(
@@ -117,6 +120,7 @@ def test_an_auth0_refusal_changes_nothing_anywhere(admin, idp, database, ea_user
     assert intent_states(database) == [("tier", "ea", "admin", "cli:ops", "cli", "refused")]
 
 
+@pytest.mark.site
 def test_blocking_blocks_in_auth0_and_here_and_ends_sessions(admin, idp, database, ea_user):
     user = local(database, ea_user)
     raw = admin.sessions.save(None, {}, user.id)
@@ -127,6 +131,7 @@ def test_blocking_blocks_in_auth0_and_here_and_ends_sessions(admin, idp, databas
     assert audit(database, ea_user) == [("cli:ops", "user.blocked", {}, "cli")]
 
 
+@pytest.mark.site
 def test_unblocking_is_audited_too(admin, idp, database, ea_user):
     admin.set_blocked(ea_user, True, actor="cli:ops", source=Source.CLI)
     admin.set_blocked(ea_user, False, actor="cli:ops", source=Source.CLI)
@@ -134,6 +139,7 @@ def test_unblocking_is_audited_too(admin, idp, database, ea_user):
     assert [a[1] for a in audit(database, ea_user)] == ["user.blocked", "user.unblocked"]
 
 
+@pytest.mark.site
 def test_an_unknown_user_is_a_clear_error(admin):
     with pytest.raises(
         AdminError, match=re.escape("no user with email or id 'nobody@example.org'")
@@ -141,11 +147,13 @@ def test_an_unknown_user_is_a_clear_error(admin):
         admin.set_tier("nobody@example.org", Tier.EA, actor="cli:ops", source=Source.CLI)
 
 
+@pytest.mark.site
 def test_admin_products_cannot_be_granted(admin, ea_user):
     with pytest.raises(AdminError, match="Admin products cannot be granted"):
         admin.grant(ea_user, "admin/manage", expires_at=None, actor="cli:ops", source=Source.CLI)
 
 
+@pytest.mark.site
 def test_a_change_is_written_down_before_auth0_is_called_and_closed_with_the_row(
     admin, database, ea_user
 ):
@@ -153,6 +161,7 @@ def test_a_change_is_written_down_before_auth0_is_called_and_closed_with_the_row
     assert intent_states(database) == [("tier", "ea", "devel", "cli:ops", "cli", "done")]
 
 
+@pytest.mark.site
 def test_a_change_auth0_made_only_half_of_leaves_the_portal_following_auth0(
     admin, idp, database, ea_user
 ):
@@ -215,6 +224,7 @@ class WriteLock:
                     cursor.execute("UNLOCK TABLES")
 
 
+@pytest.mark.site
 def test_a_tier_change_auth0_made_but_the_table_could_not_take_is_pending_then_reconciled(
     idp, quick_database, ea_user
 ):
@@ -248,6 +258,7 @@ def test_a_tier_change_auth0_made_but_the_table_could_not_take_is_pending_then_r
     ]
 
 
+@pytest.mark.site
 def test_a_block_auth0_made_but_the_table_could_not_take_is_reconciled_and_ends_sessions(
     idp, quick_database, ea_user
 ):
@@ -278,6 +289,7 @@ def test_a_block_auth0_made_but_the_table_could_not_take_is_reconciled_and_ends_
     ]
 
 
+@pytest.mark.site
 def test_a_sign_in_before_reconciliation_is_audited_and_the_reconciler_names_who_asked(
     idp, quick_database, ea_user
 ):
@@ -313,6 +325,7 @@ def test_a_sign_in_before_reconciliation_is_audited_and_the_reconciler_names_who
     ]
 
 
+@pytest.mark.site
 def test_a_change_auth0_never_made_is_abandoned_and_audited(admin, idp, database, ea_user):
     idp.controls.faults.fail(ASSIGN_ROLE, 503, times=2)
     with pytest.raises(ChangePending, match=r"Auth0 did not confirm that it would set the tier"):
@@ -340,6 +353,7 @@ def test_a_change_auth0_never_made_is_abandoned_and_audited(admin, idp, database
     ]
 
 
+@pytest.mark.site
 def test_a_young_intent_is_left_to_the_request_that_may_still_be_making_it(
     admin, idp, database, ea_user
 ):
@@ -351,6 +365,7 @@ def test_a_young_intent_is_left_to_the_request_that_may_still_be_making_it(
     assert intent_states(database)[0][-1] == "pending"
 
 
+@pytest.mark.site
 def test_a_pending_change_stays_pending_while_auth0_cannot_be_asked(admin, idp, database, ea_user):
     idp.controls.faults.fail(ASSIGN_ROLE, 503, times=3)
     with pytest.raises(ChangePending):
@@ -360,6 +375,7 @@ def test_a_pending_change_stays_pending_while_auth0_cannot_be_asked(admin, idp, 
     assert audit(database, ea_user) == []
 
 
+@pytest.mark.gunicorn
 def test_a_database_stopped_right_after_auth0_changed_the_tier_is_reconciled_once_back(
     idp, tmp_path
 ):

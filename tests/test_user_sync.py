@@ -10,6 +10,8 @@ from db.models import AuditEvent, SyncRun, User
 from directory.sync import SyncError, UserSync
 from tests.support.idp import start_idp
 
+pytestmark = pytest.mark.site
+
 USERS = 5_000
 LONG_AGO = datetime(2026, 1, 1)
 LONG_AGO_MS = int(LONG_AGO.replace(tzinfo=UTC).timestamp() * 1000)

@@ -12,6 +12,8 @@ from db.models import Session
 from tests.support.live import private_site
 from tests.support.signin import sign_in
 
+pytestmark = pytest.mark.site
+
 ACCESS_TTL = 4
 PRODUCT_API = "https://tokens.example.org/api"
 

@@ -2,10 +2,13 @@
 
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
 from auth.users import SignIn, record_sign_in
 from db.models import AuditEvent, User
+
+pytestmark = pytest.mark.site
 
 
 def count(database, subject):

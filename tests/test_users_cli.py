@@ -15,6 +15,8 @@ from portal.config import PROJECT_ROOT
 from tests.support.databases import BACKENDS, database_url_for
 from tests.support.idp import MANAGEMENT_CLIENT, start_idp
 
+pytestmark = pytest.mark.site
+
 USERS = 3_000
 
 

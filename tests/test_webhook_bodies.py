@@ -12,6 +12,8 @@ from db.models import AuditEvent, User
 from directory.webhook import MAX_BODY_BYTES
 from tests.support.live import WEBHOOK_SECRET
 
+pytestmark = pytest.mark.site
+
 HEADERS = {"Authorization": f"Bearer {WEBHOOK_SECRET}", "Content-Type": "application/json"}
 
 

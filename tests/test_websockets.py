@@ -10,6 +10,7 @@ import pytest
 from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
 from tests.support.websockets import (
+    RELOAD_SECONDS,
     logout,
     open_socket,
     prime_database,
@@ -20,6 +21,8 @@ from tests.support.websockets import (
     update_user,
     wait_closed,
 )
+
+pytestmark = pytest.mark.gunicorn
 
 LIVE = "/ea/live/ws"
 #: The sample monolith's hazard service: the product sits in stable, the service needs ea.
@@ -188,6 +191,6 @@ def test_a_restart_closes_sockets_with_1001_at_once(served):
     with open_socket(served.base_url, LIVE, http) as ws:
         receive_json(ws)
         served.process.send_signal(signal.SIGHUP)
-        code, reason = wait_closed(ws, seconds=15)
+        code, reason = wait_closed(ws, seconds=RELOAD_SECONDS)
     assert code == 1001
     assert "restarting" in reason

@@ -20,6 +20,8 @@ from tests.support.websockets import (
     ws_url,
 )
 
+pytestmark = pytest.mark.site
+
 PLAIN = """
 import json
 

@@ -28,6 +28,8 @@ from tests.support.websockets import (
     ws_url,
 )
 
+pytestmark = pytest.mark.gunicorn
+
 pytest.importorskip("gevent")
 LIVE = "/ea/live/ws"
 MANY = 600

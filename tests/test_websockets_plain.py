@@ -11,6 +11,8 @@ from tests.support.processes import Gunicorn
 from tests.support.signin import sign_in
 from tests.support.websockets import logout, open_socket, update_user, wait_closed
 
+pytestmark = pytest.mark.gunicorn
+
 PLAIN_FLASK_SOCK = """
 from flask import Flask
 from flask_sock import Sock

@@ -22,6 +22,14 @@ def site(tmp_path_factory):
         yield live, apps
 
 
+def wait_until_served(page, url, seconds=60):
+    """Once the watcher has seen the folder move (every 0.2 s here), the new address answers."""
+    deadline = time.monotonic() + seconds
+    while page.request.get(url).status != 200:
+        assert time.monotonic() < deadline, f"{url} was not served within {seconds} s"
+        time.sleep(0.2)
+
+
 def choose_ridge_and_read_the_total(page, url):
     page.goto(url)
     page.locator(".js-plotly-plot").wait_for()
@@ -40,7 +48,7 @@ def test_the_dash_sample_plots_and_reacts_where_it_is_mounted_and_after_promotio
     )
 
     shutil.move(apps / "devel" / "explorer", apps / "ea" / "explorer")
-    time.sleep(0.5)
+    wait_until_served(page, live.base_url + "/ea/explorer/")
     assert (
         choose_ridge_and_read_the_total(page, live.base_url + "/ea/explorer/")
         == "Ridge: 1261 mm in a year"

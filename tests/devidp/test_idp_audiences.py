@@ -5,7 +5,10 @@ that API, the refresh token rotating as always. With RBAC, `scope` holds only wh
 and the user's roles allow: `portal:admin` comes only with the admin role, never merely asked for.
 """
 
+import pytest
 from devidp_support import CLIENT_ID, MANAGEMENT_AUDIENCE
+
+pytestmark = pytest.mark.unit
 
 FORECAST_API = "https://forecast.example.org/api"
 SIGN_IN_SCOPE = "openid profile email offline_access"

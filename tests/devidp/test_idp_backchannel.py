@@ -5,12 +5,14 @@ import time
 
 import jwt
 import pytest
-from conftest import copy_seeded
 from devidp_support import AFTER_LOGOUT, CLIENT_ID, ISSUER, Idp, make_settings, mount
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from conftest import copy_seeded
 from devidp import create_dev_idp
+
+pytestmark = pytest.mark.site
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "sub", "sid", "events"}

@@ -1,7 +1,10 @@
 import jwt
+import pytest
 from devidp_support import CALLBACK, CLIENT_ID, CLIENT_SECRET, ISSUER, ROLES, form_fields, query_of
 
 from devidp import models
+
+pytestmark = pytest.mark.unit
 
 
 def test_code_flow_with_pkce_returns_an_id_token_that_verifies_against_the_jwks(idp):

@@ -4,10 +4,12 @@ import threading
 import time
 
 import pytest
-from conftest import copy_seeded
 from devidp_support import CLIENT_ID, Idp, make_settings, mount
 
+from conftest import copy_seeded
 from devidp import create_dev_idp
+
+pytestmark = pytest.mark.unit
 
 
 def test_token_requests_are_counted_by_grant_type(idp):

@@ -1,5 +1,8 @@
 import jwt
+import pytest
 from devidp_support import ISSUER
+
+pytestmark = pytest.mark.unit
 
 
 def test_discovery_advertises_every_endpoint_under_the_issuer(idp):

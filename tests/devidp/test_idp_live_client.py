@@ -14,6 +14,8 @@ from werkzeug.serving import make_server
 
 from devidp import create_dev_idp
 
+pytestmark = pytest.mark.site
+
 
 @pytest.fixture
 def live_idp(app, db_path):

@@ -8,10 +8,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import copy_seeded
 from devidp_support import Idp, form_fields, make_settings, mount, query_of
 
+from conftest import copy_seeded
 from devidp import create_dev_idp
+
+pytestmark = pytest.mark.unit
 
 PAGE_MESSAGE = re.compile(r'<p class="message" role="alert">([^<]*)</p>')
 LOCKED = "Too many failed sign-in attempts. Please wait 5 minutes before trying again."

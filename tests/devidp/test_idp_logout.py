@@ -1,4 +1,7 @@
+import pytest
 from devidp_support import AFTER_LOGOUT, CLIENT_ID
+
+pytestmark = pytest.mark.unit
 
 
 def test_logout_with_id_token_hint_redirects_to_a_registered_uri_with_state(idp):

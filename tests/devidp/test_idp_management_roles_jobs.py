@@ -8,6 +8,8 @@ import pytest
 
 from devidp.directory import default_role_id
 
+pytestmark = pytest.mark.unit
+
 ADMIN, DEVEL, EA = (default_role_id(n) for n in ("admin", "devel", "ea"))
 
 

@@ -10,6 +10,8 @@ from devidp_support import make_settings
 from devidp import DevIdpStore, create_dev_idp, get_store
 from devidp.directory import Criterion
 
+pytestmark = pytest.mark.unit
+
 
 def test_import_users_is_fast_and_keeps_what_it_is_given(app):
     store = get_store(app)

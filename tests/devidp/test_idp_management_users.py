@@ -16,6 +16,8 @@ from devidp_support import (
 
 from devidp import create_dev_idp
 
+pytestmark = pytest.mark.unit
+
 PAGING_BODY = {
     "statusCode": 400,
     "error": "Bad Request",

@@ -1,4 +1,7 @@
+import pytest
 from devidp_support import CLIENT_ID, ROLES
+
+pytestmark = pytest.mark.unit
 
 
 def test_refresh_token_rotates_and_the_old_one_is_refused(idp):

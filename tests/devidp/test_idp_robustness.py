@@ -3,6 +3,8 @@
 import pytest
 from devidp_support import CALLBACK, CLIENT_ID
 
+pytestmark = pytest.mark.unit
+
 GARBAGE = [
     ("GET", "/idp/oauth/token", {}, {}),
     ("POST", "/idp/oauth/token", {}, {}),

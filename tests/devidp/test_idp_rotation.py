@@ -6,10 +6,12 @@ import time
 
 import jwt
 import pytest
-from conftest import copy_seeded
 from devidp_support import CLIENT_ID, Idp, make_settings, mount
 
+from conftest import copy_seeded
 from devidp import create_dev_idp
+
+pytestmark = pytest.mark.unit
 
 
 def published(idp: Idp) -> list[str]:

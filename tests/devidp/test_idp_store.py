@@ -11,6 +11,8 @@ from devidp import (
     get_store,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def test_production_mode_is_refused(db_path):
     with pytest.raises(DevIdpRefused) as refused:

@@ -1,4 +1,7 @@
+import pytest
 from devidp_support import ROLES
+
+pytestmark = pytest.mark.unit
 
 
 def test_userinfo_returns_the_users_claims_for_a_bearer_access_token(idp):

@@ -106,6 +106,12 @@ def receive_json(ws: ClientConnection, seconds: float = 10) -> dict:
     return json.loads(ws.recv(timeout=seconds))
 
 
+#: How long a reload may take to close a worker's sockets: an old worker keeps serving until its
+#: successors are warm, at most gunicorn's `timeout` (60 s, gunicorn.conf.py), and then closes
+#: them with 1001. A busy machine may need all of it; a cut socket fails the test either way.
+RELOAD_SECONDS = 60 + 15
+
+
 def wait_closed(ws: ClientConnection, seconds: float = 10) -> tuple[int, str]:
     """Read until the server closes (bounded); the close code and reason it sent."""
     deadline = time.monotonic() + seconds
