@@ -3,6 +3,7 @@ restarted when killed, failed after quick exits with their output, stopped with 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -191,6 +192,22 @@ def test_a_killed_supervisor_ends_every_product_and_another_starts_them_again(ap
     assert get(second.address).text == f"ea/parent / pid={second.pid}"
     assert second.pid in processes_in(folder)
     assert not set(old_processes) & set(processes_in(folder))
+
+
+def test_a_burst_of_stop_signals_still_ends_the_supervisor_and_its_products(apps, supervise):
+    """A signal that lands while the handler of the one before still runs must not leave the
+    supervisor stuck: stuck, it outlives its portal and keeps its products running."""
+    folder = http_product(apps, "ea/parent", extra=CHILD)
+    supervisor = supervise()
+    supervisor.wait_up("ea/parent")
+    old_processes = processes_in(folder)
+    signalled = supervisor.process.pid
+    with contextlib.suppress(ProcessLookupError):
+        for _ in range(500):
+            os.kill(signalled, signal.SIGTERM)
+            os.kill(signalled, signal.SIGINT)
+    assert ended(signalled)
+    assert all(ended(pid) for pid in old_processes)
 
 
 LIVENESS = "\n[liveness]\ninterval = 0.3\ntimeout = 0.5\nfailures = 2\n"

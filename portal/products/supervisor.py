@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -232,6 +233,33 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class StopSignals:
+    """SIGTERM or SIGINT ends the supervisor's loop.
+
+    A Python signal handler runs between two bytecodes of the main thread, also while that
+    thread holds a lock: a handler that sets a `threading.Event` deadlocks when a second signal
+    lands inside the first one's `set()` (a burst of them left a supervisor stuck, outliving its
+    portal with its products). So the handler takes no lock: it records the signal, and the
+    interpreter's own write to a wakeup pipe ends the wait at once.
+    """
+
+    def __init__(self) -> None:
+        self._signals: list[int] = []
+        self._wakeup, writer = os.pipe()
+        os.set_blocking(writer, False)
+        signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda number, _frame: self._signals.append(number))
+
+    def received(self) -> bool:
+        return bool(self._signals)
+
+    def wait(self, seconds: float) -> None:
+        """Return after `seconds`, or as soon as a stop signal arrives."""
+        if not self._signals:
+            select.select([self._wakeup], [], [], seconds)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _arguments(argv)
     from portal.logs import configure_logging
@@ -239,9 +267,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging(json_lines=args.json_logs)
     if args.parent:
         die_with_parent(args.parent)
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
+    stop = StopSignals()
     states = StateFolder(args.state_dir)
     states.reset(os.getpid())
     runtime_dir = _socket_folder(args.state_dir)
@@ -260,14 +286,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         portal_addresses=portal_addresses(args.base_url, args.bind),
     )
     try:
-        while not stopping.is_set():
+        while not stop.received():
             try:
                 supervisor.scan()
             except Exception:
                 log.exception("could not rescan the apps folder for process products")
             if args.parent and os.getppid() != args.parent:
                 break
-            stopping.wait(max(args.recheck, 0.2))
+            stop.wait(max(args.recheck, 0.2))
     finally:
         supervisor.stop_all()
         states.remove_all()
