@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import signal
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -57,14 +58,19 @@ def site(tmp_path):
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Count calls of a function or method while the test runs: `calls(owner, name)`."""
+    """Count calls of a function or method while the test runs: `calls(owner, name)`. Only
+    calls on the test's own thread count, where the in-process site serves the request: the
+    background threads of other sites in the same worker (a watcher logging a rescan) are not
+    this request's cost."""
 
     def count(owner, name):
         seen = []
         original = getattr(owner, name)
+        requesting = threading.current_thread()
 
         def counted(*args, **kwargs):
-            seen.append(args)
+            if threading.current_thread() is requesting:
+                seen.append(args)
             return original(*args, **kwargs)
 
         monkeypatch.setattr(owner, name, counted)

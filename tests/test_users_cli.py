@@ -20,8 +20,7 @@ pytestmark = pytest.mark.site
 USERS = 3_000
 
 
-@pytest.fixture
-def idp(tmp_path):
+def directory_of(tmp_path, people: int):
     server = start_idp(tmp_path / "idp.sqlite3")
     server.store.import_users(
         {
@@ -30,8 +29,23 @@ def idp(tmp_path):
             "name": f"Cli {n}",
             "roles": ["ea"] if n % 3 == 0 else [],
         }
-        for n in range(USERS)
+        for n in range(people)
     )
+    return server
+
+
+@pytest.fixture
+def idp(tmp_path):
+    """A directory past the Management API's 1,000-result cap: what a full sync pages through."""
+    server = directory_of(tmp_path, USERS)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def small_idp(tmp_path):
+    """A directory of a few people, for the commands that change one of them."""
+    server = directory_of(tmp_path, 10)
     yield server
     server.stop()
 
@@ -136,22 +150,22 @@ def test_a_killed_sync_resumes_where_it_stopped_and_ends_with_the_same_table(
     assert {k: v for k, v in rows.items() if k.startswith("auth0|cli")} == expected
 
 
-def test_set_tier_from_the_command_line(idp, database_url, tmp_path):
-    env = environment(idp, database_url, tmp_path)
+def test_set_tier_from_the_command_line(small_idp, database_url, tmp_path):
+    env = environment(small_idp, database_url, tmp_path)
     portal("users", "sync", env=env)
     result = portal("users", "set-tier", "cli1@example.org", "devel", "--actor", "ops", env=env)
     assert (result.returncode, result.stdout) == (0, "cli1@example.org is now devel.\n")
-    assert idp.store.get_user("auth0|cli00001").roles == ("devel",)
+    assert small_idp.store.get_user("auth0|cli00001").roles == ("devel",)
     assert audit(database_url, "auth0|cli00001") == [
         ("ops", "user.tier_changed", {"from": "stable", "to": "devel"}, "cli")
     ]
 
 
-def test_reconcile_settles_a_change_left_pending_and_says_so(idp, database_url, tmp_path):
-    env = environment(idp, database_url, tmp_path)
+def test_reconcile_settles_a_change_left_pending_and_says_so(small_idp, database_url, tmp_path):
+    env = environment(small_idp, database_url, tmp_path)
     portal("users", "sync", env=env)
-    idp.controls.faults.fail("/api/v2/users/*/roles", 400, times=1, method="DELETE")
-    idp.controls.faults.fail("/api/v2/users/*/roles", 400, times=1, method="GET")
+    small_idp.controls.faults.fail("/api/v2/users/*/roles", 400, times=1, method="DELETE")
+    small_idp.controls.faults.fail("/api/v2/users/*/roles", 400, times=1, method="GET")
     result = portal("users", "set-tier", "cli1@example.org", "devel", "--actor", "ops", env=env)
     assert result.returncode == 1
     assert "could not be asked what it holds now" in result.stderr
@@ -173,10 +187,12 @@ def test_reconcile_settles_a_change_left_pending_and_says_so(idp, database_url, 
     ]
 
 
-def test_set_tier_refused_by_auth0_exits_non_zero_with_the_reason(idp, database_url, tmp_path):
-    env = environment(idp, database_url, tmp_path)
+def test_set_tier_refused_by_auth0_exits_non_zero_with_the_reason(
+    small_idp, database_url, tmp_path
+):
+    env = environment(small_idp, database_url, tmp_path)
     portal("users", "sync", env=env)
-    idp.controls.faults.fail("/api/v2/users/*/roles", 403, times=20)
+    small_idp.controls.faults.fail("/api/v2/users/*/roles", 403, times=20)
     result = portal("users", "set-tier", "cli1@example.org", "devel", env=env)
     assert result.returncode == 1
     assert "Auth0 refused to set the tier of cli1@example.org (" in result.stderr
@@ -184,8 +200,8 @@ def test_set_tier_refused_by_auth0_exits_non_zero_with_the_reason(idp, database_
     assert table(database_url)[0]["auth0|cli00001"] == ("cli1@example.org", "stable")
 
 
-def test_sync_without_management_credentials_names_the_settings(idp, database_url, tmp_path):
-    env = environment(idp, database_url, tmp_path)
+def test_sync_without_management_credentials_names_the_settings(small_idp, database_url, tmp_path):
+    env = environment(small_idp, database_url, tmp_path)
     del env["AUTH0_MANAGEMENT_CLIENT_ID"]
     result = portal("users", "sync", env=env)
     assert result.returncode == 1

@@ -17,6 +17,11 @@ import pytest
 TIERS = ("unit", "site", "gunicorn", "browser", "e2e")
 
 
+#: A product's own tests (`apps/<tier>/<name>/test_*.py`) drive it in-process through the kit's
+#: fixtures: they are `unit` without saying so, as a product developer writes no test plumbing.
+PRODUCT_TESTS_TIER = "unit"
+
+
 def tiers_of(item: pytest.Item) -> set[str]:
     return {mark.name for mark in item.iter_markers() if mark.name in TIERS}
 
@@ -42,6 +47,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     The failure is a collection error, which pytest-xdist's workers report like any other.
     The sort is stable: within a tier the tests keep pytest's order, which groups them by their
     parametrized session fixtures (the live sites)."""
+    products = config.rootpath / "apps"
+    for item in items:
+        if item.path.is_relative_to(products) and not tiers_of(item):
+            item.add_marker(PRODUCT_TESTS_TIER)
     if wrong := misfiled(items):
         message = (
             "every test needs exactly one tier marker "

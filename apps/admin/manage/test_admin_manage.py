@@ -9,8 +9,6 @@ from apps.admin.manage.listing import UserFilter, decode_cursor
 from kit import Tier
 from kit.testing import product_client
 
-pytestmark = pytest.mark.unit
-
 
 def test_without_the_portals_services_it_says_so_with_503():
     answer = product_client(create_app()).get("/")

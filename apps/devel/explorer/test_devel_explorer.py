@@ -1,11 +1,7 @@
 import json
 
-import pytest
-
 from apps.devel.explorer import app
 from kit.testing import product_client
-
-pytestmark = pytest.mark.unit
 
 
 def test_the_page_tells_dash_where_the_product_is_mounted():

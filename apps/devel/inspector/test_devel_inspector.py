@@ -1,10 +1,7 @@
-import pytest
 
 from apps.devel.inspector import app
 from kit import Tier
 from kit.testing import make_user, product_client
-
-pytestmark = pytest.mark.unit
 
 
 def test_shows_the_user_from_the_environ():

@@ -4,8 +4,6 @@ from apps.ea.disagg import FEATURES, create_app, largest_remainder
 from kit import Tier
 from kit.testing import product_client
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture
 def client():

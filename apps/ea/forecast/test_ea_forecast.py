@@ -4,8 +4,6 @@ from apps.ea.forecast import app, moving_average_forecast
 from kit import Tier
 from kit.testing import make_user, product_client
 
-pytestmark = pytest.mark.unit
-
 
 def test_forecast_averages_the_last_window():
     assert moving_average_forecast([1, 2, 3, 4], window=2, steps=2) == [3.5, 3.75]

@@ -1,10 +1,7 @@
-import pytest
 
 from apps.ea.live import app
 from kit import Tier
 from kit.testing import product_client
-
-pytestmark = pytest.mark.unit
 
 
 def test_the_page_points_its_socket_at_the_products_own_mount():

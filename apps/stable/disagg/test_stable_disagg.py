@@ -3,8 +3,6 @@ import pytest
 from apps.stable.disagg import FEATURES, app
 from kit.testing import product_client
 
-pytestmark = pytest.mark.unit
-
 
 def test_page_lists_the_v1_features():
     page = product_client(app).get("/").text

@@ -6,8 +6,6 @@ import pytest
 
 from kit import Tier
 
-pytestmark = pytest.mark.unit
-
 
 def test_page_greets_the_signed_in_user(product_client, portal_user):
     response = product_client.get("/")

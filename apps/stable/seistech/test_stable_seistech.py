@@ -3,8 +3,6 @@ import pytest
 from apps.stable.seistech import SOURCES, app, exceedance_rate
 from kit.testing import product_client
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture
 def client():
