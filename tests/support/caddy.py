@@ -7,11 +7,11 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-import requests
+
+from tests.support.processes import wait_answering
 
 CADDY = shutil.which("caddy") or "/usr/bin/caddy"
 #: Caddy's global options for a test: no admin endpoint (every test's Caddy would want
@@ -52,21 +52,7 @@ class PrivateCaddy:
                 stderr=subprocess.STDOUT,
                 env=environment,
             )
-        self._wait_listening()
-
-    def _wait_listening(self, seconds: float = 30) -> None:
-        """Until Caddy answers on its port, or has exited (its whole output says why)."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Caddy exited:\n{self.log()}")
-            try:
-                requests.head(self.base_url + "/", timeout=2, allow_redirects=False)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"Caddy did not answer within {seconds}s:\n{self.log()}")
+        wait_answering(self, self.base_url + "/", "Caddy", seconds=30)
 
     def log(self) -> str:
         return self.output.read_text(errors="replace")

@@ -7,13 +7,11 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests.support.processes import free_port, tail
+from tests.support.processes import free_port, wait_answering
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -60,20 +58,7 @@ class PrivateNginx:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_ready()
-
-    def _wait_ready(self, seconds: float = 20) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"nginx exited: {tail(self.log())}")
-            try:
-                requests.get(self.base_url + "/", timeout=2, allow_redirects=False)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"nginx did not answer within {seconds}s: {tail(self.log())}")
+        wait_answering(self, self.base_url + "/", "nginx", seconds=20)
 
     def log(self) -> str:
         parts = [p.read_text(errors="replace") for p in (self.folder / "nginx.out", self.error_log)]

@@ -29,6 +29,23 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_answering(server: object, url: str, name: str, seconds: float) -> None:
+    """Until `url` answers with any status, or the server's process has exited: then, or after
+    `seconds`, the server is stopped and the error shows its log. `server` has `process`,
+    `log()` and `stop()`, as the helpers here for nginx and Caddy do."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {tail(server.log())}")
+        try:
+            requests.get(url, timeout=2, allow_redirects=False)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"{name} did not answer within {seconds}s: {tail(server.log())}")
+
+
 class Gunicorn:
     """`host_mode`: the portal on `http://localhost:<port>`, each product on a host of its own
     under it (as `tests.support.live` serves it)."""
