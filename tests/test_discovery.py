@@ -126,6 +126,23 @@ def test_excluded_products_are_listed_but_not_imported(tmp_path):
     assert [p.info.key for p in found.mounted()] == ["stable/alpha"]
 
 
+def test_a_rescan_finding_nothing_changed_keeps_every_product_excluded_ones_too(tmp_path):
+    """The watcher rebuilds the mounts (and logs "apps changed") when any product is a new
+    object: an excluded product made anew on each rescan did that every second."""
+    product(tmp_path, "devel/experimental")
+    product(tmp_path, "stable/alpha")
+    first = discover(tmp_path, ["!devel/experimental"])
+    again = discover(tmp_path, ["!devel/experimental"], keep=by_key(first))
+    assert [id(p) for p in again.products] == [id(p) for p in first.products]
+
+
+def test_a_product_no_longer_excluded_is_imported_on_the_next_rescan(tmp_path):
+    product(tmp_path, "devel/experimental")
+    first = discover(tmp_path, ["!devel/experimental"])
+    again = discover(tmp_path, [], keep=by_key(first))
+    assert by_key(again)["devel/experimental"].status is Status.LOADED
+
+
 @pytest.mark.parametrize(
     ("key", "patterns", "served"),
     [

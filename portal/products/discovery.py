@@ -162,6 +162,8 @@ def _product(
     name = folder.name
     info = ProductInfo(tier=tier, name=name, title=name)
     if not selected(info.key, patterns):
+        if previous is not None and previous.status is Status.EXCLUDED:
+            return previous
         return Product(info, folder, Status.EXCLUDED)
     fingerprint = folder_fingerprint(folder)
     if previous is not None and previous.fingerprint == fingerprint:
