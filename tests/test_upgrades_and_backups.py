@@ -25,6 +25,7 @@ from db.engine import Database, make_engine
 from db.migrate import pending_revisions, upgrade
 from db.users import UserRecord, upsert_user
 from tests.support.databases import fresh_mariadb
+from tests.support.required import unavailable
 
 pytestmark = pytest.mark.unit
 
@@ -107,8 +108,8 @@ def assert_current_and_still_signed_in(database_url: str, raw_id: str) -> None:
 
 def needs(*commands: str) -> None:
     missing = [command for command in commands if shutil.which(command) is None]
-    if missing and not os.environ.get("CI"):
-        pytest.skip(f"needs {', '.join(missing)}")
+    if missing:
+        unavailable(f"needs {', '.join(missing)}", "backup and restore")
 
 
 def test_a_mariadb_backup_restored_into_an_empty_server_keeps_users_and_sessions(

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.live import private_site
+from tests.support.required import unavailable
 
 CHROMIUM = Path(os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -22,9 +23,7 @@ CHROMIUM_ARGS = [
 def browser():
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing: install Debian's chromium package"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (the browser tests are required in CI)")
-        pytest.skip(message)
+        unavailable(message, "browser")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

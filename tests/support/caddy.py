@@ -9,9 +9,8 @@ import signal
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.support.processes import wait_answering
+from tests.support.required import unavailable
 
 CADDY = shutil.which("caddy") or "/usr/bin/caddy"
 #: Caddy's global options for a test: no admin endpoint (every test's Caddy would want
@@ -30,9 +29,7 @@ class PrivateCaddy:
     def __init__(self, caddyfile: str, folder: Path, port: int) -> None:
         if not caddy_available():
             message = "Caddy is not installed (apt-get install -y caddy; scripts/ensure-caddy)"
-            if os.environ.get("CI"):
-                pytest.fail(message + ": the forward-auth tests are required in CI")
-            pytest.skip(message)
+            unavailable(message, "forward-auth")
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.folder = folder

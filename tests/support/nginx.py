@@ -9,9 +9,8 @@ import signal
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.support.processes import free_port, wait_answering
+from tests.support.required import unavailable
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -27,9 +26,7 @@ class PrivateNginx:
     def __init__(self, config: str, folder: Path, port: int) -> None:
         if not nginx_available():
             message = "nginx is not installed (apt-get install -y nginx; scripts/ensure-nginx)"
-            if os.environ.get("CI"):
-                pytest.fail(message + ": the forward-auth tests are required in CI")
-            pytest.skip(message)
+            unavailable(message, "forward-auth")
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.folder = folder
