@@ -12,9 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from portal.config import PROJECT_ROOT
-from tests.support.live import private_site
-from tests.support.processes import Gunicorn
 from tests.support.raw import raw_get
+from tests.support.servers import served_portal
 from tests.support.tiers import on_server
 
 
@@ -23,23 +22,8 @@ def server(request, tmp_path_factory):
     """The base URL of a host-mode portal on each server."""
     apps = tmp_path_factory.mktemp("apps")
     shutil.copytree(PROJECT_ROOT / "apps" / "stable" / "hello", apps / "stable" / "hello")
-    if request.param == "werkzeug":
-        with private_site(tmp_path_factory, apps_dir=apps, host_mode=True) as live:
-            yield live.base_url
-        return
-    instance = tmp_path_factory.mktemp("instance")
-    gunicorn = Gunicorn(
-        {
-            "DATABASE_URL": f"sqlite:///{instance / 'portal.sqlite3'}",
-            "PORTAL_INSTANCE_PATH": str(instance),
-            "PORTAL_APPS_DIR": str(apps),
-        },
-        workers=1,
-        log_path=instance / "gunicorn.log",
-        host_mode=True,
-    )
-    yield gunicorn.base_url
-    gunicorn.stop()
+    with served_portal(request.param, tmp_path_factory, apps, host_mode=True) as base_url:
+        yield base_url
 
 
 CONTROLS = ["%0d", "%0a", "%0d%0a", "%00", "%01", "%09", "%1f", "%7f"]
